@@ -1,0 +1,213 @@
+//! CONNECT, session attach and detach, takeover, and closing a connection with its Will.
+
+use std::sync::Arc;
+
+use core::time::Duration;
+
+use super::{Broker, ConnState};
+use crate::codec::{ConnAck, Connect, Packet};
+use crate::event::{CloseReason, Event, Output, SessionChange, TimerKind};
+use crate::session::{Session, SessionId};
+use crate::time::Instant;
+use crate::types::{ConnId, ConnectReturnCode};
+
+impl Broker {
+    pub(super) fn handle_connect(&mut self, now: Instant, conn: ConnId, connect: Connect) {
+        let client_id: Arc<str> = if connect.client_id.is_empty() {
+            // MQTT-3.1.3-8: an empty id with Clean Session 0 gets CONNACK 0x02.
+            if !connect.clean_session {
+                return self.refuse_connect(now, conn, ConnectReturnCode::IdentifierRejected);
+            }
+            // MQTT-3.1.3-6: with Clean Session 1 the server assigns a unique id.
+            self.assign_client_id()
+        } else if connect.client_id.len() > self.config.max_client_id_len {
+            return self.refuse_connect(now, conn, ConnectReturnCode::IdentifierRejected);
+        } else {
+            Arc::from(connect.client_id)
+        };
+
+        // MQTT-3.1.4-2: a client id already connected is taken over; the older connection
+        // is closed (and its Will published, since it sent no DISCONNECT).
+        let old_conn = self
+            .by_client
+            .get(&client_id)
+            .and_then(|sid| self.session_conn(*sid));
+        if let Some(old) = old_conn {
+            self.close(now, old, CloseReason::TakenOver { by: conn });
+        }
+
+        // MQTT-3.1.2-4 to -6 and MQTT-3.2.2-1 to -3: Clean Session 1 starts afresh and
+        // answers session present 0; Clean Session 0 resumes a stored session if there is
+        // one (session present 1) and makes one otherwise.
+        let existing = self.by_client.get(&client_id).copied();
+        let (session, present) = match (connect.clean_session, existing) {
+            (false, Some(sid)) => (sid, true),
+            (clean, existing) => {
+                if let Some(sid) = existing {
+                    self.discard_session(sid);
+                }
+                (self.create_session(client_id.clone(), clean), false)
+            }
+        };
+        if let Some(s) = self.session_mut(session) {
+            s.conn = Some(conn);
+        }
+        let keep_alive = connect.keep_alive;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.state = ConnState::Connected {
+                session,
+                keep_alive,
+                will: connect.will,
+            };
+        }
+        // MQTT-3.2.0-1: CONNACK is the server's first packet on the connection.
+        self.send(
+            now,
+            conn,
+            Packet::ConnAck(ConnAck {
+                session_present: present,
+                code: ConnectReturnCode::Accepted,
+            }),
+        );
+        self.emit(Event::Connected {
+            conn,
+            client_id: client_id.to_string(),
+            clean_session: connect.clean_session,
+            session_present: present,
+            keep_alive,
+        });
+        let change = if present {
+            SessionChange::Resumed
+        } else {
+            SessionChange::Created
+        };
+        self.emit(Event::Session {
+            client_id: client_id.to_string(),
+            change,
+        });
+        if keep_alive > 0 {
+            self.timers.schedule(
+                now + keep_alive_limit(keep_alive),
+                conn,
+                TimerKind::KeepAlive,
+            );
+        }
+        if present {
+            // MQTT-4.4.0-1: re-send unacknowledged PUBLISH (DUP=1) and PUBREL packets,
+            // then whatever queued while the client was away.
+            self.resend_inflight(now, session, true);
+            self.pump(now, session);
+        }
+    }
+
+    /// Answers CONNECT with a refusal code, then closes (MQTT-3.2.2-4: session present 0;
+    /// MQTT-3.2.2-5: close after a non-zero code).
+    pub(super) fn refuse_connect(&mut self, now: Instant, conn: ConnId, code: ConnectReturnCode) {
+        self.send(
+            now,
+            conn,
+            Packet::ConnAck(ConnAck {
+                session_present: false,
+                code,
+            }),
+        );
+        self.close(now, conn, CloseReason::ConnectRefused(code));
+    }
+
+    /// Ends a connection: detaches or discards its session, tells the driver, and
+    /// publishes the Will for every reason but DISCONNECT. The one place a connection ends.
+    pub(super) fn close(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        let mut client_id = None;
+        let mut will = None;
+        if let ConnState::Connected {
+            session, will: w, ..
+        } = c.state
+        {
+            will = w;
+            if let Some(s) = self.session_mut(session) {
+                s.conn = None;
+                client_id = Some(s.client_id.clone());
+                // MQTT-3.1.2-6: a clean session lasts only as long as its connection.
+                if s.clean {
+                    self.discard_session(session);
+                }
+            }
+        }
+        if reason != CloseReason::TransportClosed {
+            self.out.push_back(Output::Close {
+                conn,
+                reason: reason.clone(),
+            });
+        }
+        let publishes_will = reason.publishes_will();
+        self.emit(Event::Disconnected {
+            conn,
+            client_id: client_id.as_deref().map(str::to_owned),
+            reason,
+        });
+        // Section 3.1.2.5: the Will goes out on any close except DISCONNECT, which
+        // deleted it (MQTT-3.1.2-10). Its QoS and RETAIN are honoured (MQTT-3.1.2-14..17).
+        if let (true, Some(w), Some(id)) = (publishes_will, will, client_id) {
+            self.emit(Event::WillPublished {
+                client_id: id.to_string(),
+                topic: w.topic.clone(),
+            });
+            self.route(now, &w.topic, &w.payload, w.qos, w.retain);
+        }
+    }
+
+    fn create_session(&mut self, client_id: Arc<str>, clean: bool) -> SessionId {
+        let session = Session::new(client_id.clone(), clean, self.hashing.set());
+        let id = match self.free_sessions.pop() {
+            Some(slot) => {
+                self.sessions[slot as usize] = Some(session);
+                SessionId(slot)
+            }
+            None => {
+                // Four billion simultaneous sessions would exhaust far more than memory
+                // first; saturating keeps the arithmetic total.
+                let slot = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
+                self.sessions.push(Some(session));
+                SessionId(slot)
+            }
+        };
+        self.by_client.insert(client_id, id);
+        id
+    }
+
+    /// Forgets a session and all its state: subscriptions, queue, in-flight messages.
+    pub(super) fn discard_session(&mut self, id: SessionId) {
+        let Some(session) = self.sessions.get_mut(id.0 as usize).and_then(Option::take) else {
+            return;
+        };
+        for filter in session.subscriptions.keys() {
+            self.index.remove(filter, id);
+        }
+        self.by_client.remove(&session.client_id);
+        self.free_sessions.push(id.0);
+        self.emit(Event::Session {
+            client_id: session.client_id.to_string(),
+            change: SessionChange::Discarded,
+        });
+    }
+
+    /// A client id no session uses, drawn from the seeded generator so that replays
+    /// assign the same ids.
+    fn assign_client_id(&mut self) -> Arc<str> {
+        loop {
+            let id: Arc<str> = Arc::from(format!("auto-{:016x}", self.rng.next_u64()));
+            if !self.by_client.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+}
+
+/// MQTT-3.1.2-24: the server disconnects after one and a half keep-alive periods of
+/// silence.
+pub(super) fn keep_alive_limit(keep_alive: u16) -> Duration {
+    Duration::from_millis(u64::from(keep_alive) * 1500)
+}

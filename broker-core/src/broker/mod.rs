@@ -1,0 +1,404 @@
+//! The broker: a sans-IO MQTT 3.1.1 state machine.
+//!
+//! Methods come in the four kinds quinn-proto documents: `handle_*` feed it inputs,
+//! `poll_*` drain what it wants done, getters give read-only views, and `new` and
+//! `accept` create things. See the crate documentation for the drain contract.
+
+mod connect;
+mod publish;
+mod subscribe;
+mod timers;
+mod violation;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::codec::{self, Packet};
+use crate::config::Config;
+use crate::event::{CloseReason, Event, Output, Violation};
+use crate::index::SubscriptionIndex;
+use crate::map::{Hashing, Map};
+use crate::retained::{RetainedMessage, RetainedStore};
+use crate::rng::Rng;
+use crate::session::{Session, SessionId, SessionView};
+use crate::stats::Stats;
+use crate::time::Instant;
+use crate::types::{ConnId, QoS};
+use crate::LastWill;
+use timers::Timers;
+
+/// What the transport knows about a peer, given to [`Broker::accept`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PeerInfo {
+    /// The remote address, as the transport prints it.
+    pub addr: Option<String>,
+    /// An authenticated identity, such as a TLS client certificate's subject.
+    pub principal: Option<String>,
+}
+
+/// One transport connection.
+#[derive(Debug)]
+struct Conn {
+    peer: PeerInfo,
+    /// Bytes of a packet that has not fully arrived. Never more than the maximum packet
+    /// size, because an oversized header is refused before its body is kept.
+    partial: Vec<u8>,
+    /// When the last complete packet arrived: the keep-alive's reference point.
+    last_packet: Instant,
+    state: ConnState,
+    /// Whether a resend timer is pending for this connection.
+    resend_armed: bool,
+}
+
+#[derive(Debug)]
+enum ConnState {
+    /// Accepted; waiting for CONNECT.
+    AwaitingConnect,
+    /// CONNECT accepted; attached to a session.
+    Connected {
+        session: SessionId,
+        keep_alive: u16,
+        will: Option<LastWill>,
+    },
+}
+
+/// A read-only view of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ConnectionView {
+    /// The connection.
+    pub conn: ConnId,
+    /// What the transport said about the peer.
+    pub peer: PeerInfo,
+    /// The client id, once CONNECT was accepted.
+    pub client_id: Option<String>,
+    /// The keep-alive in seconds, once connected.
+    pub keep_alive: Option<u16>,
+}
+
+/// A deterministic MQTT 3.1.1 broker. See the crate documentation.
+#[derive(Debug)]
+pub struct Broker {
+    config: Config,
+    rng: Rng,
+    hashing: Hashing,
+    conns: Map<ConnId, Conn>,
+    next_conn: u64,
+    sessions: Vec<Option<Session>>,
+    free_sessions: Vec<u32>,
+    by_client: Map<Arc<str>, SessionId>,
+    index: SubscriptionIndex,
+    retained: RetainedStore,
+    timers: Timers,
+    out: VecDeque<Output>,
+    /// Scratch space for routing, kept to avoid an allocation per publish.
+    matched: Vec<(SessionId, QoS)>,
+    stats: Stats,
+}
+
+impl Broker {
+    /// A broker with no connections, sessions or retained messages.
+    pub fn new(mut config: Config) -> Self {
+        // A window of zero would stall every QoS 1/2 delivery forever, and more than
+        // 65535 would run out of packet ids (MQTT-2.3.1-2).
+        config.max_inflight = config.max_inflight.clamp(1, usize::from(u16::MAX));
+        let hashing = Hashing::new(config.seed);
+        Broker {
+            rng: Rng::new(config.seed),
+            hashing,
+            conns: hashing.map(),
+            next_conn: 1,
+            sessions: Vec::new(),
+            free_sessions: Vec::new(),
+            by_client: hashing.map(),
+            index: SubscriptionIndex::new(hashing, config.hash_matches_parent),
+            retained: RetainedStore::new(hashing, config.hash_matches_parent),
+            timers: Timers::default(),
+            out: VecDeque::new(),
+            matched: Vec::new(),
+            stats: Stats::default(),
+            config,
+        }
+    }
+
+    // ----- inputs -----------------------------------------------------------------
+
+    /// A transport connected. The broker answers nothing until CONNECT arrives, and
+    /// closes the connection if it does not arrive within `connect_timeout`.
+    pub fn accept(&mut self, now: Instant, peer: PeerInfo) -> ConnId {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        self.conns.insert(
+            conn,
+            Conn {
+                peer,
+                partial: Vec::new(),
+                last_packet: now,
+                state: ConnState::AwaitingConnect,
+                resend_armed: false,
+            },
+        );
+        self.timers.schedule(
+            now + self.config.connect_timeout,
+            conn,
+            crate::event::TimerKind::ConnectDeadline,
+        );
+        self.stats.connections_accepted += 1;
+        conn
+    }
+
+    /// Bytes arrived on `conn`, split anywhere: half a packet, or several at once.
+    /// Bytes for a connection the broker has closed are ignored.
+    pub fn handle_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        self.stats.bytes_in += data.len() as u64;
+        // Decode straight from `data` when nothing is pending, which is the common case;
+        // only the unfinished tail of a packet is ever copied.
+        let mut pending = std::mem::take(&mut c.partial);
+        let from_pending = !pending.is_empty();
+        if from_pending {
+            pending.extend_from_slice(data);
+        }
+        let input: &[u8] = if from_pending { &pending } else { data };
+        let Some(consumed) = self.handle_packets(now, conn, input) else {
+            return; // The connection was closed; its bytes no longer matter.
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if from_pending {
+            pending.drain(..consumed);
+        } else {
+            pending.clear();
+            pending.extend_from_slice(&data[consumed..]);
+        }
+        c.partial = pending;
+    }
+
+    /// The transport went away without the broker asking. The Will is published unless
+    /// DISCONNECT came first (section 3.1.2.5).
+    pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+        self.close(now, conn, CloseReason::TransportClosed);
+    }
+
+    /// Time passed: fire every timer due at `now` (CONNECT deadlines, keep-alive,
+    /// resends). Call it at the instant `poll_timeout` named, or later.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((conn, kind)) = self.timers.pop_due(now) {
+            self.on_timer(now, conn, kind);
+        }
+    }
+
+    // ----- outputs ----------------------------------------------------------------
+
+    /// The next thing the driver must do. Call it after every input until it returns
+    /// `None`; outputs are in the order they happened.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When to call `handle_timeout` next, if any timer is pending. It may name an
+    /// instant at which nothing turns out to be due; that call is then harmless.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----- views ------------------------------------------------------------------
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Every session, connected or stored, sorted by client id.
+    pub fn sessions(&self) -> Vec<SessionView> {
+        let mut v: Vec<SessionView> = self
+            .sessions
+            .iter()
+            .flatten()
+            .map(SessionView::from)
+            .collect();
+        v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        v
+    }
+
+    /// The session of `client_id`, if one exists.
+    pub fn session(&self, client_id: &str) -> Option<SessionView> {
+        let sid = self.by_client.get(client_id)?;
+        self.session_ref(*sid).map(SessionView::from)
+    }
+
+    /// Every retained message, sorted by topic.
+    pub fn retained(&self) -> Vec<RetainedMessage> {
+        self.retained.iter().into_iter().cloned().collect()
+    }
+
+    /// How many topics hold a retained message.
+    pub fn retained_count(&self) -> usize {
+        self.retained.len()
+    }
+
+    /// Every open connection, sorted by id.
+    pub fn connections(&self) -> Vec<ConnectionView> {
+        let mut v: Vec<ConnectionView> = self
+            .conns
+            .iter()
+            .map(|(id, c)| {
+                let (client_id, keep_alive) = match &c.state {
+                    ConnState::AwaitingConnect => (None, None),
+                    ConnState::Connected {
+                        session,
+                        keep_alive,
+                        ..
+                    } => (
+                        self.session_ref(*session).map(|s| s.client_id.to_string()),
+                        Some(*keep_alive),
+                    ),
+                };
+                ConnectionView {
+                    conn: *id,
+                    peer: c.peer.clone(),
+                    client_id,
+                    keep_alive,
+                }
+            })
+            .collect();
+        v.sort_by_key(|c| c.conn);
+        v
+    }
+
+    /// Counters since the broker was made, for metrics.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// How many subscriptions the index holds, over all sessions.
+    pub fn subscription_count(&self) -> usize {
+        self.index.len()
+    }
+
+    // ----- internals shared by the submodules ---------------------------------------
+
+    fn handle_packets(&mut self, now: Instant, conn: ConnId, input: &[u8]) -> Option<usize> {
+        let mut offset = 0;
+        loop {
+            let rest = &input[offset..];
+            let mut spans = self.config.events.packets.then(Vec::new);
+            match codec::decode(rest, self.config.max_packet_size, spans.as_mut()) {
+                Ok(Some((packet, len))) => {
+                    self.stats.count_in(packet.packet_type());
+                    if let Some(spans) = spans {
+                        let bytes = Bytes::copy_from_slice(&rest[..len]);
+                        self.emit(Event::PacketIn {
+                            conn,
+                            at: now,
+                            packet: packet.clone(),
+                            bytes,
+                            spans,
+                        });
+                    }
+                    offset += len;
+                    self.handle_packet(now, conn, packet);
+                    if !self.conns.contains_key(&conn) {
+                        return None;
+                    }
+                }
+                Ok(None) => return Some(offset),
+                Err(e) => {
+                    self.violation(now, conn, Violation::Malformed(e));
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn handle_packet(&mut self, now: Instant, conn: ConnId, packet: Packet) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        // Any control packet counts as activity for the keep-alive (MQTT-3.1.2-23).
+        c.last_packet = now;
+        let session = match &c.state {
+            ConnState::AwaitingConnect => {
+                return match packet {
+                    Packet::Connect(connect) => self.handle_connect(now, conn, connect),
+                    // MQTT-3.1.0-1: the first packet from the client must be CONNECT.
+                    other => self.violation(
+                        now,
+                        conn,
+                        Violation::FirstPacketNotConnect(other.packet_type()),
+                    ),
+                };
+            }
+            ConnState::Connected { session, .. } => *session,
+        };
+        match packet {
+            // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
+            Packet::Connect(_) => self.violation(now, conn, Violation::SecondConnect),
+            Packet::Publish(p) => self.handle_publish(now, conn, session, p),
+            Packet::PubAck(id) => self.handle_puback(now, conn, session, id),
+            Packet::PubRec(id) => self.handle_pubrec(now, conn, session, id),
+            Packet::PubRel(id) => self.handle_pubrel(now, conn, session, id),
+            Packet::PubComp(id) => self.handle_pubcomp(now, conn, session, id),
+            Packet::Subscribe(s) => self.handle_subscribe(now, conn, session, s),
+            Packet::Unsubscribe(u) => self.handle_unsubscribe(now, conn, session, u),
+            // MQTT-3.12.4-1: the server must answer PINGREQ with PINGRESP.
+            Packet::PingReq => self.send(now, conn, Packet::PingResp),
+            // MQTT-3.14.4-3: DISCONNECT discards the Will and closes without publishing it.
+            Packet::Disconnect => self.close(now, conn, CloseReason::ClientDisconnect),
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                let kind = packet.packet_type();
+                self.violation(now, conn, Violation::ServerPacketFromClient(kind));
+            }
+        }
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.out.push_back(Output::Event(event));
+    }
+
+    /// Encodes `packet` and queues it for `conn`.
+    fn send(&mut self, now: Instant, conn: ConnId, packet: Packet) {
+        let bytes = packet.to_bytes();
+        self.transmit(now, conn, bytes, &packet);
+    }
+
+    /// Queues already-encoded bytes (shared between subscribers) for `conn`.
+    fn transmit(&mut self, now: Instant, conn: ConnId, bytes: Bytes, packet: &Packet) {
+        self.stats.count_out(packet.packet_type(), bytes.len());
+        if self.config.events.packets {
+            let mut spans = Vec::new();
+            // Re-decoding our own encoding yields the spans; it cannot fail, and if it
+            // somehow did the inspector would merely show fewer fields.
+            let _ = codec::decode(&bytes, usize::MAX, Some(&mut spans));
+            self.emit(Event::PacketOut {
+                conn,
+                at: now,
+                packet: packet.clone(),
+                bytes: bytes.clone(),
+                spans,
+            });
+        }
+        self.out.push_back(Output::Transmit { conn, bytes });
+    }
+
+    fn session_ref(&self, id: SessionId) -> Option<&Session> {
+        self.sessions.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
+        self.sessions
+            .get_mut(id.0 as usize)
+            .and_then(Option::as_mut)
+    }
+
+    /// The connection a session is attached to, if its CONNECT has been accepted.
+    fn session_conn(&self, id: SessionId) -> Option<ConnId> {
+        self.session_ref(id).and_then(|s| s.conn)
+    }
+}

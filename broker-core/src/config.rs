@@ -1,0 +1,94 @@
+//! What a broker is told when it is made: limits, the seed, and which events to emit.
+
+use core::time::Duration;
+
+use crate::topic::HashMatchesParent;
+use crate::types::QoS;
+
+/// A broker's configuration. `Config::default()` is a strict MQTT 3.1.1 broker.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+pub struct Config {
+    /// Seeds every random choice the broker makes (assigned client ids, hashing). The
+    /// same seed and inputs give the same outputs, byte for byte.
+    pub seed: u64,
+    /// The largest packet accepted, fixed header included. A larger one is refused as
+    /// soon as its header arrives, before its body is buffered. Default 1 MiB.
+    pub max_packet_size: usize,
+    /// How long a new connection may take to send CONNECT before it is closed. The
+    /// standard suggests closing "within a reasonable amount of time" (section 3.1.4).
+    pub connect_timeout: Duration,
+    /// The most QoS 1 and 2 messages sent to one client and not yet acknowledged;
+    /// further messages wait in the session's queue. At least 1.
+    pub max_inflight: usize,
+    /// The most messages a session queues while its client is offline or its in-flight
+    /// window is full. At the bound the newest message is dropped, with a `Dropped` event
+    /// (reason `QueueFull`); older messages are never evicted, so what a client receives
+    /// stays a prefix of what was published, in order.
+    pub max_queued: usize,
+    /// The most subscriptions one session may hold; further filters get SUBACK 0x80.
+    /// `None` is unlimited.
+    pub max_subscriptions: Option<usize>,
+    /// The highest QoS granted to a subscription (section 3.9.3).
+    pub max_qos: QoS,
+    /// The longest client identifier accepted, in bytes; a longer one gets CONNACK 0x02.
+    /// The standard obliges servers to accept 1 to 23 characters (MQTT-3.1.3-5).
+    pub max_client_id_len: usize,
+    /// If set, a QoS 1 or 2 message still unacknowledged after this long is sent again
+    /// with DUP=1 on the same connection. MQTT 3.1.1 only requires re-sending on
+    /// reconnection (MQTT-4.4.0-1), so the default is off.
+    pub resend_interval: Option<Duration>,
+    /// Whether `a/#` matches `a` itself (the standard says yes, section 4.7.1.2).
+    pub hash_matches_parent: HashMatchesParent,
+    /// Which optional events to emit.
+    pub events: EventConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 0,
+            max_packet_size: 1024 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            max_inflight: 20,
+            max_queued: 1000,
+            max_subscriptions: None,
+            max_qos: QoS::ExactlyOnce,
+            max_client_id_len: 65_535,
+            resend_interval: None,
+            hash_matches_parent: HashMatchesParent::Yes,
+            events: EventConfig::default(),
+        }
+    }
+}
+
+/// The detailed events, which cost an allocation or two each. The simulator wants them
+/// all; a busy server may turn them off. Session, drop and violation events are always
+/// emitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+pub struct EventConfig {
+    /// `PacketIn` and `PacketOut`, with decoded fields and byte spans.
+    pub packets: bool,
+    /// `Delivered` and `Queued`, one per message per subscriber.
+    pub deliveries: bool,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        EventConfig {
+            packets: true,
+            deliveries: true,
+        }
+    }
+}
+
+impl EventConfig {
+    /// No optional events: the fastest setting.
+    pub const QUIET: EventConfig = EventConfig {
+        packets: false,
+        deliveries: false,
+    };
+}

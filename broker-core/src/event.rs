@@ -1,0 +1,254 @@
+//! What the broker tells its driver: bytes to send, connections to close, and events.
+
+use bytes::Bytes;
+
+use crate::codec::{DecodeError, FieldSpan, Packet, PacketType};
+use crate::time::Instant;
+use crate::topic::TopicName;
+use crate::types::{ConnId, ConnectReturnCode, QoS};
+
+/// One output of the broker, from [`crate::Broker::poll_output`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum Output {
+    /// Send these bytes on the connection. They are always whole packets.
+    Transmit {
+        /// The connection to write to.
+        conn: ConnId,
+        /// One encoded packet.
+        bytes: Bytes,
+    },
+    /// Send what was transmitted before, then close the connection. The broker has
+    /// already forgotten it; bytes that still arrive for it are ignored.
+    Close {
+        /// The connection to close.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Something worth showing or counting happened.
+    Event(Event),
+}
+
+/// Why a connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum CloseReason {
+    /// The client sent DISCONNECT (MQTT-3.14.4-1). The only reason the Will is not sent.
+    ClientDisconnect,
+    /// The transport closed without DISCONNECT (reported by `handle_closed`).
+    TransportClosed,
+    /// The client broke the protocol.
+    ProtocolViolation(Violation),
+    /// Nothing arrived for 1.5 times the keep-alive (MQTT-3.1.2-24).
+    KeepAliveTimeout,
+    /// No CONNECT arrived within the configured time.
+    ConnectTimeout,
+    /// A new connection took over the client id (MQTT-3.1.4-2).
+    TakenOver {
+        /// The connection that took over.
+        by: ConnId,
+    },
+    /// The CONNECT was refused with this CONNACK code (MQTT-3.2.2-5).
+    ConnectRefused(ConnectReturnCode),
+}
+
+impl CloseReason {
+    /// True for every close that publishes the Will (section 3.1.2.5): all but DISCONNECT.
+    pub fn publishes_will(&self) -> bool {
+        !matches!(self, CloseReason::ClientDisconnect)
+    }
+}
+
+/// A way the client broke MQTT 3.1.1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum Violation {
+    /// The bytes are not a valid packet.
+    Malformed(DecodeError),
+    /// The first packet was not CONNECT (MQTT-3.1.0-1).
+    FirstPacketNotConnect(PacketType),
+    /// A second CONNECT on one connection (MQTT-3.1.0-2).
+    SecondConnect,
+    /// A packet only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP).
+    ServerPacketFromClient(PacketType),
+}
+
+impl Violation {
+    /// The normative statement broken.
+    pub fn statement(&self) -> &'static str {
+        match self {
+            Violation::Malformed(e) => e.statement(),
+            Violation::FirstPacketNotConnect(_) => "MQTT-3.1.0-1",
+            Violation::SecondConnect => "MQTT-3.1.0-2",
+            Violation::ServerPacketFromClient(_) => "MQTT-4.8.0-1",
+        }
+    }
+}
+
+/// Why a message did not reach a subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum DropReason {
+    /// The session's queue was at `max_queued`; the newest message is dropped.
+    QueueFull,
+    /// A QoS 0 message for a persistent session whose client is offline; the broker
+    /// queues only QoS 1 and 2 (the standard allows but does not require QoS 0, 3.1.2.4).
+    Qos0Offline,
+}
+
+/// A session life event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum SessionChange {
+    /// A new session was created.
+    Created,
+    /// A stored session was resumed (session present = 1).
+    Resumed,
+    /// The session was discarded: clean session at connect or disconnect (MQTT-3.1.2-6).
+    Discarded,
+}
+
+/// Something the broker did, for the simulator, logs and metrics.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum Event {
+    /// A packet arrived (if `events.packets`).
+    PacketIn {
+        /// The connection.
+        conn: ConnId,
+        /// When.
+        at: Instant,
+        /// The decoded packet.
+        packet: Packet,
+        /// Its bytes.
+        bytes: Bytes,
+        /// Where each field lies in `bytes`.
+        spans: Vec<FieldSpan>,
+    },
+    /// A packet was sent (if `events.packets`).
+    PacketOut {
+        /// The connection.
+        conn: ConnId,
+        /// When.
+        at: Instant,
+        /// The packet.
+        packet: Packet,
+        /// Its bytes.
+        bytes: Bytes,
+        /// Where each field lies in `bytes`.
+        spans: Vec<FieldSpan>,
+    },
+    /// A CONNECT was accepted.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+        /// The client id (assigned by the broker if the client sent none).
+        client_id: String,
+        /// The Clean Session flag.
+        clean_session: bool,
+        /// What the CONNACK said.
+        session_present: bool,
+        /// The keep-alive in seconds.
+        keep_alive: u16,
+    },
+    /// A connection ended.
+    Disconnected {
+        /// The connection.
+        conn: ConnId,
+        /// Its client id, if it had connected.
+        client_id: Option<String>,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// A session was created, resumed or discarded.
+    Session {
+        /// The session's client id.
+        client_id: String,
+        /// What happened.
+        change: SessionChange,
+    },
+    /// A message went to a subscriber, or into its queue (if `events.deliveries`).
+    Delivered {
+        /// The receiving session.
+        client_id: String,
+        /// The topic.
+        topic: TopicName,
+        /// The QoS it is delivered with.
+        qos: QoS,
+        /// True if it waits in the session's queue rather than being sent now.
+        queued: bool,
+    },
+    /// A message was not delivered to a subscriber.
+    Dropped {
+        /// The session that would have received it.
+        client_id: String,
+        /// The topic.
+        topic: TopicName,
+        /// The QoS it would have had.
+        qos: QoS,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A retained message was stored or replaced.
+    RetainedStored {
+        /// Its topic.
+        topic: TopicName,
+    },
+    /// A retained message was deleted by a zero-byte retained PUBLISH.
+    RetainedDeleted {
+        /// Its topic.
+        topic: TopicName,
+    },
+    /// A Will was published.
+    WillPublished {
+        /// The client whose Will it is.
+        client_id: String,
+        /// Its topic.
+        topic: TopicName,
+    },
+    /// QoS 1 or 2 messages were sent again with DUP=1.
+    Resent {
+        /// The session.
+        client_id: String,
+        /// How many PUBLISH (and PUBREL) packets were re-sent.
+        count: usize,
+        /// Whether because the client reconnected (MQTT-4.4.0-1) or a resend timer fired.
+        on_reconnect: bool,
+    },
+    /// A timer expired and was acted on.
+    TimerFired {
+        /// The connection it was for.
+        conn: ConnId,
+        /// Which timer.
+        timer: TimerKind,
+    },
+    /// A client broke the protocol; the connection is closed (see the `Close` output).
+    ProtocolViolation {
+        /// The connection.
+        conn: ConnId,
+        /// What it did.
+        violation: Violation,
+    },
+    /// An acknowledgement named a packet id with nothing in flight; it was ignored.
+    UnexpectedAck {
+        /// The connection.
+        conn: ConnId,
+        /// The acknowledgement.
+        packet: PacketType,
+        /// Its packet id.
+        packet_id: u16,
+    },
+}
+
+/// The broker's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum TimerKind {
+    /// The CONNECT deadline of a new connection.
+    ConnectDeadline,
+    /// 1.5 times the keep-alive since the last packet (MQTT-3.1.2-24).
+    KeepAlive,
+    /// The resend interval of unacknowledged messages.
+    Resend,
+}

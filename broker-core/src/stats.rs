@@ -1,0 +1,56 @@
+//! Counters the server turns into metrics. Plain integers: cheap enough to keep always.
+
+use crate::codec::PacketType;
+use crate::event::DropReason;
+
+/// Counters since the broker was made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections_accepted: u64,
+    /// Packets received, indexed by packet type number (1 to 14; 0 unused).
+    pub packets_in: [u64; 15],
+    /// Packets sent, indexed by packet type number.
+    pub packets_out: [u64; 15],
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Messages sent or queued to subscribers.
+    pub deliveries: u64,
+    /// Messages dropped because a session's queue was full.
+    pub dropped_queue_full: u64,
+    /// QoS 0 messages not kept for offline persistent sessions.
+    pub dropped_qos0_offline: u64,
+    /// Connections closed for a protocol violation.
+    pub protocol_violations: u64,
+}
+
+impl Stats {
+    /// Packets of type `t` received.
+    pub fn received(&self, t: PacketType) -> u64 {
+        self.packets_in[t as usize]
+    }
+
+    /// Packets of type `t` sent.
+    pub fn sent(&self, t: PacketType) -> u64 {
+        self.packets_out[t as usize]
+    }
+
+    pub(crate) fn count_in(&mut self, t: PacketType) {
+        self.packets_in[t as usize] += 1;
+    }
+
+    pub(crate) fn count_out(&mut self, t: PacketType, bytes: usize) {
+        self.packets_out[t as usize] += 1;
+        self.bytes_out += bytes as u64;
+    }
+
+    pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        match reason {
+            DropReason::QueueFull => self.dropped_queue_full += 1,
+            DropReason::Qos0Offline => self.dropped_qos0_offline += 1,
+        }
+    }
+}

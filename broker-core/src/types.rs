@@ -1,0 +1,164 @@
+//! Small protocol types parsed at the edge, so the engine never handles raw numbers.
+
+use core::fmt;
+use core::num::NonZeroU16;
+
+/// Quality of service of a message or subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum QoS {
+    /// QoS 0: fire and forget.
+    AtMostOnce = 0,
+    /// QoS 1: acknowledged with PUBACK, may be duplicated.
+    AtLeastOnce = 1,
+    /// QoS 2: the four-step PUBREC/PUBREL/PUBCOMP handshake, exactly once.
+    ExactlyOnce = 2,
+}
+
+impl QoS {
+    /// The QoS for the two-bit value `bits`, or `None` for the forbidden value 3.
+    pub fn from_bits(bits: u8) -> Option<QoS> {
+        match bits {
+            0 => Some(QoS::AtMostOnce),
+            1 => Some(QoS::AtLeastOnce),
+            2 => Some(QoS::ExactlyOnce),
+            _ => None,
+        }
+    }
+
+    /// The wire value, 0 to 2.
+    pub fn bits(self) -> u8 {
+        self as u8
+    }
+}
+
+impl fmt::Display for QoS {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.bits())
+    }
+}
+
+/// A non-zero packet identifier (MQTT-2.3.1-1 forbids zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PacketId(NonZeroU16);
+
+impl PacketId {
+    /// The packet id `value`, or `None` for zero.
+    pub fn new(value: u16) -> Option<PacketId> {
+        NonZeroU16::new(value).map(PacketId)
+    }
+
+    /// The wire value.
+    pub fn get(self) -> u16 {
+        self.0.get()
+    }
+
+    /// The id after this one, wrapping from 65535 back to 1.
+    pub fn next(self) -> PacketId {
+        PacketId::new(self.get().wrapping_add(1)).unwrap_or(PacketId(NonZeroU16::MIN))
+    }
+
+    /// The first id a session hands out.
+    pub const FIRST: PacketId = PacketId(NonZeroU16::MIN);
+}
+
+impl fmt::Display for PacketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.get())
+    }
+}
+
+/// Identifies one transport connection. Never reused within a broker's life, so an event
+/// about a closed connection can never be mistaken for one about a newer connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn#{}", self.0)
+    }
+}
+
+/// The return code of a CONNACK (MQTT 3.1.1 table 3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum ConnectReturnCode {
+    /// 0x00: connection accepted.
+    Accepted = 0,
+    /// 0x01: the server does not support the protocol level the client asked for.
+    UnacceptableProtocolVersion = 1,
+    /// 0x02: the client identifier is well-formed UTF-8 but not allowed.
+    IdentifierRejected = 2,
+    /// 0x03: the MQTT service is unavailable.
+    ServerUnavailable = 3,
+    /// 0x04: the user name or password is malformed.
+    BadUsernameOrPassword = 4,
+    /// 0x05: the client is not authorized to connect.
+    NotAuthorized = 5,
+}
+
+impl ConnectReturnCode {
+    /// The code for the wire value, or `None` for the reserved values 6 to 255.
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            0 => Self::Accepted,
+            1 => Self::UnacceptableProtocolVersion,
+            2 => Self::IdentifierRejected,
+            3 => Self::ServerUnavailable,
+            4 => Self::BadUsernameOrPassword,
+            5 => Self::NotAuthorized,
+            _ => return None,
+        })
+    }
+}
+
+/// One return code of a SUBACK: a granted QoS or failure (0x80).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum SubscribeReturnCode {
+    /// The subscription was accepted with this maximum QoS.
+    Granted(QoS),
+    /// 0x80: the subscription was refused.
+    Failure,
+}
+
+impl SubscribeReturnCode {
+    /// The wire byte.
+    pub fn byte(self) -> u8 {
+        match self {
+            SubscribeReturnCode::Granted(q) => q.bits(),
+            SubscribeReturnCode::Failure => 0x80,
+        }
+    }
+
+    /// The code for a wire byte; any other value is malformed (MQTT-3.9.3-2).
+    pub fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            0x80 => Some(SubscribeReturnCode::Failure),
+            _ => QoS::from_bits(b).map(SubscribeReturnCode::Granted),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_id_zero_is_not_a_packet_id() {
+        assert!(PacketId::new(0).is_none());
+    }
+
+    #[test]
+    fn packet_id_wraps_past_65535_to_1() {
+        let last = PacketId::new(u16::MAX).expect("non-zero");
+        assert_eq!(last.next().get(), 1);
+    }
+
+    #[test]
+    fn qos_3_is_not_a_qos() {
+        assert_eq!(QoS::from_bits(3), None);
+    }
+}

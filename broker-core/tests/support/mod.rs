@@ -1,0 +1,266 @@
+//! The simulation harness every engine test drives: one broker, many clients, virtual
+//! time. Like quinn-proto's `Pair`, it moves bytes until nothing is left to move, so each
+//! test reads as a short story: connect, subscribe, publish, look at what arrived.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, VecDeque};
+
+use broker_core::codec::decode;
+use broker_core::*;
+use bytes::Bytes;
+
+/// What one simulated client has seen.
+#[derive(Debug, Default)]
+pub struct Client {
+    /// Bytes received and not yet decoded into whole packets.
+    rx: Vec<u8>,
+    /// Every byte the broker sent this client, in order.
+    pub wire: Vec<u8>,
+    /// Packets received and not yet taken by the test.
+    pub inbox: VecDeque<Packet>,
+    /// Why the broker closed the connection, if it did.
+    pub closed: Option<CloseReason>,
+}
+
+/// One broker and the clients talking to it.
+pub struct Sim {
+    pub broker: Broker,
+    pub now: Instant,
+    pub clients: BTreeMap<ConnId, Client>,
+    /// Every event, in order.
+    pub events: Vec<Event>,
+}
+
+impl Sim {
+    pub fn new(config: Config) -> Self {
+        Sim {
+            broker: Broker::new(config),
+            now: Instant::ZERO,
+            clients: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// A strict MQTT 3.1.1 broker with the default configuration.
+    pub fn standard() -> Self {
+        Sim::new(Config::default())
+    }
+
+    /// A transport connects; nothing is sent yet.
+    pub fn open(&mut self) -> ConnId {
+        let conn = self.broker.accept(self.now, PeerInfo::default());
+        self.clients.insert(conn, Client::default());
+        self.drive();
+        conn
+    }
+
+    /// Opens a connection and sends `connect`; returns the connection and the CONNACK.
+    pub fn connect_with(&mut self, connect: Connect) -> (ConnId, Option<ConnAck>) {
+        let conn = self.open();
+        self.send(conn, Packet::Connect(connect));
+        let ack = match self.recv(conn) {
+            Some(Packet::ConnAck(ack)) => Some(ack),
+            Some(other) => panic!("expected CONNACK, got {other:?}"),
+            None => None,
+        };
+        (conn, ack)
+    }
+
+    /// Connects `client_id` with the given Clean Session flag and checks it was accepted.
+    pub fn connect(&mut self, client_id: &str, clean: bool) -> ConnId {
+        let (conn, ack) = self.connect_with(connect(client_id, clean));
+        let ack = ack.expect("a CONNACK");
+        assert_eq!(ack.code, ConnectReturnCode::Accepted);
+        conn
+    }
+
+    /// Sends one packet from the client and lets the broker react.
+    pub fn send(&mut self, conn: ConnId, packet: Packet) {
+        self.send_raw(conn, &packet.to_bytes());
+    }
+
+    /// Sends raw bytes from the client and lets the broker react.
+    pub fn send_raw(&mut self, conn: ConnId, bytes: &[u8]) {
+        self.broker.handle_bytes(self.now, conn, bytes);
+        self.drive();
+    }
+
+    /// The transport of `conn` fails (no DISCONNECT).
+    pub fn drop_conn(&mut self, conn: ConnId) {
+        self.broker.handle_closed(self.now, conn);
+        if let Some(c) = self.clients.get_mut(&conn) {
+            c.closed.get_or_insert(CloseReason::TransportClosed);
+        }
+        self.drive();
+    }
+
+    /// Moves every output of the broker to its client, until there are none.
+    pub fn drive(&mut self) {
+        while let Some(out) = self.broker.poll_output() {
+            match out {
+                Output::Transmit { conn, bytes } => {
+                    let c = self
+                        .clients
+                        .get_mut(&conn)
+                        .expect("transmit to a known client");
+                    assert!(
+                        c.closed.is_none(),
+                        "bytes sent on {conn} after it was closed"
+                    );
+                    c.wire.extend_from_slice(&bytes);
+                    c.rx.extend_from_slice(&bytes);
+                    while let Some((packet, len)) =
+                        decode(&c.rx, usize::MAX, None).expect("the broker sends valid packets")
+                    {
+                        c.rx.drain(..len);
+                        c.inbox.push_back(packet);
+                    }
+                }
+                Output::Close { conn, reason } => {
+                    let c = self
+                        .clients
+                        .get_mut(&conn)
+                        .expect("close of a known client");
+                    assert!(c.closed.is_none(), "{conn} closed twice");
+                    c.closed = Some(reason);
+                }
+                Output::Event(e) => self.events.push(e),
+            }
+        }
+    }
+
+    /// Lets `ms` milliseconds of virtual time pass, firing every timer due on the way at
+    /// the instant it is due.
+    pub fn advance(&mut self, ms: u64) {
+        let end = Instant::from_millis(self.now.as_millis() + ms);
+        while let Some(at) = self.broker.poll_timeout().filter(|at| *at <= end) {
+            self.now = self.now.max(at);
+            self.broker.handle_timeout(self.now);
+            self.drive();
+        }
+        self.now = end;
+    }
+
+    /// The next packet `conn` received, if any.
+    pub fn recv(&mut self, conn: ConnId) -> Option<Packet> {
+        self.clients.get_mut(&conn)?.inbox.pop_front()
+    }
+
+    /// Every packet `conn` received since last asked.
+    pub fn recv_all(&mut self, conn: ConnId) -> Vec<Packet> {
+        self.clients
+            .get_mut(&conn)
+            .map(|c| c.inbox.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// The PUBLISH packets among what `conn` received since last asked.
+    pub fn publishes(&mut self, conn: ConnId) -> Vec<Publish> {
+        self.recv_all(conn)
+            .into_iter()
+            .filter_map(|p| match p {
+                Packet::Publish(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Why the broker closed `conn`, if it did.
+    pub fn closed(&self, conn: ConnId) -> Option<&CloseReason> {
+        self.clients.get(&conn)?.closed.as_ref()
+    }
+
+    /// Every byte the broker sent to `conn`.
+    pub fn wire(&self, conn: ConnId) -> &[u8] {
+        &self.clients[&conn].wire
+    }
+
+    /// Subscribes and returns the SUBACK's return codes.
+    pub fn subscribe(&mut self, conn: ConnId, filters: &[(&str, QoS)]) -> Vec<SubscribeReturnCode> {
+        let filters = filters
+            .iter()
+            .map(|(f, q)| (TopicFilter::new(f).expect("filter"), *q))
+            .collect();
+        self.send(
+            conn,
+            Packet::Subscribe(Subscribe {
+                packet_id: pid(1000),
+                filters,
+            }),
+        );
+        match self.recv(conn) {
+            Some(Packet::SubAck(ack)) => {
+                assert_eq!(ack.packet_id, pid(1000));
+                ack.codes
+            }
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+
+    /// Publishes from `conn`. QoS 1 and 2 use packet id `id`.
+    pub fn publish(
+        &mut self,
+        conn: ConnId,
+        topic: &str,
+        payload: &str,
+        qos: QoS,
+        retain: bool,
+        id: u16,
+    ) {
+        self.send(
+            conn,
+            Packet::Publish(publish(topic, payload, qos, retain, id)),
+        );
+    }
+
+    /// Events of one kind, picked by `f`.
+    pub fn events_where<T>(&self, f: impl FnMut(&Event) -> Option<T>) -> Vec<T> {
+        self.events.iter().filter_map(f).collect()
+    }
+}
+
+/// A CONNECT with keep-alive off and no Will.
+pub fn connect(client_id: &str, clean: bool) -> Connect {
+    Connect {
+        clean_session: clean,
+        keep_alive: 0,
+        client_id: client_id.to_owned(),
+        will: None,
+        username: None,
+        password: None,
+    }
+}
+
+/// A PUBLISH; `id` is ignored for QoS 0.
+pub fn publish(topic: &str, payload: &str, qos: QoS, retain: bool, id: u16) -> Publish {
+    Publish {
+        dup: false,
+        qos,
+        retain,
+        topic: TopicName::new(topic).expect("topic"),
+        packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
+        payload: Bytes::copy_from_slice(payload.as_bytes()),
+    }
+}
+
+/// A packet id from a non-zero number.
+pub fn pid(n: u16) -> PacketId {
+    PacketId::new(n).expect("non-zero packet id")
+}
+
+pub fn topic(s: &str) -> TopicName {
+    TopicName::new(s).expect("topic")
+}
+
+pub fn filter(s: &str) -> TopicFilter {
+    TopicFilter::new(s).expect("filter")
+}
+
+/// The payloads of `publishes`, as strings.
+pub fn payloads(publishes: &[Publish]) -> Vec<String> {
+    publishes
+        .iter()
+        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! Cross-crate tests live here once the server and simulator issues land.
