@@ -1,0 +1,87 @@
+//! Optional in-session resends of unacknowledged messages (`Config::resend_interval`).
+
+mod support;
+
+use core::time::Duration;
+
+use broker_core::*;
+use support::*;
+
+fn sim_with_resend(ms: u64) -> (Sim, ConnId, ConnId) {
+    let mut sim = Sim::new(Config {
+        resend_interval: Some(Duration::from_millis(ms)),
+        ..Config::default()
+    });
+    let s = sim.connect("s", true);
+    sim.subscribe(s, &[("t", QoS::ExactlyOnce)]);
+    let p = sim.connect("p", true);
+    (sim, s, p)
+}
+
+#[test]
+fn unacknowledged_publish_is_resent_with_dup_after_the_interval() {
+    let (mut sim, s, p) = sim_with_resend(5_000);
+    sim.publish(p, "t", "x", QoS::AtLeastOnce, false, 1);
+    let first = sim.publishes(s);
+    sim.advance(4_999);
+    assert!(sim.publishes(s).is_empty());
+    sim.advance(1);
+    let again = sim.publishes(s);
+    assert_eq!(again.len(), 1);
+    assert!(again[0].dup);
+    assert_eq!(again[0].packet_id, first[0].packet_id);
+}
+
+#[test]
+fn acknowledged_messages_are_not_resent() {
+    let (mut sim, s, p) = sim_with_resend(1_000);
+    sim.publish(p, "t", "x", QoS::AtLeastOnce, false, 1);
+    let id = sim.publishes(s)[0].packet_id.expect("id");
+    sim.send(s, Packet::PubAck(id));
+    sim.advance(10_000);
+    assert!(sim.recv_all(s).is_empty());
+}
+
+#[test]
+fn pubrel_is_resent_when_pubcomp_does_not_come() {
+    let (mut sim, s, p) = sim_with_resend(1_000);
+    sim.publish(p, "t", "x", QoS::ExactlyOnce, false, 1);
+    let id = sim.publishes(s)[0].packet_id.expect("id");
+    sim.send(s, Packet::PubRec(id));
+    assert_eq!(sim.recv_all(s), [Packet::PubRel(id)]);
+    sim.advance(1_000);
+    assert_eq!(sim.recv_all(s), [Packet::PubRel(id)]);
+}
+
+#[test]
+fn resends_repeat_every_interval_until_acknowledged() {
+    let (mut sim, s, p) = sim_with_resend(1_000);
+    sim.publish(p, "t", "x", QoS::AtLeastOnce, false, 1);
+    sim.publishes(s);
+    for _ in 0..3 {
+        sim.advance(1_000);
+        assert_eq!(sim.publishes(s).len(), 1);
+    }
+    let resent = sim.events_where(|e| match e {
+        Event::Resent {
+            count,
+            on_reconnect: false,
+            ..
+        } => Some(*count),
+        _ => None,
+    });
+    assert_eq!(resent, [1, 1, 1]);
+}
+
+#[test]
+fn without_an_interval_nothing_is_resent_within_a_connection() {
+    let mut sim = Sim::standard();
+    let s = sim.connect("s", true);
+    sim.subscribe(s, &[("t", QoS::AtLeastOnce)]);
+    let p = sim.connect("p", true);
+    sim.publish(p, "t", "x", QoS::AtLeastOnce, false, 1);
+    sim.publishes(s);
+    sim.advance(3_600_000);
+    assert!(sim.recv_all(s).is_empty());
+    assert_eq!(sim.broker.poll_timeout(), None, "no timer left pending");
+}
