@@ -5,7 +5,7 @@ use core::num::NonZeroU16;
 
 /// Quality of service of a message or subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum QoS {
     /// QoS 0: fire and forget.
     AtMostOnce = 0,

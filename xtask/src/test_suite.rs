@@ -1,0 +1,41 @@
+//! `cargo xtask test`: every test of the project, in the order that fails fastest.
+
+use anyhow::Result;
+
+use crate::steps::{self, Outcome, Step};
+use crate::{process, wasm_check, workspace};
+
+pub fn run() -> Result<()> {
+    steps::run_all(
+        "xtask test",
+        vec![
+            Step::new("format check (cargo fmt --all -- --check)", format_check),
+            Step::new(
+                "unit, integration and doc tests (cargo test --workspace)",
+                cargo_test,
+            ),
+            Step::new("wasm build check (cargo xtask wasm-check)", || {
+                wasm_check::run().map(|()| Outcome::Done)
+            }),
+        ],
+    )
+}
+
+/// Checks formatting where rustfmt is installed. It is an optional rustup component, and its
+/// absence says nothing about whether the code works, so it skips rather than fails.
+fn format_check() -> Result<Outcome> {
+    if let Err(err) = process::capture(workspace::cargo().args(["fmt", "--version"])) {
+        return Ok(Outcome::Skipped(format!(
+            "rustfmt is not available ({err:#})"
+        )));
+    }
+    process::run(workspace::cargo().args(["fmt", "--all", "--", "--check"]))?;
+    Ok(Outcome::Done)
+}
+
+/// Runs the library, binary, integration and doc tests of every crate, and builds the
+/// examples. `--all-targets` is left out on purpose: it would also run the benchmarks.
+fn cargo_test() -> Result<Outcome> {
+    process::run(workspace::cargo().args(["test", "--workspace"]))?;
+    Ok(Outcome::Done)
+}
