@@ -63,7 +63,7 @@ pub use codec::{
     ConnAck, Connect, DecodeError, FieldSpan, LastWill, Packet, PacketType, Publish, SubAck,
     Subscribe, Unsubscribe,
 };
-pub use config::{Config, EventConfig};
+pub use config::{AwsRules, Config, EventConfig, Profile, Qos2Mode, RetainMode};
 pub use event::{CloseReason, DropReason, Event, Output, SessionChange, TimerKind, Violation};
 pub use index::SubscriptionIndex;
 pub use map::Hashing;

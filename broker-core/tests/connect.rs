@@ -221,7 +221,7 @@ fn mqtt_3_1_4_5_nothing_is_processed_after_a_refused_connect() {
 #[test]
 fn connection_that_never_sends_connect_is_closed_at_the_deadline() {
     let mut sim = Sim::new(Config {
-        connect_timeout: core::time::Duration::from_secs(5),
+        connect_timeout_ms: 5_000,
         ..Config::default()
     });
     let conn = sim.open();

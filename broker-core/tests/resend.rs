@@ -2,14 +2,12 @@
 
 mod support;
 
-use core::time::Duration;
-
 use broker_core::*;
 use support::*;
 
 fn sim_with_resend(ms: u64) -> (Sim, ConnId, ConnId) {
     let mut sim = Sim::new(Config {
-        resend_interval: Some(Duration::from_millis(ms)),
+        resend_interval_ms: Some(ms),
         ..Config::default()
     });
     let s = sim.connect("s", true);

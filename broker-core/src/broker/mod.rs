@@ -142,7 +142,7 @@ impl Broker {
             },
         );
         self.timers.schedule(
-            now + self.config.connect_timeout,
+            now + self.config.connect_timeout(),
             conn,
             crate::event::TimerKind::ConnectDeadline,
         );

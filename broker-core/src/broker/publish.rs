@@ -391,7 +391,7 @@ impl Broker {
     /// PUBREL where it did. On a resend timer (not a reconnect), only the messages older
     /// than the resend interval.
     pub(super) fn resend_inflight(&mut self, now: Instant, session: SessionId, on_reconnect: bool) {
-        let cutoff = match (on_reconnect, self.config.resend_interval) {
+        let cutoff = match (on_reconnect, self.config.resend_interval()) {
             (true, _) | (false, None) => None,
             (false, Some(interval)) => Some(interval),
         };
@@ -436,7 +436,7 @@ impl Broker {
 
     /// Starts the resend timer for `conn` if resends are configured and none is pending.
     fn arm_resend(&mut self, now: Instant, conn: ConnId) {
-        let Some(interval) = self.config.resend_interval else {
+        let Some(interval) = self.config.resend_interval() else {
             return;
         };
         if let Some(c) = self.conns.get_mut(&conn) {

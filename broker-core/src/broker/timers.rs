@@ -78,7 +78,7 @@ impl Broker {
 
     /// After a resend pass, waits for the oldest message still in flight.
     fn rearm_resend(&mut self, now: Instant, conn: ConnId, session: crate::session::SessionId) {
-        let Some(interval) = self.config.resend_interval else {
+        let Some(interval) = self.config.resend_interval() else {
             return;
         };
         let oldest = self

@@ -1,6 +1,11 @@
-//! What a broker is told when it is made: limits, the seed, and which events to emit.
+//! What a broker is told when it is made: the profile, limits, the seed, and which
+//! events to emit.
+
+mod aws;
 
 use core::time::Duration;
+
+pub use aws::{AwsRules, Qos2Mode, RetainMode};
 
 use crate::topic::HashMatchesParent;
 use crate::types::QoS;
@@ -10,15 +15,19 @@ use crate::types::QoS;
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default))]
 pub struct Config {
+    /// Which broker to be: the MQTT 3.1.1 standard, or AWS IoT Core's message broker.
+    pub profile: Profile,
+    /// The `aws-iot` profile's rules and quotas; ignored under `mqtt-3.1.1`.
+    pub aws: AwsRules,
     /// Seeds every random choice the broker makes (assigned client ids, hashing). The
     /// same seed and inputs give the same outputs, byte for byte.
     pub seed: u64,
     /// The largest packet accepted, fixed header included. A larger one is refused as
     /// soon as its header arrives, before its body is buffered. Default 1 MiB.
     pub max_packet_size: usize,
-    /// How long a new connection may take to send CONNECT before it is closed. The
+    /// Milliseconds a new connection may take to send CONNECT before it is closed. The
     /// standard suggests closing "within a reasonable amount of time" (section 3.1.4).
-    pub connect_timeout: Duration,
+    pub connect_timeout_ms: u64,
     /// The most QoS 1 and 2 messages sent to one client and not yet acknowledged;
     /// further messages wait in the session's queue. At least 1.
     pub max_inflight: usize,
@@ -35,10 +44,10 @@ pub struct Config {
     /// The longest client identifier accepted, in bytes; a longer one gets CONNACK 0x02.
     /// The standard obliges servers to accept 1 to 23 characters (MQTT-3.1.3-5).
     pub max_client_id_len: usize,
-    /// If set, a QoS 1 or 2 message still unacknowledged after this long is sent again
-    /// with DUP=1 on the same connection. MQTT 3.1.1 only requires re-sending on
-    /// reconnection (MQTT-4.4.0-1), so the default is off.
-    pub resend_interval: Option<Duration>,
+    /// If set, a QoS 1 or 2 message still unacknowledged after this many milliseconds
+    /// is sent again with DUP=1 on the same connection. MQTT 3.1.1 only requires
+    /// re-sending on reconnection (MQTT-4.4.0-1), so the default is off.
+    pub resend_interval_ms: Option<u64>,
     /// Whether `a/#` matches `a` itself (the standard says yes, section 4.7.1.2).
     pub hash_matches_parent: HashMatchesParent,
     /// Which optional events to emit.
@@ -48,17 +57,74 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            profile: Profile::Mqtt311,
+            aws: AwsRules::default(),
             seed: 0,
             max_packet_size: 1024 * 1024,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout_ms: 10_000,
             max_inflight: 20,
             max_queued: 1000,
             max_subscriptions: None,
             max_qos: QoS::ExactlyOnce,
             max_client_id_len: 65_535,
-            resend_interval: None,
+            resend_interval_ms: None,
             hash_matches_parent: HashMatchesParent::Yes,
             events: EventConfig::default(),
+        }
+    }
+}
+
+/// The two behaviours the core can reproduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Profile {
+    /// The OASIS MQTT 3.1.1 standard, complete.
+    #[default]
+    #[cfg_attr(feature = "serde", serde(rename = "mqtt-3.1.1"))]
+    Mqtt311,
+    /// AWS IoT Core's message broker: the standard plus the rules of `AwsRules`.
+    #[cfg_attr(feature = "serde", serde(rename = "aws-iot"))]
+    AwsIot,
+}
+
+impl Profile {
+    /// The name used in configuration files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Mqtt311 => "mqtt-3.1.1",
+            Profile::AwsIot => "aws-iot",
+        }
+    }
+}
+
+impl core::str::FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mqtt-3.1.1" => Ok(Profile::Mqtt311),
+            "aws-iot" => Ok(Profile::AwsIot),
+            other => Err(format!(
+                "unknown profile {other:?} (expected aws-iot or mqtt-3.1.1)"
+            )),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub(crate) fn resend_interval(&self) -> Option<Duration> {
+        self.resend_interval_ms.map(Duration::from_millis)
+    }
+
+    /// The default configuration of `profile`.
+    pub fn for_profile(profile: Profile) -> Self {
+        Config {
+            profile,
+            ..Config::default()
         }
     }
 }

@@ -1,0 +1,100 @@
+//! The `aws-iot` profile's rules and quotas (../shared/AWS-IOT.md), each switchable.
+//!
+//! Field names are the configuration keys: `aws.qos0_duplicate_probability` in the
+//! server's TOML and `--set` is `AwsRules::qos0_duplicate_probability` here.
+
+/// What a PUBLISH or SUBSCRIBE asking for QoS 2 gets (D2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Qos2Mode {
+    /// No SUBACK for a SUBSCRIBE asking QoS 2, no PUBREC for a QoS 2 PUBLISH.
+    #[default]
+    Ignore,
+    /// The connection is closed, as field reports describe.
+    Disconnect,
+}
+
+/// What a PUBLISH with RETAIN=1 does (D5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum RetainMode {
+    /// The connection is closed (CLIENT_ERROR): AWS's original documented behaviour.
+    #[default]
+    Disconnect,
+    /// AWS's retained messages since 2021: stored, delivered only to exact-match
+    /// subscriptions, a zero-byte payload deletes.
+    ExactMatch,
+}
+
+/// The rules and quotas of the `aws-iot` profile. Defaults are AWS's published values.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct AwsRules {
+    /// D1: probability that a QoS 0 delivery is sent a second time.
+    pub qos0_duplicate_probability: f64,
+    /// D2: what asking for QoS 2 gets.
+    pub qos2: Qos2Mode,
+    /// D4: milliseconds after SUBACK before a new subscription receives messages.
+    pub subscription_delay_ms: u64,
+    /// D5: what RETAIN=1 does.
+    pub retain: RetainMode,
+    /// D7: probability that a delivered PUBLISH is sent again with a new packet id.
+    pub resend_probability: f64,
+    /// D8: probability that an outgoing packet is held back behind the next one.
+    pub reorder_probability: f64,
+    /// Longest client id, in bytes; longer closes the connection.
+    pub max_client_id_len: usize,
+    /// Longest topic, in bytes of UTF-8; longer closes the connection.
+    pub max_topic_len: usize,
+    /// Most forward slashes in a topic (after a `$aws/rules/<rule>/` prefix).
+    pub max_topic_slashes: usize,
+    /// Largest payload, in bytes; larger closes the connection.
+    pub max_payload: usize,
+    /// Most filters in one SUBSCRIBE; more closes the connection.
+    pub max_filters_per_subscribe: usize,
+    /// Most subscriptions per connection; further filters get SUBACK 0x80.
+    pub max_subscriptions: usize,
+    /// Keep-alive clamp, lower bound in seconds (1..29 becomes this).
+    pub keep_alive_min: u16,
+    /// Keep-alive clamp, upper bound in seconds (0 and anything above become this).
+    pub keep_alive_max: u16,
+    /// Most outgoing QoS 1 messages unacknowledged per connection.
+    pub max_inflight: usize,
+    /// Most PUBLISH packets per second per connection, in and out; the excess is dropped.
+    pub publish_rate_per_second: u32,
+    /// Seconds a persistent session is kept after its connection ends.
+    pub session_expiry_secs: u64,
+    /// Only `$aws/...` topics AWS defines may be used; other `$` topics close the connection.
+    pub restrict_dollar_topics: bool,
+    /// Publish lifecycle events on `$aws/events/...`.
+    pub lifecycle_events: bool,
+}
+
+impl Default for AwsRules {
+    fn default() -> Self {
+        AwsRules {
+            qos0_duplicate_probability: 0.0,
+            qos2: Qos2Mode::Ignore,
+            subscription_delay_ms: 0,
+            retain: RetainMode::Disconnect,
+            resend_probability: 0.0,
+            reorder_probability: 0.0,
+            max_client_id_len: 128,
+            max_topic_len: 256,
+            max_topic_slashes: 7,
+            max_payload: 128 * 1024,
+            max_filters_per_subscribe: 8,
+            max_subscriptions: 50,
+            keep_alive_min: 30,
+            keep_alive_max: 1200,
+            max_inflight: 100,
+            publish_rate_per_second: 100,
+            session_expiry_secs: 3600,
+            restrict_dollar_topics: true,
+            lifecycle_events: true,
+        }
+    }
+}
