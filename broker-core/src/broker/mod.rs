@@ -208,6 +208,14 @@ impl Broker {
         self.timers.next()
     }
 
+    // ----- commands ---------------------------------------------------------------
+
+    /// Changes which optional events are emitted from now on. A server turns packet
+    /// events on while someone watches its live event stream, and off again after.
+    pub fn set_events(&mut self, events: crate::EventConfig) {
+        self.config.events = events;
+    }
+
     // ----- views ------------------------------------------------------------------
 
     /// The configuration in force.

@@ -13,7 +13,7 @@ use crate::types::QoS;
 /// A broker's configuration. `Config::default()` is a strict MQTT 3.1.1 broker.
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Config {
     /// Which broker to be: the MQTT 3.1.1 standard, or AWS IoT Core's message broker.
     pub profile: Profile,
@@ -134,7 +134,7 @@ impl Config {
 /// emitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct EventConfig {
     /// `PacketIn` and `PacketOut`, with decoded fields and byte spans.
     pub packets: bool,
