@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::codec::{DecodeError, FieldSpan, Packet, PacketType};
+use crate::rule::Rule;
 use crate::time::Instant;
 use crate::topic::TopicName;
 use crate::types::{ConnId, ConnectReturnCode, QoS};
@@ -51,6 +52,10 @@ pub enum CloseReason {
     },
     /// The CONNECT was refused with this CONNACK code (MQTT-3.2.2-5).
     ConnectRefused(ConnectReturnCode),
+    /// A rule of the `aws-iot` profile closes the connection (AWS: CLIENT_ERROR).
+    Rule(Rule),
+    /// The server closed the connection, for example when shutting down.
+    ServerShutdown,
 }
 
 impl CloseReason {
@@ -95,6 +100,8 @@ pub enum DropReason {
     /// A QoS 0 message for a persistent session whose client is offline; the broker
     /// queues only QoS 1 and 2 (the standard allows but does not require QoS 0, 3.1.2.4).
     Qos0Offline,
+    /// Over the `aws-iot` profile's publishes-per-second quota for the connection.
+    Throttled,
 }
 
 /// A session life event.
@@ -230,6 +237,17 @@ pub enum Event {
         /// What it did.
         violation: Violation,
     },
+    /// A rule of the `aws-iot` profile changed what happened.
+    RuleFired {
+        /// Which rule.
+        rule: Rule,
+        /// The connection it concerned, if one.
+        conn: Option<ConnId>,
+        /// That connection's client id, once connected.
+        client_id: Option<String>,
+        /// What exactly, for example "9 slashes, limit 7".
+        detail: String,
+    },
     /// An acknowledgement named a packet id with nothing in flight; it was ignored.
     UnexpectedAck {
         /// The connection.
@@ -251,4 +269,6 @@ pub enum TimerKind {
     KeepAlive,
     /// The resend interval of unacknowledged messages.
     Resend,
+    /// The expiry of a persistent session after its connection ended (aws-iot quota).
+    SessionExpiry,
 }

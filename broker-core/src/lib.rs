@@ -31,8 +31,12 @@
 //!     }
 //! }
 //! assert_eq!(sent, [0x20, 2, 0, 0]); // CONNACK, session present 0, accepted
-//! // The keep-alive timer is armed at 1.5 x 60 s.
-//! assert_eq!(broker.poll_timeout(), Some(Instant::from_millis(90_000)));
+//! // The next wake-up is the CONNECT deadline (10 s). It is moot now that CONNECT has
+//! // arrived; calling `handle_timeout` then does nothing but arm the keep-alive check.
+//! assert_eq!(broker.poll_timeout(), Some(Instant::from_millis(10_000)));
+//! broker.handle_timeout(Instant::from_millis(10_000));
+//! assert!(broker.poll_output().is_none());
+//! assert_eq!(broker.poll_timeout(), Some(Instant::from_millis(90_000))); // 1.5 x 60 s
 //! ```
 //!
 //! # Where things are
@@ -52,13 +56,14 @@ mod index;
 mod map;
 mod retained;
 mod rng;
+mod rule;
 mod session;
 mod stats;
 mod time;
 pub mod topic;
 mod types;
 
-pub use broker::{Broker, ConnectionView, PeerInfo};
+pub use broker::{disconnect_reason, Broker, ConnectionView, PeerInfo};
 pub use codec::{
     ConnAck, Connect, DecodeError, FieldSpan, LastWill, Packet, PacketType, Publish, SubAck,
     Subscribe, Unsubscribe,
@@ -69,6 +74,7 @@ pub use index::SubscriptionIndex;
 pub use map::Hashing;
 pub use retained::RetainedMessage;
 pub use rng::Rng;
+pub use rule::Rule;
 pub use session::{InflightState, SessionView};
 pub use stats::Stats;
 pub use time::Instant;

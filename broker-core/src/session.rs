@@ -66,6 +66,8 @@ pub(crate) struct Session {
     /// A PUBLISH with one of these ids is a duplicate and is not routed again
     /// (MQTT-4.3.3-2, method B of figure 4.3).
     pub(crate) qos2_received: Set<PacketId>,
+    /// When the last connection ended, while no connection is attached.
+    pub(crate) disconnected_at: Option<Instant>,
     next_packet_id: PacketId,
 }
 
@@ -79,6 +81,7 @@ impl Session {
             inflight: VecDeque::new(),
             queue: VecDeque::new(),
             qos2_received,
+            disconnected_at: None,
             next_packet_id: PacketId::FIRST,
         }
     }

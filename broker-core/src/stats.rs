@@ -1,5 +1,7 @@
 //! Counters the server turns into metrics. Plain integers: cheap enough to keep always.
 
+use std::collections::BTreeMap;
+
 use crate::codec::PacketType;
 use crate::event::DropReason;
 
@@ -23,8 +25,12 @@ pub struct Stats {
     pub dropped_queue_full: u64,
     /// QoS 0 messages not kept for offline persistent sessions.
     pub dropped_qos0_offline: u64,
+    /// Messages dropped over the aws-iot publish-rate quota.
+    pub dropped_throttled: u64,
     /// Connections closed for a protocol violation.
     pub protocol_violations: u64,
+    /// How often each aws-iot rule fired, by its code (`D1`, `Q-payload`, ...).
+    pub rules_fired: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -51,6 +57,7 @@ impl Stats {
         match reason {
             DropReason::QueueFull => self.dropped_queue_full += 1,
             DropReason::Qos0Offline => self.dropped_qos0_offline += 1,
+            DropReason::Throttled => self.dropped_throttled += 1,
         }
     }
 }

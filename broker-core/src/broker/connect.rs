@@ -6,13 +6,54 @@ use core::time::Duration;
 
 use super::{Broker, ConnState};
 use crate::codec::{ConnAck, Connect, Packet};
+use crate::config::{Qos2Mode, RetainMode};
 use crate::event::{CloseReason, Event, Output, SessionChange, TimerKind};
+use crate::rule::Rule;
 use crate::session::{Session, SessionId};
 use crate::time::Instant;
-use crate::types::{ConnId, ConnectReturnCode};
+use crate::types::{ConnId, ConnectReturnCode, QoS};
 
 impl Broker {
-    pub(super) fn handle_connect(&mut self, now: Instant, conn: ConnId, connect: Connect) {
+    pub(super) fn handle_connect(&mut self, now: Instant, conn: ConnId, mut connect: Connect) {
+        if let Some(rules) = self.aws() {
+            // AWS closes the connection for an over-long client id; no CONNACK.
+            let limit = rules.max_client_id_len;
+            if connect.client_id.len() > limit {
+                let detail = format!("{} bytes, limit {limit}", connect.client_id.len());
+                return self.rule_violation(now, conn, Rule::ClientIdTooLong, detail);
+            }
+            let (qos2, retain) = (rules.qos2, rules.retain);
+            if let Some(will) = connect.will.as_mut() {
+                // D2 reaches the Will too: field reports say a QoS 2 Will closes the
+                // connection; in "ignore" mode it is kept at QoS 1, the most AWS offers.
+                if will.qos == QoS::ExactlyOnce {
+                    if qos2 == Qos2Mode::Disconnect {
+                        return self.rule_violation(
+                            now,
+                            conn,
+                            Rule::D2Qos2Unsupported,
+                            "Will with QoS 2".into(),
+                        );
+                    }
+                    will.qos = QoS::AtLeastOnce;
+                    self.fire(
+                        Rule::D2Qos2Unsupported,
+                        Some(conn),
+                        "Will QoS 2 lowered to 1".into(),
+                    );
+                }
+                // D5: without retained-message support a Will cannot be retained.
+                if will.retain && retain == RetainMode::Disconnect {
+                    will.retain = false;
+                    self.fire(
+                        Rule::D5Retain,
+                        Some(conn),
+                        "the Will's RETAIN flag is ignored".into(),
+                    );
+                }
+            }
+        }
+
         let client_id: Arc<str> = if connect.client_id.is_empty() {
             // MQTT-3.1.3-8: an empty id with Clean Session 0 gets CONNACK 0x02.
             if !connect.clean_session {
@@ -26,19 +67,26 @@ impl Broker {
             Arc::from(connect.client_id)
         };
 
-        // MQTT-3.1.4-2: a client id already connected is taken over; the older connection
-        // is closed (and its Will published, since it sent no DISCONNECT).
+        // MQTT-3.1.4-2 and D6: a client id already connected is taken over; the older
+        // connection is closed (and its Will published, since it sent no DISCONNECT).
         let old_conn = self
             .by_client
             .get(&client_id)
             .and_then(|sid| self.session_conn(*sid));
         if let Some(old) = old_conn {
+            if self.aws().is_some() {
+                self.fire(
+                    Rule::D6DuplicateClientId,
+                    Some(old),
+                    format!("{old} replaced by {conn}"),
+                );
+            }
             self.close(now, old, CloseReason::TakenOver { by: conn });
         }
 
         // MQTT-3.1.2-4 to -6 and MQTT-3.2.2-1 to -3: Clean Session 1 starts afresh and
         // answers session present 0; Clean Session 0 resumes a stored session if there is
-        // one (session present 1) and makes one otherwise.
+        // one (session present 1, D3) and makes one otherwise.
         let existing = self.by_client.get(&client_id).copied();
         let (session, present) = match (connect.clean_session, existing) {
             (false, Some(sid)) => (sid, true),
@@ -51,24 +99,29 @@ impl Broker {
         };
         if let Some(s) = self.session_mut(session) {
             s.conn = Some(conn);
+            s.disconnected_at = None;
         }
-        let keep_alive = connect.keep_alive;
+        let keep_alive = self.effective_keep_alive(conn, connect.keep_alive);
+        let peer = self
+            .conns
+            .get(&conn)
+            .map(|c| c.peer.clone())
+            .unwrap_or_default();
+        let lifecycle = self.lifecycle_for(&client_id, connect.username.as_deref(), &peer);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.state = ConnState::Connected {
                 session,
                 keep_alive,
                 will: connect.will,
+                lifecycle: lifecycle.clone(),
             };
         }
         // MQTT-3.2.0-1: CONNACK is the server's first packet on the connection.
-        self.send(
-            now,
-            conn,
-            Packet::ConnAck(ConnAck {
-                session_present: present,
-                code: ConnectReturnCode::Accepted,
-            }),
-        );
+        let ack = ConnAck {
+            session_present: present,
+            code: ConnectReturnCode::Accepted,
+        };
+        self.send(now, conn, Packet::ConnAck(ack));
         self.emit(Event::Connected {
             conn,
             client_id: client_id.to_string(),
@@ -85,6 +138,13 @@ impl Broker {
             client_id: client_id.to_string(),
             change,
         });
+        if present && self.aws().is_some() {
+            self.fire(
+                Rule::D3SessionPresent,
+                Some(conn),
+                "CONNACK session present = 1".into(),
+            );
+        }
         if keep_alive > 0 {
             self.timers.schedule(
                 now + keep_alive_limit(keep_alive),
@@ -92,12 +152,41 @@ impl Broker {
                 TimerKind::KeepAlive,
             );
         }
+        if let Some(l) = &lifecycle {
+            self.publish_connected(now, l);
+        }
         if present {
             // MQTT-4.4.0-1: re-send unacknowledged PUBLISH (DUP=1) and PUBREL packets,
             // then whatever queued while the client was away.
             self.resend_inflight(now, session, true);
             self.pump(now, session);
         }
+    }
+
+    /// The keep-alive in force: as asked under the standard; under aws-iot, 0 and
+    /// anything above the maximum become the maximum, and anything below the minimum
+    /// becomes the minimum.
+    fn effective_keep_alive(&mut self, conn: ConnId, asked: u16) -> u16 {
+        let Some(rules) = self.aws() else {
+            return asked;
+        };
+        let (min, max) = (
+            rules.keep_alive_min,
+            rules.keep_alive_max.max(rules.keep_alive_min),
+        );
+        let granted = if asked == 0 || asked > max {
+            max
+        } else {
+            asked.max(min)
+        };
+        if granted != asked {
+            self.fire(
+                Rule::KeepAliveClamped,
+                Some(conn),
+                format!("{asked} s became {granted} s"),
+            );
+        }
+        granted
     }
 
     /// Answers CONNECT with a refusal code, then closes (MQTT-3.2.2-4: session present 0;
@@ -114,27 +203,28 @@ impl Broker {
         self.close(now, conn, CloseReason::ConnectRefused(code));
     }
 
-    /// Ends a connection: detaches or discards its session, tells the driver, and
-    /// publishes the Will for every reason but DISCONNECT. The one place a connection ends.
+    /// Ends a connection: detaches or discards its session, tells the driver, publishes
+    /// the lifecycle event, and publishes the Will for every reason but DISCONNECT. The
+    /// one place a connection ends.
     pub(super) fn close(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
+        // Bytes held back by D8 still go out before the close.
+        self.flush_held_of(now, conn);
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
         let mut client_id = None;
         let mut will = None;
+        let mut lifecycle = None;
         if let ConnState::Connected {
-            session, will: w, ..
+            session,
+            will: w,
+            lifecycle: l,
+            ..
         } = c.state
         {
             will = w;
-            if let Some(s) = self.session_mut(session) {
-                s.conn = None;
-                client_id = Some(s.client_id.clone());
-                // MQTT-3.1.2-6: a clean session lasts only as long as its connection.
-                if s.clean {
-                    self.discard_session(session);
-                }
-            }
+            lifecycle = l;
+            client_id = self.detach_session(now, conn, session);
         }
         if reason != CloseReason::TransportClosed {
             self.out.push_back(Output::Close {
@@ -143,11 +233,15 @@ impl Broker {
             });
         }
         let publishes_will = reason.publishes_will();
+        let id = client_id.as_deref().map(str::to_owned);
         self.emit(Event::Disconnected {
             conn,
-            client_id: client_id.as_deref().map(str::to_owned),
-            reason,
+            client_id: id,
+            reason: reason.clone(),
         });
+        if let Some(l) = &lifecycle {
+            self.publish_disconnected(now, l, &reason);
+        }
         // Section 3.1.2.5: the Will goes out on any close except DISCONNECT, which
         // deleted it (MQTT-3.1.2-10). Its QoS and RETAIN are honoured (MQTT-3.1.2-14..17).
         if let (true, Some(w), Some(id)) = (publishes_will, will, client_id) {
@@ -156,6 +250,65 @@ impl Broker {
                 topic: w.topic.clone(),
             });
             self.route(now, &w.topic, &w.payload, w.qos, w.retain);
+        }
+    }
+
+    /// Detaches a session from its ending connection; a clean session is discarded
+    /// (MQTT-3.1.2-6) and, under aws-iot, a persistent one starts its expiry clock.
+    fn detach_session(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        session: SessionId,
+    ) -> Option<Arc<str>> {
+        let expiry = self
+            .aws()
+            .map(|r| Duration::from_secs(r.session_expiry_secs));
+        let s = self.session_mut(session)?;
+        s.conn = None;
+        s.disconnected_at = Some(now);
+        let (client_id, clean) = (s.client_id.clone(), s.clean);
+        if clean {
+            self.discard_session(session);
+        } else if let Some(expiry) = expiry {
+            self.expiring.insert(conn, session);
+            self.timers
+                .schedule(now + expiry, conn, TimerKind::SessionExpiry);
+        }
+        Some(client_id)
+    }
+
+    /// Discards a persistent session left by `conn` if it is still offline and its time
+    /// is up (aws-iot quota); the next CONNECT then answers session present 0.
+    pub(super) fn expire_session(&mut self, now: Instant, conn: ConnId) {
+        let Some(session) = self.expiring.remove(&conn) else {
+            return;
+        };
+        let Some(expiry) = self
+            .aws()
+            .map(|r| Duration::from_secs(r.session_expiry_secs))
+        else {
+            return;
+        };
+        let due = self
+            .session_ref(session)
+            .and_then(|s| s.disconnected_at.filter(|_| s.conn.is_none()))
+            .is_some_and(|at| at + expiry <= now);
+        if due {
+            let client_id = self
+                .session_ref(session)
+                .map(|s| s.client_id.to_string())
+                .unwrap_or_default();
+            self.emit(Event::TimerFired {
+                conn,
+                timer: TimerKind::SessionExpiry,
+            });
+            self.fire(
+                Rule::SessionExpired,
+                None,
+                format!("session {client_id:?} discarded"),
+            );
+            self.discard_session(session);
         }
     }
 
@@ -188,8 +341,9 @@ impl Broker {
         }
         self.by_client.remove(&session.client_id);
         self.free_sessions.push(id.0);
+        let client_id = session.client_id.to_string();
         self.emit(Event::Session {
-            client_id: session.client_id.to_string(),
+            client_id,
             change: SessionChange::Discarded,
         });
     }

@@ -1,10 +1,12 @@
 //! The broker: a sans-IO MQTT 3.1.1 state machine.
 //!
 //! Methods come in the four kinds quinn-proto documents: `handle_*` feed it inputs,
-//! `poll_*` drain what it wants done, getters give read-only views, and `new` and
-//! `accept` create things. See the crate documentation for the drain contract.
+//! `poll_*` drain what it wants done, commands change it, and getters give read-only
+//! views. See the crate documentation for the drain contract.
 
+mod aws;
 mod connect;
+mod lifecycle;
 mod publish;
 mod subscribe;
 mod timers;
@@ -16,17 +18,22 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::codec::{self, Packet};
-use crate::config::Config;
+use crate::config::{Config, EventConfig, Profile};
 use crate::event::{CloseReason, Event, Output, Violation};
-use crate::index::SubscriptionIndex;
+use crate::index::{Skipped, SubscriptionIndex};
 use crate::map::{Hashing, Map};
 use crate::retained::{RetainedMessage, RetainedStore};
 use crate::rng::Rng;
+use crate::rule::Rule;
 use crate::session::{Session, SessionId, SessionView};
 use crate::stats::Stats;
 use crate::time::Instant;
+use crate::topic::HashMatchesParent;
 use crate::types::{ConnId, QoS};
 use crate::LastWill;
+use aws::RateWindow;
+pub use lifecycle::disconnect_reason;
+use lifecycle::Lifecycle;
 use timers::Timers;
 
 /// What the transport knows about a peer, given to [`Broker::accept`].
@@ -51,6 +58,10 @@ struct Conn {
     state: ConnState,
     /// Whether a resend timer is pending for this connection.
     resend_armed: bool,
+    /// A packet held back by the aws-iot reorder rule (D8), sent after the next one.
+    held: Option<(Bytes, Packet)>,
+    /// PUBLISH packets this second, for the aws-iot rate quota.
+    rate: RateWindow,
 }
 
 #[derive(Debug)]
@@ -62,6 +73,7 @@ enum ConnState {
         session: SessionId,
         keep_alive: u16,
         will: Option<LastWill>,
+        lifecycle: Option<Lifecycle>,
     },
 }
 
@@ -75,7 +87,7 @@ pub struct ConnectionView {
     pub peer: PeerInfo,
     /// The client id, once CONNECT was accepted.
     pub client_id: Option<String>,
-    /// The keep-alive in seconds, once connected.
+    /// The keep-alive in force, in seconds, once connected (after any clamping).
     pub keep_alive: Option<u16>,
 }
 
@@ -96,12 +108,34 @@ pub struct Broker {
     out: VecDeque<Output>,
     /// Scratch space for routing, kept to avoid an allocation per publish.
     matched: Vec<(SessionId, QoS)>,
+    skipped: Vec<(SessionId, Skipped)>,
+    /// Connections with a packet held back by D8, flushed when the input is handled.
+    held_conns: Vec<ConnId>,
+    /// The next lifecycle `versionNumber` of each client id (aws-iot).
+    lifecycle_versions: Map<Arc<str>, u64>,
+    /// Persistent sessions waiting to expire, by the connection that left them (aws-iot).
+    expiring: Map<ConnId, SessionId>,
     stats: Stats,
 }
 
 impl Broker {
     /// A broker with no connections, sessions or retained messages.
+    ///
+    /// Under the `aws-iot` profile the general limits take the profile's quotas: the
+    /// in-flight window, subscriptions per connection, QoS 1 at most, and whether `a/#`
+    /// matches `a`. [`Broker::config`] shows the limits in force.
     pub fn new(mut config: Config) -> Self {
+        if config.profile == Profile::AwsIot {
+            let aws = &config.aws;
+            config.max_inflight = aws.max_inflight;
+            config.max_subscriptions = Some(aws.max_subscriptions);
+            config.max_qos = QoS::AtLeastOnce;
+            config.hash_matches_parent = if aws.hash_matches_parent {
+                HashMatchesParent::Yes
+            } else {
+                HashMatchesParent::No
+            };
+        }
         // A window of zero would stall every QoS 1/2 delivery forever, and more than
         // 65535 would run out of packet ids (MQTT-2.3.1-2).
         config.max_inflight = config.max_inflight.clamp(1, usize::from(u16::MAX));
@@ -119,6 +153,10 @@ impl Broker {
             timers: Timers::default(),
             out: VecDeque::new(),
             matched: Vec::new(),
+            skipped: Vec::new(),
+            held_conns: Vec::new(),
+            lifecycle_versions: hashing.map(),
+            expiring: hashing.map(),
             stats: Stats::default(),
             config,
         }
@@ -127,25 +165,23 @@ impl Broker {
     // ----- inputs -----------------------------------------------------------------
 
     /// A transport connected. The broker answers nothing until CONNECT arrives, and
-    /// closes the connection if it does not arrive within `connect_timeout`.
+    /// closes the connection if it does not arrive within `connect_timeout_ms`.
     pub fn accept(&mut self, now: Instant, peer: PeerInfo) -> ConnId {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
-        self.conns.insert(
-            conn,
-            Conn {
-                peer,
-                partial: Vec::new(),
-                last_packet: now,
-                state: ConnState::AwaitingConnect,
-                resend_armed: false,
-            },
-        );
-        self.timers.schedule(
-            now + self.config.connect_timeout(),
-            conn,
-            crate::event::TimerKind::ConnectDeadline,
-        );
+        let c = Conn {
+            peer,
+            partial: Vec::new(),
+            last_packet: now,
+            state: ConnState::AwaitingConnect,
+            resend_armed: false,
+            held: None,
+            rate: RateWindow::default(),
+        };
+        self.conns.insert(conn, c);
+        let deadline = now + self.config.connect_timeout();
+        self.timers
+            .schedule(deadline, conn, crate::event::TimerKind::ConnectDeadline);
         self.stats.connections_accepted += 1;
         conn
     }
@@ -153,45 +189,24 @@ impl Broker {
     /// Bytes arrived on `conn`, split anywhere: half a packet, or several at once.
     /// Bytes for a connection the broker has closed are ignored.
     pub fn handle_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        self.stats.bytes_in += data.len() as u64;
-        // Decode straight from `data` when nothing is pending, which is the common case;
-        // only the unfinished tail of a packet is ever copied.
-        let mut pending = std::mem::take(&mut c.partial);
-        let from_pending = !pending.is_empty();
-        if from_pending {
-            pending.extend_from_slice(data);
-        }
-        let input: &[u8] = if from_pending { &pending } else { data };
-        let Some(consumed) = self.handle_packets(now, conn, input) else {
-            return; // The connection was closed; its bytes no longer matter.
-        };
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        if from_pending {
-            pending.drain(..consumed);
-        } else {
-            pending.clear();
-            pending.extend_from_slice(&data[consumed..]);
-        }
-        c.partial = pending;
+        self.receive(now, conn, data);
+        self.flush_held(now);
     }
 
     /// The transport went away without the broker asking. The Will is published unless
     /// DISCONNECT came first (section 3.1.2.5).
     pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
         self.close(now, conn, CloseReason::TransportClosed);
+        self.flush_held(now);
     }
 
     /// Time passed: fire every timer due at `now` (CONNECT deadlines, keep-alive,
-    /// resends). Call it at the instant `poll_timeout` named, or later.
+    /// resends, session expiry). Call it at the instant `poll_timeout` named, or later.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((conn, kind)) = self.timers.pop_due(now) {
             self.on_timer(now, conn, kind);
         }
+        self.flush_held(now);
     }
 
     // ----- outputs ----------------------------------------------------------------
@@ -212,13 +227,20 @@ impl Broker {
 
     /// Changes which optional events are emitted from now on. A server turns packet
     /// events on while someone watches its live event stream, and off again after.
-    pub fn set_events(&mut self, events: crate::EventConfig) {
+    pub fn set_events(&mut self, events: EventConfig) {
         self.config.events = events;
+    }
+
+    /// Closes a connection from the server's side, for example at shutdown. The Will is
+    /// published (AWS: SERVER_INITIATED_DISCONNECT).
+    pub fn close_connection(&mut self, now: Instant, conn: ConnId) {
+        self.close(now, conn, CloseReason::ServerShutdown);
+        self.flush_held(now);
     }
 
     // ----- views ------------------------------------------------------------------
 
-    /// The configuration in force.
+    /// The configuration in force, including the limits a profile imposed.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -291,6 +313,34 @@ impl Broker {
     }
 
     // ----- internals shared by the submodules ---------------------------------------
+
+    fn receive(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        self.stats.bytes_in += data.len() as u64;
+        // Decode straight from `data` when nothing is pending, which is the common case;
+        // only the unfinished tail of a packet is ever copied.
+        let mut pending = std::mem::take(&mut c.partial);
+        let from_pending = !pending.is_empty();
+        if from_pending {
+            pending.extend_from_slice(data);
+        }
+        let input: &[u8] = if from_pending { &pending } else { data };
+        let Some(consumed) = self.handle_packets(now, conn, input) else {
+            return; // The connection was closed; its bytes no longer matter.
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if from_pending {
+            pending.drain(..consumed);
+        } else {
+            pending.clear();
+            pending.extend_from_slice(&data[consumed..]);
+        }
+        c.partial = pending;
+    }
 
     fn handle_packets(&mut self, now: Instant, conn: ConnId, input: &[u8]) -> Option<usize> {
         let mut offset = 0;
@@ -376,8 +426,36 @@ impl Broker {
         self.transmit(now, conn, bytes, &packet);
     }
 
-    /// Queues already-encoded bytes (shared between subscribers) for `conn`.
+    /// Queues already-encoded bytes (possibly shared between subscribers) for `conn`,
+    /// unless the aws-iot reorder rule (D8) holds them back behind the next packet.
     fn transmit(&mut self, now: Instant, conn: ConnId, bytes: Bytes, packet: &Packet) {
+        let reorder = self.aws().map_or(0.0, |r| r.reorder_probability);
+        if reorder > 0.0 {
+            let held = self.conns.get_mut(&conn).and_then(|c| c.held.take());
+            if let Some((held_bytes, held_packet)) = held {
+                // The held packet is overtaken by this one: D8 changed the order.
+                let detail = format!(
+                    "{} sent after {}",
+                    held_packet.packet_type().name(),
+                    packet.packet_type().name()
+                );
+                self.fire(Rule::D8Reorder, Some(conn), detail);
+                self.push_transmit(now, conn, bytes, packet);
+                self.push_transmit(now, conn, held_bytes, &held_packet);
+                return;
+            }
+            if self.rng.chance(reorder) {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.held = Some((bytes, packet.clone()));
+                    self.held_conns.push(conn);
+                    return;
+                }
+            }
+        }
+        self.push_transmit(now, conn, bytes, packet);
+    }
+
+    fn push_transmit(&mut self, now: Instant, conn: ConnId, bytes: Bytes, packet: &Packet) {
         self.stats.count_out(packet.packet_type(), bytes.len());
         if self.config.events.packets {
             let mut spans = Vec::new();
@@ -395,6 +473,20 @@ impl Broker {
         self.out.push_back(Output::Transmit { conn, bytes });
     }
 
+    /// Sends packets D8 held back that no later packet overtook. The reorder window is
+    /// one input: a packet is only ever held until the broker finishes handling it.
+    fn flush_held(&mut self, now: Instant) {
+        for conn in std::mem::take(&mut self.held_conns) {
+            self.flush_held_of(now, conn);
+        }
+    }
+
+    fn flush_held_of(&mut self, now: Instant, conn: ConnId) {
+        if let Some((bytes, packet)) = self.conns.get_mut(&conn).and_then(|c| c.held.take()) {
+            self.push_transmit(now, conn, bytes, &packet);
+        }
+    }
+
     fn session_ref(&self, id: SessionId) -> Option<&Session> {
         self.sessions.get(id.0 as usize).and_then(Option::as_ref)
     }
@@ -408,5 +500,26 @@ impl Broker {
     /// The connection a session is attached to, if its CONNECT has been accepted.
     fn session_conn(&self, id: SessionId) -> Option<ConnId> {
         self.session_ref(id).and_then(|s| s.conn)
+    }
+
+    /// The session of a connected connection.
+    fn session_of_conn(&self, conn: ConnId) -> Option<SessionId> {
+        match self.conns.get(&conn)?.state {
+            ConnState::Connected { session, .. } => Some(session),
+            ConnState::AwaitingConnect => None,
+        }
+    }
+
+    fn client_id_of_conn(&self, conn: ConnId) -> Option<String> {
+        let session = self.session_of_conn(conn)?;
+        self.session_ref(session).map(|s| s.client_id.to_string())
+    }
+
+    /// The lifecycle record of a connected connection, cloned for publishing.
+    fn lifecycle_of(&self, conn: ConnId) -> Option<Lifecycle> {
+        match &self.conns.get(&conn)?.state {
+            ConnState::Connected { lifecycle, .. } => lifecycle.clone(),
+            ConnState::AwaitingConnect => None,
+        }
     }
 }

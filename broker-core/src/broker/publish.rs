@@ -3,14 +3,26 @@
 
 use bytes::Bytes;
 
+use super::aws::{check_topic, TopicUse};
 use super::Broker;
 use crate::codec::{Packet, PacketType, Publish};
+use crate::config::{Qos2Mode, RetainMode};
 use crate::event::{DropReason, Event, TimerKind};
+use crate::index::Skipped;
 use crate::retained::RetainedMessage;
+use crate::rule::Rule;
 use crate::session::{Inflight, InflightState, Message, SessionId};
 use crate::time::Instant;
-use crate::topic::TopicName;
+use crate::topic::{TopicFilter, TopicName};
 use crate::types::{ConnId, PacketId, QoS};
+
+/// How one delivery to one session turned out.
+enum Outcome {
+    SendQos0(ConnId),
+    SendInflight,
+    Queued { window_full: bool },
+    Drop(DropReason),
+}
 
 impl Broker {
     pub(super) fn handle_publish(
@@ -20,6 +32,9 @@ impl Broker {
         session: SessionId,
         p: Publish,
     ) {
+        if self.aws().is_some() && !self.admit_aws_publish(now, conn, &p) {
+            return;
+        }
         match (p.qos, p.packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 self.route(now, &p.topic, &p.payload, p.qos, p.retain)
@@ -43,6 +58,61 @@ impl Broker {
                 self.send(now, conn, Packet::PubRec(id));
             }
         }
+    }
+
+    /// The aws-iot profile's rules for an inbound PUBLISH, in the order AWS would meet
+    /// them. Returns false if the message goes no further (the connection may be closed).
+    fn admit_aws_publish(&mut self, now: Instant, conn: ConnId, p: &Publish) -> bool {
+        let Some(rules) = self.aws() else {
+            return true;
+        };
+        let (max_payload, retain, qos2, rate) = (
+            rules.max_payload,
+            rules.retain,
+            rules.qos2,
+            rules.publish_rate_per_second,
+        );
+        if let Err((rule, detail)) = check_topic(rules, p.topic.as_str(), TopicUse::Publish) {
+            self.rule_violation(now, conn, rule, detail);
+            return false;
+        }
+        if p.payload.len() > max_payload {
+            let detail = format!("{} bytes, limit {max_payload}", p.payload.len());
+            self.rule_violation(now, conn, Rule::PayloadTooLarge, detail);
+            return false;
+        }
+        // D5: RETAIN=1 closes the connection (CLIENT_ERROR) unless exact-match retained
+        // messages are switched on.
+        if p.retain && retain == RetainMode::Disconnect {
+            self.rule_violation(now, conn, Rule::D5Retain, "PUBLISH with RETAIN=1".into());
+            return false;
+        }
+        // D2: a QoS 2 PUBLISH gets no PUBREC; the message is not accepted.
+        if p.qos == QoS::ExactlyOnce {
+            match qos2 {
+                Qos2Mode::Disconnect => {
+                    self.rule_violation(now, conn, Rule::D2Qos2Unsupported, "QoS 2 PUBLISH".into())
+                }
+                Qos2Mode::Ignore => self.fire(
+                    Rule::D2Qos2Unsupported,
+                    Some(conn),
+                    "QoS 2 PUBLISH: no PUBREC, not delivered".into(),
+                ),
+            }
+            return false;
+        }
+        let allowed = self
+            .conns
+            .get_mut(&conn)
+            .is_some_and(|c| c.rate.allow(now, rate, true));
+        if !allowed {
+            self.fire(
+                Rule::PublishRate,
+                Some(conn),
+                format!("inbound PUBLISH over {rate}/s dropped"),
+            );
+        }
+        allowed
     }
 
     pub(super) fn handle_puback(
@@ -155,8 +225,10 @@ impl Broker {
             self.update_retained(now, topic, payload, qos);
         }
         let mut matched = std::mem::take(&mut self.matched);
+        let mut skipped = std::mem::take(&mut self.skipped);
         matched.clear();
-        self.index.matches(topic, &mut matched);
+        skipped.clear();
+        self.index.matches(topic, now, &mut matched, &mut skipped);
         // Every QoS 0 copy is the same bytes, so they are encoded once and shared.
         let mut qos0_bytes = None;
         for &(session, granted) in &matched {
@@ -172,7 +244,35 @@ impl Broker {
                 &mut qos0_bytes,
             );
         }
+        if !skipped.is_empty() {
+            self.report_skipped(topic, &matched, &mut skipped);
+        }
         self.matched = matched;
+        self.skipped = skipped;
+    }
+
+    /// Fires D4 or the `#`-parent rule for sessions a message did not reach only
+    /// because of them (not those it reached through another filter), once each.
+    fn report_skipped(
+        &mut self,
+        topic: &TopicName,
+        matched: &[(SessionId, QoS)],
+        skipped: &mut Vec<(SessionId, Skipped)>,
+    ) {
+        skipped.sort_by_key(|(s, why)| (*s, *why as u8));
+        skipped.dedup_by_key(|(s, _)| *s);
+        for &(session, why) in skipped.iter() {
+            if matched.iter().any(|(s, _)| *s == session) {
+                continue;
+            }
+            let rule = match why {
+                Skipped::Pending => Rule::D4SubscriptionDelay,
+                Skipped::HashParent => Rule::HashExcludesParent,
+            };
+            let conn = self.session_conn(session);
+            let detail = format!("{topic} not delivered to {:?}", self.client_id_of(session));
+            self.fire(rule, conn, detail);
+        }
     }
 
     /// MQTT-3.3.1-5: a retained PUBLISH replaces the topic's retained message.
@@ -186,12 +286,13 @@ impl Broker {
                 });
             }
         } else {
-            self.retained.store(RetainedMessage {
+            let message = RetainedMessage {
                 topic: topic.clone(),
                 payload: payload.clone(),
                 qos,
                 stored_at: now,
-            });
+            };
+            self.retained.store(message);
             self.emit(Event::RetainedStored {
                 topic: topic.clone(),
             });
@@ -199,12 +300,13 @@ impl Broker {
     }
 
     /// Sends the retained messages matching a new subscription, with RETAIN=1
-    /// (MQTT-3.3.1-6, MQTT-3.3.1-8).
+    /// (MQTT-3.3.1-6, MQTT-3.3.1-8). AWS's retained messages (D5, exact-match mode) reach
+    /// only subscriptions whose filter has no wildcard.
     pub(super) fn send_retained(
         &mut self,
         now: Instant,
         session: SessionId,
-        filter: &crate::TopicFilter,
+        filter: &TopicFilter,
         granted: QoS,
     ) {
         let messages: Vec<(TopicName, Bytes, QoS)> = self
@@ -213,6 +315,17 @@ impl Broker {
             .into_iter()
             .map(|m| (m.topic.clone(), m.payload.clone(), m.qos))
             .collect();
+        if messages.is_empty() {
+            return;
+        }
+        if self.aws().is_some() && !filter.is_exact() {
+            let conn = self.session_conn(session);
+            let detail = format!(
+                "{} retained message(s) not sent through wildcard filter {filter}",
+                messages.len()
+            );
+            return self.fire(Rule::D5Retain, conn, detail);
+        }
         for (topic, payload, qos) in messages {
             self.deliver(
                 now,
@@ -228,7 +341,8 @@ impl Broker {
 
     /// Gives one message to one session: sent now if its client is connected and the
     /// in-flight window has room, queued if it must wait, dropped (with an event) if the
-    /// queue is full or it is QoS 0 for an offline client.
+    /// queue is full, it is QoS 0 for an offline client, or (aws-iot) it is over the
+    /// connection's outbound publish rate. Under aws-iot, D1 and D7 may send it twice.
     #[allow(clippy::too_many_arguments)]
     fn deliver(
         &mut self,
@@ -240,31 +354,7 @@ impl Broker {
         retain: bool,
         qos0_bytes: &mut Option<Bytes>,
     ) {
-        let max_inflight = self.config.max_inflight;
-        let max_queued = self.config.max_queued;
-        let Some(s) = self.session_mut(session) else {
-            return;
-        };
-        let conn = s.conn;
-        let outcome = match (conn, qos) {
-            (Some(conn), QoS::AtMostOnce) => Outcome::SendQos0(conn),
-            (None, QoS::AtMostOnce) => Outcome::Drop(DropReason::Qos0Offline),
-            (Some(_), _) if s.queue.is_empty() && s.inflight.len() < max_inflight => {
-                Outcome::SendInflight
-            }
-            // Older messages are never evicted: what the client gets stays in order.
-            _ if s.queue.len() >= max_queued => Outcome::Drop(DropReason::QueueFull),
-            _ => {
-                let message = Message {
-                    topic: topic.clone(),
-                    payload: payload.clone(),
-                    qos,
-                    retain,
-                };
-                s.queue.push_back(message);
-                Outcome::Queued
-            }
-        };
+        let outcome = self.delivery_outcome(now, session, topic, payload, qos, retain);
         match outcome {
             Outcome::SendQos0(conn) => {
                 let packet = Packet::Publish(Publish {
@@ -276,47 +366,37 @@ impl Broker {
                     payload: payload.clone(),
                 });
                 let bytes = qos0_bytes.get_or_insert_with(|| packet.to_bytes()).clone();
-                self.stats.deliveries += 1;
-                if self.config.events.deliveries {
-                    let client_id = self.client_id_of(session);
-                    self.emit(Event::Delivered {
-                        client_id,
-                        topic: topic.clone(),
-                        qos,
-                        queued: false,
-                    });
+                self.count_delivery(session, topic, qos, false);
+                self.transmit(now, conn, bytes.clone(), &packet);
+                // D1: QoS 0 is "zero or more times"; the repeat is the same bytes.
+                let p = self.aws().map_or(0.0, |r| r.qos0_duplicate_probability);
+                if self.rng.chance(p) {
+                    self.fire(
+                        Rule::D1Qos0Duplicate,
+                        Some(conn),
+                        format!("{topic} delivered twice"),
+                    );
+                    self.transmit(now, conn, bytes, &packet);
                 }
-                self.transmit(now, conn, bytes, &packet);
             }
             Outcome::SendInflight => {
-                self.stats.deliveries += 1;
-                if self.config.events.deliveries {
-                    let client_id = self.client_id_of(session);
-                    self.emit(Event::Delivered {
-                        client_id,
-                        topic: topic.clone(),
-                        qos,
-                        queued: false,
-                    });
-                }
+                self.count_delivery(session, topic, qos, false);
                 let message = Message {
                     topic: topic.clone(),
                     payload: payload.clone(),
                     qos,
                     retain,
                 };
-                self.send_inflight(now, session, message);
+                self.send_inflight(now, session, message.clone());
+                self.maybe_resend_as_new(now, session, message);
             }
-            Outcome::Queued => {
-                self.stats.deliveries += 1;
-                if self.config.events.deliveries {
-                    let client_id = self.client_id_of(session);
-                    self.emit(Event::Delivered {
-                        client_id,
-                        topic: topic.clone(),
-                        qos,
-                        queued: true,
-                    });
+            Outcome::Queued { window_full } => {
+                self.count_delivery(session, topic, qos, true);
+                if window_full && self.aws().is_some() {
+                    let conn = self.session_conn(session);
+                    let detail =
+                        format!("{} unacknowledged; {topic} waits", self.config.max_inflight);
+                    self.fire(Rule::InflightLimit, conn, detail);
                 }
             }
             Outcome::Drop(reason) => {
@@ -329,6 +409,103 @@ impl Broker {
                     reason,
                 });
             }
+        }
+    }
+
+    /// Decides a delivery's outcome, queueing the message when it must wait.
+    fn delivery_outcome(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        topic: &TopicName,
+        payload: &Bytes,
+        qos: QoS,
+        retain: bool,
+    ) -> Outcome {
+        let (max_inflight, max_queued) = (self.config.max_inflight, self.config.max_queued);
+        let rate = self.aws().map(|r| r.publish_rate_per_second);
+        let Some(s) = self.session_ref(session) else {
+            return Outcome::Drop(DropReason::QueueFull);
+        };
+        let conn = s.conn;
+        let window_full = s.inflight.len() >= max_inflight;
+        let sendable = s.queue.is_empty() && !window_full;
+        let queue_full = s.queue.len() >= max_queued;
+        if let (Some(conn), Some(rate), true) = (conn, rate, qos == QoS::AtMostOnce || sendable) {
+            let allowed = self
+                .conns
+                .get_mut(&conn)
+                .is_some_and(|c| c.rate.allow(now, rate, false));
+            if !allowed {
+                self.fire(
+                    Rule::PublishRate,
+                    Some(conn),
+                    format!("outbound PUBLISH over {rate}/s dropped"),
+                );
+                return Outcome::Drop(DropReason::Throttled);
+            }
+        }
+        match (conn, qos) {
+            (Some(conn), QoS::AtMostOnce) => Outcome::SendQos0(conn),
+            (None, QoS::AtMostOnce) => Outcome::Drop(DropReason::Qos0Offline),
+            (Some(_), _) if sendable => Outcome::SendInflight,
+            // Older messages are never evicted: what the client gets stays in order.
+            _ if queue_full => Outcome::Drop(DropReason::QueueFull),
+            _ => {
+                let message = Message {
+                    topic: topic.clone(),
+                    payload: payload.clone(),
+                    qos,
+                    retain,
+                };
+                if let Some(s) = self.session_mut(session) {
+                    s.queue.push_back(message);
+                }
+                Outcome::Queued {
+                    window_full: conn.is_some() && window_full,
+                }
+            }
+        }
+    }
+
+    /// D7: AWS sometimes sends the same logical PUBLISH again, with a new packet id and
+    /// DUP=0. The copy is a delivery of its own, which the client acknowledges separately.
+    fn maybe_resend_as_new(&mut self, now: Instant, session: SessionId, message: Message) {
+        let p = self.aws().map_or(0.0, |r| r.resend_probability);
+        if !self.rng.chance(p) {
+            return;
+        }
+        let conn = self.session_conn(session);
+        self.fire(
+            Rule::D7Resend,
+            conn,
+            format!("{} sent again with a new packet id", message.topic),
+        );
+        let (sendable, queue_full) = self.session_ref(session).map_or((false, true), |s| {
+            (
+                s.queue.is_empty() && s.inflight.len() < self.config.max_inflight,
+                s.queue.len() >= self.config.max_queued,
+            )
+        });
+        if sendable {
+            self.send_inflight(now, session, message);
+        } else if !queue_full {
+            if let Some(s) = self.session_mut(session) {
+                s.queue.push_back(message);
+            }
+        }
+    }
+
+    fn count_delivery(&mut self, session: SessionId, topic: &TopicName, qos: QoS, queued: bool) {
+        self.stats.deliveries += 1;
+        if self.config.events.deliveries {
+            let client_id = self.client_id_of(session);
+            self.emit(Event::Delivered {
+                client_id,
+                topic: topic.clone(),
+                qos,
+                queued,
+            });
         }
     }
 
@@ -391,9 +568,10 @@ impl Broker {
     /// PUBREL where it did. On a resend timer (not a reconnect), only the messages older
     /// than the resend interval.
     pub(super) fn resend_inflight(&mut self, now: Instant, session: SessionId, on_reconnect: bool) {
-        let cutoff = match (on_reconnect, self.config.resend_interval()) {
-            (true, _) | (false, None) => None,
-            (false, Some(interval)) => Some(interval),
+        let cutoff = if on_reconnect {
+            None
+        } else {
+            self.config.resend_interval()
         };
         let Some(s) = self.session_mut(session) else {
             return;
@@ -447,11 +625,4 @@ impl Broker {
             }
         }
     }
-}
-
-enum Outcome {
-    SendQos0(ConnId),
-    SendInflight,
-    Queued,
-    Drop(DropReason),
 }

@@ -45,6 +45,10 @@ impl Timers {
 impl Broker {
     /// The one place a timer's expiry is handled: one arm per kind.
     pub(super) fn on_timer(&mut self, now: Instant, conn: ConnId, kind: TimerKind) {
+        // A session's expiry outlives the connection whose end started it.
+        if kind == TimerKind::SessionExpiry {
+            return self.expire_session(now, conn);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return; // The connection closed since; the entry is stale.
         };

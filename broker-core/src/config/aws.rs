@@ -69,6 +69,8 @@ pub struct AwsRules {
     pub session_expiry_secs: u64,
     /// Only `$aws/...` topics AWS defines may be used; other `$` topics close the connection.
     pub restrict_dollar_topics: bool,
+    /// Whether `sensor/#` also matches `sensor` (the standard says yes, AWS IoT no).
+    pub hash_matches_parent: bool,
     /// Publish lifecycle events on `$aws/events/...`.
     pub lifecycle_events: bool,
 }
@@ -94,6 +96,7 @@ impl Default for AwsRules {
             publish_rate_per_second: 100,
             session_expiry_secs: 3600,
             restrict_dollar_topics: true,
+            hash_matches_parent: false,
             lifecycle_events: true,
         }
     }
