@@ -264,3 +264,59 @@ pub fn payloads(publishes: &[Publish]) -> Vec<String> {
         .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
         .collect()
 }
+
+/// Sends `bytes` from `conn` in pieces cut at `cuts` (offsets into `bytes`, in any order;
+/// duplicates and out-of-range offsets are ignored), letting the broker react after each
+/// piece, as a transport that delivers a stream in arbitrary reads would.
+pub fn send_in_pieces(sim: &mut Sim, conn: ConnId, bytes: &[u8], cuts: &[usize]) {
+    let mut cuts: Vec<usize> = cuts
+        .iter()
+        .copied()
+        .filter(|&c| c > 0 && c < bytes.len())
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut start = 0;
+    for end in cuts.into_iter().chain([bytes.len()]) {
+        sim.send_raw(conn, &bytes[start..end]);
+        start = end;
+    }
+}
+
+/// The packets that `bytes` holds, in order; panics if they are not whole valid packets.
+pub fn decode_all(bytes: &[u8]) -> Vec<Packet> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (packet, len) = decode(rest, usize::MAX, None)
+            .expect("valid packets")
+            .expect("whole packets");
+        out.push(packet);
+        rest = &rest[len..];
+    }
+    out
+}
+
+/// An `aws-iot` broker with its rules adjusted by `tune`.
+pub fn aws_sim(tune: impl FnOnce(&mut AwsRules)) -> Sim {
+    let mut config = Config::for_profile(Profile::AwsIot);
+    tune(&mut config.aws);
+    Sim::new(config)
+}
+
+/// The rules that fired, as (code, connection) pairs.
+pub fn fired(sim: &Sim) -> Vec<(&'static str, Option<ConnId>)> {
+    sim.events_where(|e| match e {
+        Event::RuleFired { rule, conn, .. } => Some((rule.code(), *conn)),
+        _ => None,
+    })
+}
+
+/// Connects with a keep-alive the aws-iot profile accepts unchanged.
+pub fn connect_aws(sim: &mut Sim, client_id: &str, clean: bool) -> ConnId {
+    let mut c = connect(client_id, clean);
+    c.keep_alive = 60;
+    let (conn, ack) = sim.connect_with(c);
+    assert_eq!(ack.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    conn
+}
