@@ -95,7 +95,8 @@ fn disconnected_event_shares_session_and_version_and_names_the_reason() {
 
 #[test]
 fn disconnect_reasons_follow_the_cause() {
-    let cases: [(&str, fn(&mut Sim, ConnId)); 3] = [
+    type Ending = fn(&mut Sim, ConnId);
+    let cases: [(&str, Ending); 3] = [
         ("CONNECTION_LOST", |sim, c| sim.drop_conn(c)),
         ("CLIENT_ERROR", |sim, c| {
             sim.publish(c, "t", "x", QoS::AtMostOnce, true, 0)
