@@ -35,7 +35,8 @@ pub enum Output {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum CloseReason {
-    /// The client sent DISCONNECT (MQTT-3.14.4-1). The only reason the Will is not sent.
+    /// The client sent DISCONNECT; the server discards the Will (MQTT-3.14.4-3). The only
+    /// reason the Will is not sent.
     ClientDisconnect,
     /// The transport closed without DISCONNECT (reported by `handle_closed`).
     TransportClosed,

@@ -145,3 +145,35 @@ impl From<&Session> for SessionView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::Hashing;
+
+    fn message() -> Message {
+        Message {
+            topic: TopicName::new("t").expect("topic"),
+            payload: Bytes::new(),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+        }
+    }
+
+    #[test]
+    fn mqtt_2_3_1_4_allocation_skips_ids_still_in_flight_after_wrapping() {
+        let mut s = Session::new("c".into(), false, Hashing::new(0).set());
+        let first = s.allocate_packet_id();
+        s.inflight.push_back(Inflight {
+            packet_id: first,
+            message: message(),
+            state: InflightState::AwaitingPubAck,
+            sent_at: Instant::ZERO,
+        });
+        // Walk the counter all the way round: id 1 is still in flight and must be skipped.
+        for _ in 0..65_534 {
+            s.allocate_packet_id();
+        }
+        assert_eq!(s.allocate_packet_id().get(), 2);
+    }
+}

@@ -219,6 +219,14 @@ mod tests {
     }
 
     #[test]
+    fn mqtt_4_7_3_3_topics_longer_than_65535_bytes_are_refused() {
+        let long = "a".repeat(65_536);
+        assert_eq!(TopicName::new(&long), Err(TopicError::TooLong));
+        assert_eq!(TopicFilter::new(&long), Err(TopicError::TooLong));
+        assert!(TopicName::new(&long[1..]).is_ok());
+    }
+
+    #[test]
     fn topic_names_refuse_wildcards_and_empty() {
         assert_eq!(TopicName::new("a/+"), Err(TopicError::WildcardInName));
         assert_eq!(TopicName::new("#"), Err(TopicError::WildcardInName));

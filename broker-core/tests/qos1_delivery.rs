@@ -149,3 +149,23 @@ fn mqtt_4_6_0_5_messages_of_one_topic_arrive_in_publish_order() {
     let want: Vec<String> = (1..=10).map(|i| i.to_string()).collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn mqtt_3_3_1_3_outgoing_dup_is_set_independently_of_the_incoming_dup() {
+    let mut sim = Sim::new(Config {
+        resend_interval_ms: Some(1_000),
+        ..Config::default()
+    });
+    let (sub, publisher) = pair(&mut sim);
+    let mut incoming = publish("t", "x", QoS::AtLeastOnce, false, 8);
+    incoming.dup = true;
+    sim.send(publisher, Packet::Publish(incoming));
+    let first = sim.publishes(sub);
+    assert!(
+        !first[0].dup,
+        "a first transmission carries DUP=0 whatever the publisher sent"
+    );
+    sim.advance(1_000);
+    let again = sim.publishes(sub);
+    assert!(again[0].dup, "this broker's own re-delivery carries DUP=1");
+}

@@ -135,3 +135,44 @@ fn awaiting_pubrel_ids_are_visible_in_the_session_view() {
         Some(vec![pid(2), pid(4)])
     );
 }
+
+#[test]
+fn mqtt_4_6_0_4_pubrels_follow_the_order_pubrecs_arrived() {
+    let mut sim = Sim::standard();
+    let (sub, publisher) = pair(&mut sim);
+    sim.publish(publisher, "t", "a", QoS::ExactlyOnce, false, 1);
+    sim.publish(publisher, "t", "b", QoS::ExactlyOnce, false, 2);
+    let ids: Vec<PacketId> = sim
+        .publishes(sub)
+        .iter()
+        .filter_map(|p| p.packet_id)
+        .collect();
+    let mut recs = Vec::new();
+    for id in ids.iter().rev() {
+        Packet::PubRec(*id).encode(&mut recs);
+    }
+    sim.send_raw(sub, &recs);
+    assert_eq!(
+        sim.recv_all(sub),
+        [Packet::PubRel(ids[1]), Packet::PubRel(ids[0])]
+    );
+}
+
+#[test]
+fn mqtt_4_6_0_3_pubrecs_are_sent_in_the_order_publishes_arrived() {
+    let mut sim = Sim::standard();
+    let (_, publisher) = pair(&mut sim);
+    let mut bytes = Vec::new();
+    for id in [7, 3, 9] {
+        Packet::Publish(publish("t", "x", QoS::ExactlyOnce, false, id)).encode(&mut bytes);
+    }
+    sim.send_raw(publisher, &bytes);
+    assert_eq!(
+        sim.recv_all(publisher),
+        [
+            Packet::PubRec(pid(7)),
+            Packet::PubRec(pid(3)),
+            Packet::PubRec(pid(9))
+        ]
+    );
+}

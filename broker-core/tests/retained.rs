@@ -181,3 +181,20 @@ fn retained_store_events_and_view() {
     assert_eq!(kinds, ["stored", "deleted"]);
     assert_eq!(sim.broker.retained_count(), 0);
 }
+
+#[test]
+fn mqtt_3_1_2_7_retained_messages_outlive_the_publishing_session() {
+    let mut sim = Sim::standard();
+    let p = sim.connect("p", true);
+    sim.publish(p, "status", "kept", QoS::AtMostOnce, true, 0);
+    sim.drop_conn(p);
+    assert!(
+        sim.broker.session("p").is_none(),
+        "the clean session is gone"
+    );
+    let s = sim.connect("s", true);
+    sim.subscribe(s, &[("status", QoS::AtMostOnce)]);
+    let got = sim.publishes(s);
+    assert_eq!(payloads(&got), ["kept"]);
+    assert!(got[0].retain);
+}

@@ -276,3 +276,50 @@ fn server_only_packets_from_a_client_close_the_connection() {
         );
     }
 }
+
+#[test]
+fn mqtt_3_10_4_6_one_unsubscribe_with_several_filters_gets_one_unsuback() {
+    let mut sim = Sim::standard();
+    let s = sim.connect("s", true);
+    sim.subscribe(
+        s,
+        &[
+            ("a", QoS::AtMostOnce),
+            ("b", QoS::AtMostOnce),
+            ("c", QoS::AtMostOnce),
+        ],
+    );
+    let filters = vec![filter("a"), filter("b"), filter("never")];
+    sim.send(
+        s,
+        Packet::Unsubscribe(Unsubscribe {
+            packet_id: pid(21),
+            filters,
+        }),
+    );
+    assert_eq!(sim.recv_all(s), [Packet::UnsubAck(pid(21))]);
+    let p = sim.connect("p", true);
+    for t in ["a", "b", "c"] {
+        sim.publish(p, t, t, QoS::AtMostOnce, false, 0);
+    }
+    assert_eq!(payloads(&sim.publishes(s)), ["c"]);
+}
+
+#[test]
+fn mqtt_3_8_4_3_resubscribing_does_not_interrupt_the_flow_of_messages() {
+    let mut sim = Sim::new(Config {
+        max_inflight: 1,
+        ..Config::default()
+    });
+    let s = sim.connect("s", false);
+    sim.subscribe(s, &[("t", QoS::AtLeastOnce)]);
+    let p = sim.connect("p", true);
+    sim.publish(p, "t", "1", QoS::AtLeastOnce, false, 1);
+    sim.publish(p, "t", "2", QoS::AtLeastOnce, false, 2);
+    let first = sim.publishes(s);
+    assert_eq!(payloads(&first), ["1"]);
+    // Re-subscribing keeps the queued message and the one in flight.
+    sim.subscribe(s, &[("t", QoS::AtLeastOnce)]);
+    sim.send(s, Packet::PubAck(first[0].packet_id.expect("id")));
+    assert_eq!(payloads(&sim.publishes(s)), ["2"]);
+}
