@@ -23,7 +23,7 @@ fn mqtt_3_1_2_24_closes_after_one_and_a_half_periods_of_silence() {
 }
 
 #[test]
-fn mqtt_3_1_2_23_any_packet_resets_the_keep_alive() {
+fn mqtt_3_1_2_24_any_packet_resets_the_keep_alive() {
     let mut sim = Sim::standard();
     let conn = connect_ka(&mut sim, "a", 10);
     for _ in 0..5 {

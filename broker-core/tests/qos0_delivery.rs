@@ -22,7 +22,7 @@ fn qos0_publish_reaches_subscriber_with_no_ack_to_the_publisher() {
 }
 
 #[test]
-fn mqtt_3_3_5_granted_qos_is_the_minimum_of_publish_and_subscription() {
+fn mqtt_3_8_4_6_granted_qos_is_the_minimum_of_publish_and_subscription() {
     let mut sim = Sim::standard();
     let sub = sim.connect("s", true);
     sim.subscribe(sub, &[("t", QoS::AtMostOnce)]);

@@ -48,7 +48,7 @@ fn mqtt_4_3_2_1_unacknowledged_message_stays_in_flight_until_puback() {
 }
 
 #[test]
-fn mqtt_2_3_1_2_packet_ids_in_flight_are_not_reused() {
+fn mqtt_2_3_1_4_packet_ids_in_flight_are_not_reused() {
     let mut sim = Sim::standard();
     let (sub, publisher) = pair(&mut sim);
     for i in 1..=5 {

@@ -235,7 +235,7 @@ fn mqtt_3_8_3_3_subscribe_without_filters_closes() {
     assert_eq!(
         sim.closed(s),
         Some(&CloseReason::ProtocolViolation(Violation::Malformed(
-            DecodeError::NoTopicFilters
+            DecodeError::NoTopicFilters(PacketType::Subscribe)
         )))
     );
 }

@@ -65,7 +65,7 @@ pub enum DecodeError {
     /// The reserved bits of a requested QoS byte are set, or the QoS is 3 (MQTT-3-8.3-4).
     InvalidRequestedQoS(u8),
     /// A SUBSCRIBE or UNSUBSCRIBE carries no topic filter (MQTT-3.8.3-3, MQTT-3.10.3-2).
-    NoTopicFilters,
+    NoTopicFilters(PacketType),
     /// The reserved bits of the CONNACK acknowledge flags are set (section 3.2.2.1).
     InvalidConnAckFlags(u8),
     /// A CONNACK return code above 5 (section 3.2.2.3).
@@ -85,12 +85,13 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// The normative statement of MQTT 3.1.1 the input breaks, for logs and the simulator.
+    /// The normative statement of MQTT 3.1.1 the input breaks, for logs and the simulator,
+    /// or the section where the standard states the rule without a statement id.
     pub fn statement(&self) -> &'static str {
         match self {
-            DecodeError::ReservedPacketType(_) => "MQTT-2.2.1",
+            DecodeError::ReservedPacketType(_) => "section 2.2.1",
             DecodeError::InvalidFlags { .. } => "MQTT-2.2.2-2",
-            DecodeError::RemainingLengthTooLong => "MQTT-2.2.3",
+            DecodeError::RemainingLengthTooLong => "section 2.2.3",
             DecodeError::PacketTooLarge { .. } => "configured maximum packet size",
             DecodeError::InvalidQoS => "MQTT-3.3.1-4",
             DecodeError::DupWithQoS0 => "MQTT-3.3.1-2",
@@ -105,11 +106,12 @@ impl DecodeError {
             DecodeError::InvalidWillFlags => "MQTT-3.1.2-11",
             DecodeError::PasswordWithoutUsername => "MQTT-3.1.2-22",
             DecodeError::InvalidRequestedQoS(_) => "MQTT-3-8.3-4",
-            DecodeError::NoTopicFilters => "MQTT-3.8.3-3",
-            DecodeError::InvalidConnAckFlags(_) => "MQTT-3.2.2.1",
-            DecodeError::InvalidConnectReturnCode(_) => "MQTT-3.2.2.3",
+            DecodeError::NoTopicFilters(PacketType::Unsubscribe) => "MQTT-3.10.3-2",
+            DecodeError::NoTopicFilters(_) => "MQTT-3.8.3-3",
+            DecodeError::InvalidConnAckFlags(_) => "section 3.2.2.1",
+            DecodeError::InvalidConnectReturnCode(_) => "section 3.2.2.3",
             DecodeError::InvalidSubscribeReturnCode(_) => "MQTT-3.9.3-2",
-            DecodeError::Truncated { .. } | DecodeError::TrailingBytes { .. } => "MQTT-2.2.3",
+            DecodeError::Truncated { .. } | DecodeError::TrailingBytes { .. } => "section 2.2.3",
         }
     }
 }
@@ -138,7 +140,7 @@ impl fmt::Display for DecodeError {
             DecodeError::InvalidWillFlags => f.write_str("will QoS or retain without will flag"),
             DecodeError::PasswordWithoutUsername => f.write_str("password flag without user name"),
             DecodeError::InvalidRequestedQoS(b) => write!(f, "invalid requested QoS byte {b:#04x}"),
-            DecodeError::NoTopicFilters => f.write_str("no topic filters"),
+            DecodeError::NoTopicFilters(packet) => write!(f, "{packet:?} without topic filters"),
             DecodeError::InvalidConnAckFlags(b) => write!(f, "invalid CONNACK flags {b:#04x}"),
             DecodeError::InvalidConnectReturnCode(c) => write!(f, "invalid CONNACK code {c}"),
             DecodeError::InvalidSubscribeReturnCode(c) => write!(f, "invalid SUBACK code {c:#04x}"),

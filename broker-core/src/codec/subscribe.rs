@@ -30,7 +30,8 @@ impl Subscribe {
             filters.push((filter, qos));
         }
         if filters.is_empty() {
-            return Err(DecodeError::NoTopicFilters); // MQTT-3.8.3-3
+            return Err(DecodeError::NoTopicFilters(super::PacketType::Subscribe));
+            // MQTT-3.8.3-3
         }
         Ok(Subscribe { packet_id, filters })
     }
@@ -107,7 +108,8 @@ impl Unsubscribe {
             );
         }
         if filters.is_empty() {
-            return Err(DecodeError::NoTopicFilters); // MQTT-3.10.3-2
+            return Err(DecodeError::NoTopicFilters(super::PacketType::Unsubscribe));
+            // MQTT-3.10.3-2
         }
         Ok(Unsubscribe { packet_id, filters })
     }

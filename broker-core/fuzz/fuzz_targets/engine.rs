@@ -1,0 +1,191 @@
+//! The whole engine on arbitrary input: bytes split at points the fuzzer chooses, fed to
+//! a broker with a few connections, interleaved with closes and the passing of time. It
+//! must never panic, every transmit must be one whole valid packet, and nothing may be
+//! sent on a connection after the broker closed it.
+//!
+//! Input layout: one setup byte (profile, limits, whether two clients start connected),
+//! then commands. Each command is a control byte and its operands:
+//!
+//! - `0b..00`: bytes. The next byte is a length `n`; the `n` bytes after it go to the
+//!   connection the control byte's upper bits pick, in one `handle_bytes` call.
+//! - `0b..01`: time. The next byte, times 100 ms, passes; due timers fire.
+//! - `0b..10`: the transport of the picked connection closes.
+//! - `0b..11`: a new connection is accepted (up to a few), or the server closes one.
+
+#![no_main]
+
+use std::collections::BTreeSet;
+
+use broker_core::codec::decode;
+use broker_core::{
+    Broker, Config, ConnId, Connect, EventConfig, Instant, LastWill, Output, Packet, PacketId,
+    PeerInfo, Profile, QoS, Subscribe, TopicFilter, TopicName,
+};
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+
+const MAX_CONNS: usize = 6;
+
+struct Driver {
+    broker: Broker,
+    now: u64,
+    conns: Vec<ConnId>,
+    closed: BTreeSet<ConnId>,
+}
+
+impl Driver {
+    fn drain(&mut self) {
+        while let Some(out) = self.broker.poll_output() {
+            match out {
+                Output::Transmit { conn, bytes } => {
+                    assert!(!self.closed.contains(&conn), "sent on {conn} after close");
+                    match decode(&bytes, usize::MAX, None) {
+                        Ok(Some((_, len))) => assert_eq!(len, bytes.len(), "one packet"),
+                        other => panic!("the broker sent {bytes:02x?}: {other:?}"),
+                    }
+                }
+                Output::Close { conn, .. } => {
+                    assert!(self.closed.insert(conn), "{conn} closed twice");
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+
+    fn at(&self) -> Instant {
+        Instant::from_millis(self.now)
+    }
+
+    fn accept(&mut self) -> ConnId {
+        let conn = self.broker.accept(self.at(), PeerInfo::default());
+        self.conns.push(conn);
+        self.drain();
+        conn
+    }
+
+    fn send(&mut self, conn: ConnId, bytes: &[u8]) {
+        self.broker.handle_bytes(self.at(), conn, bytes);
+        self.drain();
+    }
+
+    /// Lets time pass, firing timers at the instants the broker asked for.
+    fn advance(&mut self, ms: u64) {
+        let end = self.now + ms;
+        while let Some(at) = self.broker.poll_timeout() {
+            if at.as_millis() > end {
+                break;
+            }
+            self.now = self.now.max(at.as_millis());
+            self.broker.handle_timeout(self.at());
+            self.drain();
+        }
+        self.now = end;
+    }
+
+    fn pick(&self, control: u8) -> ConnId {
+        self.conns[usize::from(control >> 2) % self.conns.len()]
+    }
+}
+
+/// A valid CONNECT and SUBSCRIBE for client `i`, so runs can start past the handshake.
+fn handshake(i: usize) -> Vec<u8> {
+    let will = (i == 1).then(|| LastWill {
+        topic: TopicName::new("will/1").expect("topic"),
+        payload: Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: true,
+    });
+    let connect = Packet::Connect(Connect {
+        clean_session: i == 0,
+        keep_alive: 5,
+        client_id: format!("c{i}"),
+        will,
+        username: None,
+        password: None,
+    });
+    let subscribe = Packet::Subscribe(Subscribe {
+        packet_id: PacketId::new(1).expect("non-zero"),
+        filters: vec![(TopicFilter::new("#").expect("filter"), QoS::ExactlyOnce)],
+    });
+    let mut bytes = connect.to_bytes().to_vec();
+    bytes.extend_from_slice(&subscribe.to_bytes());
+    bytes
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&setup, mut rest)) = data.split_first() else {
+        return;
+    };
+    let config = Config {
+        profile: if setup & 1 != 0 {
+            Profile::AwsIot
+        } else {
+            Profile::Mqtt311
+        },
+        seed: u64::from(setup),
+        max_packet_size: if setup & 2 != 0 { 64 } else { 4096 },
+        max_inflight: 1 + usize::from(setup >> 6),
+        max_queued: 8,
+        resend_interval_ms: (setup & 4 != 0).then_some(700),
+        events: if setup & 8 != 0 {
+            EventConfig::default()
+        } else {
+            EventConfig::QUIET
+        },
+        ..Config::default()
+    };
+    let mut d = Driver {
+        broker: Broker::new(config),
+        now: 0,
+        conns: Vec::new(),
+        closed: BTreeSet::new(),
+    };
+    for i in 0..3 {
+        let conn = d.accept();
+        if setup & 16 != 0 && i < 2 {
+            d.send(conn, &handshake(i));
+        }
+    }
+
+    while let Some((&control, tail)) = rest.split_first() {
+        rest = tail;
+        match control & 3 {
+            0 => {
+                let Some((&len, tail)) = rest.split_first() else {
+                    break;
+                };
+                let n = usize::from(len).min(tail.len());
+                let (chunk, tail) = tail.split_at(n);
+                rest = tail;
+                let conn = d.pick(control);
+                d.send(conn, chunk);
+            }
+            1 => {
+                let Some((&t, tail)) = rest.split_first() else {
+                    break;
+                };
+                rest = tail;
+                d.advance(u64::from(t) * 100);
+            }
+            2 => {
+                let conn = d.pick(control);
+                d.broker.handle_closed(d.at(), conn);
+                d.drain();
+                // The transport is gone: the broker must not send on it any more.
+                d.closed.insert(conn);
+            }
+            _ => {
+                if d.conns.len() < MAX_CONNS {
+                    d.accept();
+                } else {
+                    let conn = d.pick(control);
+                    d.broker.close_connection(d.at(), conn);
+                    d.drain();
+                    d.closed.insert(conn);
+                }
+            }
+        }
+    }
+    // Finally let a minute pass, so that keep-alives, resends and expiries fire.
+    d.advance(60_000);
+});
