@@ -25,7 +25,7 @@ use crate::map::{Hashing, Map};
 use crate::retained::{RetainedMessage, RetainedStore};
 use crate::rng::Rng;
 use crate::rule::Rule;
-use crate::session::{Session, SessionId, SessionView};
+use crate::session::{InflightState, Session, SessionId, SessionView};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::topic::HashMatchesParent;
@@ -399,10 +399,14 @@ impl Broker {
             // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
             Packet::Connect(_) => self.violation(now, conn, Violation::SecondConnect),
             Packet::Publish(p) => self.handle_publish(now, conn, session, p),
-            Packet::PubAck(id) => self.handle_puback(now, conn, session, id),
+            Packet::PubAck(id) => {
+                self.handle_final_ack(now, conn, session, id, InflightState::AwaitingPubAck)
+            }
             Packet::PubRec(id) => self.handle_pubrec(now, conn, session, id),
             Packet::PubRel(id) => self.handle_pubrel(now, conn, session, id),
-            Packet::PubComp(id) => self.handle_pubcomp(now, conn, session, id),
+            Packet::PubComp(id) => {
+                self.handle_final_ack(now, conn, session, id, InflightState::AwaitingPubComp)
+            }
             Packet::Subscribe(s) => self.handle_subscribe(now, conn, session, s),
             Packet::Unsubscribe(u) => self.handle_unsubscribe(now, conn, session, u),
             // MQTT-3.12.4-1: the server must answer PINGREQ with PINGRESP.

@@ -115,20 +115,29 @@ impl Broker {
         allowed
     }
 
-    pub(super) fn handle_puback(
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the last acknowledgement of an outgoing message,
+    /// which frees its packet id and its place in the in-flight window (MQTT-4.3.2-1,
+    /// MQTT-4.3.3-1). `awaiting` is the state the message must be in.
+    pub(super) fn handle_final_ack(
         &mut self,
         now: Instant,
         conn: ConnId,
         session: SessionId,
         id: PacketId,
+        awaiting: InflightState,
     ) {
-        if self.complete(session, id, InflightState::AwaitingPubAck) {
+        if self.complete(session, id, awaiting) {
             self.pump(now, session);
         } else {
+            let packet = match awaiting {
+                InflightState::AwaitingPubComp => PacketType::PubComp,
+                _ => PacketType::PubAck,
+            };
+            let packet_id = id.get();
             self.emit(Event::UnexpectedAck {
                 conn,
-                packet: PacketType::PubAck,
-                packet_id: id.get(),
+                packet,
+                packet_id,
             });
         }
     }
@@ -160,24 +169,6 @@ impl Broker {
                 packet: PacketType::PubRec,
                 packet_id: id.get(),
             }),
-        }
-    }
-
-    pub(super) fn handle_pubcomp(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        session: SessionId,
-        id: PacketId,
-    ) {
-        if self.complete(session, id, InflightState::AwaitingPubComp) {
-            self.pump(now, session);
-        } else {
-            self.emit(Event::UnexpectedAck {
-                conn,
-                packet: PacketType::PubComp,
-                packet_id: id.get(),
-            });
         }
     }
 
