@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 
 mod broker;
+pub mod client;
 pub mod codec;
 mod config;
 mod event;

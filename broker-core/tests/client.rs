@@ -1,0 +1,289 @@
+//! The sans-IO client (the simulator's virtual devices) against the real broker.
+
+use broker_core::client::{Client, ClientEvent, ClientOptions, ClientState, OutgoingState};
+use broker_core::*;
+use bytes::Bytes;
+
+/// A broker and its clients, moving bytes until nothing moves (no latency, no loss).
+struct World {
+    broker: Broker,
+    now: Instant,
+    clients: Vec<(ConnId, Client)>,
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            broker: Broker::new(Config::default()),
+            now: Instant::ZERO,
+            clients: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, options: ClientOptions) -> usize {
+        let conn = self.broker.accept(self.now, PeerInfo::default());
+        let mut client = Client::new(options);
+        client.connect(self.now);
+        self.clients.push((conn, client));
+        self.settle();
+        self.clients.len() - 1
+    }
+
+    /// Reconnects client `i` on a new transport.
+    fn reconnect(&mut self, i: usize) {
+        let conn = self.broker.accept(self.now, PeerInfo::default());
+        self.clients[i].0 = conn;
+        self.clients[i].1.connect(self.now);
+        self.settle();
+    }
+
+    /// Drops client `i`'s network without DISCONNECT.
+    fn drop_network(&mut self, i: usize) {
+        let conn = self.clients[i].0;
+        self.clients[i].1.handle_closed();
+        self.broker.handle_closed(self.now, conn);
+        self.settle();
+    }
+
+    fn settle(&mut self) {
+        loop {
+            let mut moved = false;
+            for (conn, client) in &mut self.clients {
+                while let Some(bytes) = client.poll_transmit() {
+                    self.broker.handle_bytes(self.now, *conn, &bytes);
+                    moved = true;
+                }
+            }
+            while let Some(out) = self.broker.poll_output() {
+                moved = true;
+                match out {
+                    Output::Transmit { conn, bytes } => {
+                        if let Some((_, c)) = self.clients.iter_mut().find(|(id, _)| *id == conn) {
+                            c.handle_bytes(self.now, &bytes);
+                        }
+                    }
+                    Output::Close { conn, .. } => {
+                        if let Some((_, c)) = self.clients.iter_mut().find(|(id, _)| *id == conn) {
+                            c.handle_closed();
+                        }
+                    }
+                    Output::Event(_) => {}
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn advance(&mut self, ms: u64) {
+        let end = Instant::from_millis(self.now.as_millis() + ms);
+        loop {
+            let next = self
+                .clients
+                .iter()
+                .filter_map(|(_, c)| c.poll_timeout())
+                .chain(self.broker.poll_timeout())
+                .filter(|at| *at <= end)
+                .min();
+            let Some(at) = next else { break };
+            self.now = self.now.max(at);
+            self.broker.handle_timeout(self.now);
+            for (_, c) in &mut self.clients {
+                c.handle_timeout(self.now);
+            }
+            self.settle();
+        }
+        self.now = end;
+    }
+
+    fn client(&mut self, i: usize) -> &mut Client {
+        &mut self.clients[i].1
+    }
+
+    fn messages(&mut self, i: usize) -> Vec<String> {
+        let mut got = Vec::new();
+        while let Some(e) = self.client(i).poll_event() {
+            if let ClientEvent::Message(m) = e {
+                got.push(String::from_utf8_lossy(&m.payload).into_owned());
+            }
+        }
+        got
+    }
+
+    fn subscribe(&mut self, i: usize, filter: &str, qos: QoS) {
+        let now = self.now;
+        self.client(i)
+            .subscribe(now, vec![(TopicFilter::new(filter).expect("filter"), qos)]);
+        self.settle();
+    }
+
+    fn publish(&mut self, i: usize, topic: &str, payload: &str, qos: QoS) -> Option<PacketId> {
+        let now = self.now;
+        let id = self.client(i).publish(
+            now,
+            TopicName::new(topic).expect("topic"),
+            Bytes::copy_from_slice(payload.as_bytes()),
+            qos,
+            false,
+        );
+        self.settle();
+        id
+    }
+}
+
+fn persistent(id: &str) -> ClientOptions {
+    ClientOptions {
+        clean_session: false,
+        ..ClientOptions::new(id)
+    }
+}
+
+#[test]
+fn a_client_connects_and_reports_the_connack() {
+    let mut w = World::new();
+    let a = w.add(ClientOptions::new("a"));
+    assert_eq!(w.client(a).state(), ClientState::Connected);
+    assert_eq!(
+        w.client(a).poll_event(),
+        Some(ClientEvent::ConnAck(ConnAck {
+            session_present: false,
+            code: ConnectReturnCode::Accepted
+        }))
+    );
+}
+
+#[test]
+fn messages_flow_at_every_qos_and_handshakes_complete() {
+    let mut w = World::new();
+    let s = w.add(ClientOptions::new("s"));
+    let p = w.add(ClientOptions::new("p"));
+    w.subscribe(s, "t", QoS::ExactlyOnce);
+    for (payload, qos) in [
+        ("q0", QoS::AtMostOnce),
+        ("q1", QoS::AtLeastOnce),
+        ("q2", QoS::ExactlyOnce),
+    ] {
+        w.publish(p, "t", payload, qos);
+    }
+    assert_eq!(w.messages(s), ["q0", "q1", "q2"]);
+    assert!(
+        w.client(p).outgoing().is_empty(),
+        "PUBACK and PUBCOMP arrived"
+    );
+    assert!(w.broker.session("s").is_some_and(|v| v.inflight.is_empty()));
+    let delivered: Vec<_> = std::iter::from_fn(|| w.client(p).poll_event())
+        .filter(|e| matches!(e, ClientEvent::Delivered { .. }))
+        .collect();
+    assert_eq!(delivered.len(), 2);
+}
+
+#[test]
+fn without_auto_ack_the_broker_redelivers_with_dup_after_a_reconnect() {
+    let mut w = World::new();
+    let s = w.add(persistent("s"));
+    w.client(s).set_auto_ack(false);
+    w.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = w.add(ClientOptions::new("p"));
+    w.publish(p, "t", "keep me", QoS::AtLeastOnce);
+    assert_eq!(w.messages(s), ["keep me"]);
+    assert_eq!(w.client(s).unacked().len(), 1);
+    w.drop_network(s);
+    w.reconnect(s);
+    let mut dups = Vec::new();
+    while let Some(e) = w.client(s).poll_event() {
+        if let ClientEvent::Message(m) = e {
+            dups.push(m.dup);
+        }
+    }
+    assert_eq!(dups, [true]);
+    let id = w.client(s).unacked()[0];
+    let now = w.now;
+    assert!(w.client(s).ack(now, id));
+    w.settle();
+    assert!(w.broker.session("s").is_some_and(|v| v.inflight.is_empty()));
+}
+
+#[test]
+fn a_qos2_duplicate_reaches_the_application_once() {
+    let mut w = World::new();
+    let s = w.add(persistent("s"));
+    w.subscribe(s, "t", QoS::ExactlyOnce);
+    w.client(s).set_auto_ack(false);
+    let p = w.add(ClientOptions::new("p"));
+    w.publish(p, "t", "once", QoS::ExactlyOnce);
+    w.drop_network(s);
+    w.reconnect(s);
+    assert_eq!(
+        w.messages(s),
+        ["once"],
+        "the DUP copy is filtered by packet id"
+    );
+}
+
+#[test]
+fn keep_alive_pings_keep_the_connection_open() {
+    let mut w = World::new();
+    let a = w.add(ClientOptions {
+        keep_alive: 5,
+        ..ClientOptions::new("a")
+    });
+    w.advance(60_000);
+    assert_eq!(w.client(a).state(), ClientState::Connected);
+    assert!(w.broker.stats().received(PacketType::PingReq) >= 11);
+    assert_eq!(
+        w.broker.stats().sent(PacketType::PingResp),
+        w.broker.stats().received(PacketType::PingReq)
+    );
+}
+
+#[test]
+fn a_persistent_client_resends_its_unacknowledged_publish_on_reconnect() {
+    let mut w = World::new();
+    let s = w.add(ClientOptions::new("s"));
+    w.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = w.add(persistent("p"));
+    w.drop_network(p);
+    // Published while offline: it waits for the next CONNACK.
+    let id = w.publish(p, "t", "later", QoS::AtLeastOnce);
+    assert_eq!(
+        w.client(p).outgoing(),
+        [(id.expect("id"), OutgoingState::AwaitingPubAck)]
+    );
+    w.reconnect(p);
+    assert_eq!(w.messages(s), ["later"]);
+    assert!(w.client(p).outgoing().is_empty());
+}
+
+#[test]
+fn the_client_resends_with_dup_after_its_interval_while_connected() {
+    let mut c = Client::new(ClientOptions {
+        resend_interval_ms: Some(2_000),
+        ..ClientOptions::new("p")
+    });
+    c.connect(Instant::ZERO);
+    c.handle_bytes(Instant::ZERO, &[0x20, 0x02, 0x00, 0x00]);
+    let topic = TopicName::new("t").expect("topic");
+    let id = c.publish(
+        Instant::ZERO,
+        topic,
+        Bytes::from_static(b"x"),
+        QoS::AtLeastOnce,
+        false,
+    );
+    let sent: Vec<Bytes> = std::iter::from_fn(|| c.poll_transmit()).collect();
+    assert_eq!(sent.len(), 2, "CONNECT and PUBLISH");
+    assert_eq!(c.poll_timeout(), Some(Instant::from_millis(2_000)));
+    c.handle_timeout(Instant::from_millis(1_999));
+    assert!(c.poll_transmit().is_none());
+    c.handle_timeout(Instant::from_millis(2_000));
+    let again = c.poll_transmit().expect("a resend");
+    // PUBLISH QoS 1 with DUP: 0x3A; topic "t"; the same packet id.
+    assert_eq!(again[0], 0x3A);
+    assert_eq!(
+        u16::from_be_bytes([again[5], again[6]]),
+        id.expect("id").get()
+    );
+    c.handle_bytes(Instant::from_millis(2_001), &[0x40, 0x02, 0x00, 0x01]);
+    assert!(c.outgoing().is_empty(), "PUBACK completes it");
+}
