@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::codec::{DecodeError, FieldSpan, Packet, PacketType};
+use crate::policy::Decision;
 use crate::rule::Rule;
 use crate::time::Instant;
 use crate::topic::TopicName;
@@ -57,6 +58,9 @@ pub enum CloseReason {
     Rule(Rule),
     /// The server closed the connection, for example when shutting down.
     ServerShutdown,
+    /// A policy denied Connect, Publish or Subscribe under the aws-iot profile (AWS:
+    /// AUTH_ERROR; MQTT 3.1.1 has no reason code to send).
+    AuthError,
 }
 
 impl CloseReason {
@@ -237,6 +241,16 @@ pub enum Event {
         conn: ConnId,
         /// What it did.
         violation: Violation,
+    },
+    /// A policy was consulted: the action, the resource, the statement that decided, and
+    /// the answer.
+    PolicyDecision {
+        /// The connection asking, if the client is connected.
+        conn: Option<ConnId>,
+        /// The client id the decision concerns.
+        client_id: String,
+        /// The decision.
+        decision: Decision,
     },
     /// A rule of the `aws-iot` profile changed what happened.
     RuleFired {

@@ -55,6 +55,7 @@ mod config;
 mod event;
 mod index;
 mod map;
+pub mod policy;
 mod retained;
 mod rng;
 mod rule;

@@ -49,6 +49,15 @@ pub struct Inflight {
     pub(crate) sent_at: Instant,
 }
 
+/// Who a session's client is, for policy decisions: the principal policies attach to
+/// (a certificate's common name, else the CONNECT user name) and the certificate's
+/// common name for `${iot:Certificate.Subject.CommonName}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AuthContext {
+    pub(crate) principal: Option<String>,
+    pub(crate) common_name: Option<String>,
+}
+
 /// Everything the broker keeps for one client id.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -68,6 +77,8 @@ pub(crate) struct Session {
     pub(crate) qos2_received: Set<PacketId>,
     /// When the last connection ended, while no connection is attached.
     pub(crate) disconnected_at: Option<Instant>,
+    /// Who the latest connection was, for iot:Receive checks, even while offline.
+    pub(crate) auth: AuthContext,
     next_packet_id: PacketId,
 }
 
@@ -82,6 +93,7 @@ impl Session {
             queue: VecDeque::new(),
             qos2_received,
             disconnected_at: None,
+            auth: AuthContext::default(),
             next_packet_id: PacketId::FIRST,
         }
     }

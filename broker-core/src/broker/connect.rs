@@ -8,8 +8,9 @@ use super::{Broker, ConnState};
 use crate::codec::{ConnAck, Connect, Packet};
 use crate::config::{Qos2Mode, RetainMode};
 use crate::event::{CloseReason, Event, Output, SessionChange, TimerKind};
+use crate::policy::Action;
 use crate::rule::Rule;
-use crate::session::{Session, SessionId};
+use crate::session::{AuthContext, Session, SessionId};
 use crate::time::Instant;
 use crate::types::{ConnId, ConnectReturnCode, QoS};
 
@@ -67,6 +68,37 @@ impl Broker {
             Arc::from(connect.client_id)
         };
 
+        // Policies: iot:Connect on the client id, and iot:Publish on the Will's topic. A
+        // refusal leaves any connection already using the id alone.
+        let peer = self
+            .conns
+            .get(&conn)
+            .map(|c| c.peer.clone())
+            .unwrap_or_default();
+        let auth = AuthContext {
+            principal: peer.principal.clone().or_else(|| connect.username.clone()),
+            common_name: peer.principal.clone(),
+        };
+        let mut allowed =
+            self.authorize(Some(conn), &client_id, &auth, Action::Connect, &client_id);
+        if let (true, Some(will)) = (allowed, &connect.will) {
+            allowed = self.authorize(
+                Some(conn),
+                &client_id,
+                &auth,
+                Action::Publish,
+                will.topic.as_str(),
+            );
+        }
+        if !allowed {
+            // aws-iot: the connection is closed without a CONNACK (AUTH_ERROR); MQTT 3.1.1
+            // answers CONNACK 0x05, not authorized (section 3.2.2.3).
+            return match self.aws() {
+                Some(_) => self.close(now, conn, CloseReason::AuthError),
+                None => self.refuse_connect(now, conn, ConnectReturnCode::NotAuthorized),
+            };
+        }
+
         // MQTT-3.1.4-2 and D6: a client id already connected is taken over; the older
         // connection is closed (and its Will published, since it sent no DISCONNECT).
         let old_conn = self
@@ -100,13 +132,9 @@ impl Broker {
         if let Some(s) = self.session_mut(session) {
             s.conn = Some(conn);
             s.disconnected_at = None;
+            s.auth = auth;
         }
         let keep_alive = self.effective_keep_alive(conn, connect.keep_alive);
-        let peer = self
-            .conns
-            .get(&conn)
-            .map(|c| c.peer.clone())
-            .unwrap_or_default();
         let lifecycle = self.lifecycle_for(&client_id, connect.username.as_deref(), &peer);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.state = ConnState::Connected {

@@ -30,6 +30,7 @@ pub fn disconnect_reason(reason: &CloseReason) -> &'static str {
         CloseReason::KeepAliveTimeout => "MQTT_KEEP_ALIVE_TIMEOUT",
         CloseReason::TakenOver { .. } => "DUPLICATE_CLIENTID",
         CloseReason::ServerShutdown => "SERVER_INITIATED_DISCONNECT",
+        CloseReason::AuthError => "AUTH_ERROR",
         CloseReason::ProtocolViolation(_) | CloseReason::Rule(_) => "CLIENT_ERROR",
         // These close connections that never connected, which have no lifecycle events.
         CloseReason::ConnectTimeout | CloseReason::ConnectRefused(_) => "CLIENT_ERROR",

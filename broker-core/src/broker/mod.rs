@@ -7,6 +7,7 @@
 mod aws;
 mod connect;
 mod lifecycle;
+mod policy;
 mod publish;
 mod subscribe;
 mod timers;

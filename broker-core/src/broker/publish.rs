@@ -7,8 +7,9 @@ use super::aws::{check_topic, TopicUse};
 use super::Broker;
 use crate::codec::{Packet, PacketType, Publish};
 use crate::config::{Qos2Mode, RetainMode};
-use crate::event::{DropReason, Event, TimerKind};
+use crate::event::{CloseReason, DropReason, Event, TimerKind};
 use crate::index::Skipped;
+use crate::policy::Action;
 use crate::retained::RetainedMessage;
 use crate::rule::Rule;
 use crate::session::{Inflight, InflightState, Message, SessionId};
@@ -35,14 +36,29 @@ impl Broker {
         if self.aws().is_some() && !self.admit_aws_publish(now, conn, &p) {
             return;
         }
+        // Policies: iot:Publish on the topic, and iot:RetainPublish to store it.
+        let mut allowed = self.authorize_session(session, Action::Publish, p.topic.as_str());
+        if allowed && p.retain {
+            allowed = self.authorize_session(session, Action::RetainPublish, p.topic.as_str());
+        }
+        if !allowed && self.aws().is_some() {
+            // aws-iot: a denied publish closes the connection (AUTH_ERROR).
+            return self.close(now, conn, CloseReason::AuthError);
+        }
+        // MQTT 3.1.1 has no negative PUBACK: a denied message is dropped, and still
+        // acknowledged as its QoS requires, so the client does not retry it forever.
         match (p.qos, p.packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
-                self.route(now, &p.topic, &p.payload, p.qos, p.retain)
+                if allowed {
+                    self.route(now, &p.topic, &p.payload, p.qos, p.retain);
+                }
             }
             (QoS::AtLeastOnce, Some(id)) => {
                 // MQTT-4.3.2-2: take ownership, then acknowledge with PUBACK. A repeat
                 // with the same id is a new message; QoS 1 allows the duplicate.
-                self.route(now, &p.topic, &p.payload, p.qos, p.retain);
+                if allowed {
+                    self.route(now, &p.topic, &p.payload, p.qos, p.retain);
+                }
                 self.send(now, conn, Packet::PubAck(id));
             }
             (QoS::ExactlyOnce, Some(id)) => {
@@ -52,7 +68,7 @@ impl Broker {
                 let first = self
                     .session_mut(session)
                     .is_some_and(|s| s.qos2_received.insert(id));
-                if first {
+                if first && allowed {
                     self.route(now, &p.topic, &p.payload, p.qos, p.retain);
                 }
                 self.send(now, conn, Packet::PubRec(id));
@@ -222,7 +238,12 @@ impl Broker {
         self.index.matches(topic, now, &mut matched, &mut skipped);
         // Every QoS 0 copy is the same bytes, so they are encoded once and shared.
         let mut qos0_bytes = None;
+        let check_receive = self.config.policies.is_some();
         for &(session, granted) in &matched {
+            // Policies: a denied iot:Receive silently skips this subscriber.
+            if check_receive && !self.may_receive(session, topic) {
+                continue;
+            }
             // Section 3.8.4: a subscriber gets the lesser of the published and granted QoS.
             // MQTT-3.3.1-9: RETAIN is cleared on messages sent to existing subscriptions.
             self.deliver(

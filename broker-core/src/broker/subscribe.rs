@@ -6,6 +6,8 @@ use super::aws::{check_topic, TopicUse};
 use super::Broker;
 use crate::codec::{Packet, SubAck, Subscribe, Unsubscribe};
 use crate::config::Qos2Mode;
+use crate::event::CloseReason;
+use crate::policy::Action;
 use crate::rule::Rule;
 use crate::session::SessionId;
 use crate::time::Instant;
@@ -22,6 +24,18 @@ impl Broker {
         if self.aws().is_some() && !self.admit_aws_subscribe(now, conn, &sub) {
             return;
         }
+        // Policies: iot:Subscribe on each filter, written literally (`+` and `#` included).
+        let mut denied = Vec::new();
+        for (filter, _) in &sub.filters {
+            if !self.authorize_session(session, Action::Subscribe, filter.as_str()) {
+                denied.push(filter.clone());
+            }
+        }
+        if !denied.is_empty() && self.aws().is_some() {
+            // aws-iot: a denied subscription closes the connection (AUTH_ERROR): the
+            // reconnect loop AWS users meet when a policy lacks iot:Subscribe.
+            return self.close(now, conn, CloseReason::AuthError);
+        }
         let max_qos = self.config.max_qos;
         let max_subscriptions = self.config.max_subscriptions;
         // D4: under aws-iot a new subscription takes effect only after a delay.
@@ -30,6 +44,11 @@ impl Broker {
         let mut codes = Vec::with_capacity(sub.filters.len());
         let mut granted = Vec::with_capacity(sub.filters.len());
         for (filter, requested) in sub.filters {
+            // MQTT 3.1.1: a denied filter gets 0x80, the others are granted (MQTT-3.9.3-2).
+            if denied.contains(&filter) {
+                codes.push(SubscribeReturnCode::Failure);
+                continue;
+            }
             let Some(s) = self.session_mut(session) else {
                 return;
             };

@@ -52,6 +52,10 @@ pub struct Config {
     pub hash_matches_parent: HashMatchesParent,
     /// Which optional events to emit.
     pub events: EventConfig,
+    /// AWS IoT policies to enforce, or `None` to allow everything (the standard's
+    /// default). Built from policy files by the server and the simulator, not from keys.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub policies: Option<crate::policy::PolicySet>,
 }
 
 impl Default for Config {
@@ -70,6 +74,7 @@ impl Default for Config {
             resend_interval_ms: None,
             hash_matches_parent: HashMatchesParent::Yes,
             events: EventConfig::default(),
+            policies: None,
         }
     }
 }
