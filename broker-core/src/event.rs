@@ -107,6 +107,9 @@ pub enum DropReason {
     Qos0Offline,
     /// Over the `aws-iot` profile's publishes-per-second quota for the connection.
     Throttled,
+    /// A QoS 0 message for a client that is not reading fast enough: the shell reported
+    /// its connection congested. QoS 1 and 2 messages wait in the session's queue instead.
+    SlowConsumer,
 }
 
 /// A session life event.

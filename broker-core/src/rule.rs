@@ -42,6 +42,8 @@ pub enum Rule {
     InflightLimit,
     /// Quota: more than `aws.publish_rate_per_second` PUBLISH packets in a second.
     PublishRate,
+    /// Quota: more than `aws.connect_rate_per_second` CONNECTs for one client id.
+    ConnectRate,
     /// Quota: a persistent session expired `aws.session_expiry_secs` after disconnect.
     SessionExpired,
     /// Rule: a `$` topic that AWS IoT does not define.
@@ -72,6 +74,7 @@ impl Rule {
             KeepAliveClamped => "Q-keep-alive",
             InflightLimit => "Q-inflight",
             PublishRate => "Q-publish-rate",
+            ConnectRate => "Q-connect-rate",
             SessionExpired => "Q-session-expiry",
             ReservedTopic => "R-dollar-topic",
             HashExcludesParent => "R-hash-parent",
@@ -109,6 +112,7 @@ impl Rule {
                 "at most 100 unacknowledged QoS 1 messages per connection; this one waits"
             }
             PublishRate => "at most 100 publishes per second per connection; the excess is dropped",
+            ConnectRate => "one CONNECT per second per client id; this connection is refused",
             SessionExpired => "a persistent session expires an hour after its client disconnects",
             ReservedTopic => {
                 "only the $aws topics AWS IoT defines may be used; the connection is closed"

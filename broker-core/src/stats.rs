@@ -27,6 +27,8 @@ pub struct Stats {
     pub dropped_qos0_offline: u64,
     /// Messages dropped over the aws-iot publish-rate quota.
     pub dropped_throttled: u64,
+    /// QoS 0 messages dropped for a congested (slow-reading) connection.
+    pub dropped_slow_consumer: u64,
     /// Connections closed for a protocol violation.
     pub protocol_violations: u64,
     /// How often each aws-iot rule fired, by its code (`D1`, `Q-payload`, ...).
@@ -58,6 +60,7 @@ impl Stats {
             DropReason::QueueFull => self.dropped_queue_full += 1,
             DropReason::Qos0Offline => self.dropped_qos0_offline += 1,
             DropReason::Throttled => self.dropped_throttled += 1,
+            DropReason::SlowConsumer => self.dropped_slow_consumer += 1,
         }
     }
 }

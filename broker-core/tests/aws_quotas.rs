@@ -313,3 +313,29 @@ fn quotas_follow_their_configuration_keys() {
         Some(&CloseReason::Rule(Rule::PayloadTooLarge))
     );
 }
+
+#[test]
+fn one_connect_per_second_per_client_id_and_the_second_is_throttled() {
+    let mut sim = aws_sim(|_| {});
+    let first = connect_aws(&mut sim, "dev", true);
+    let mut again = connect("dev", true);
+    again.keep_alive = 60;
+    let (second, ack) = sim.connect_with(again.clone());
+    assert_eq!(ack, None);
+    assert_eq!(
+        sim.closed(second),
+        Some(&CloseReason::Rule(Rule::ConnectRate))
+    );
+    assert_eq!(
+        disconnect_reason(&CloseReason::Rule(Rule::ConnectRate)),
+        "THROTTLED"
+    );
+    assert!(
+        sim.closed(first).is_none(),
+        "the throttled newcomer does not take over"
+    );
+    connect_aws(&mut sim, "other", true);
+    sim.advance(1_000);
+    let (third, ack) = sim.connect_with(again);
+    assert!(ack.is_some() && sim.closed(third).is_none());
+}

@@ -10,6 +10,7 @@ use support::*;
 fn the_older_connection_is_closed_and_d6_fires() {
     let mut sim = aws_sim(|_| {});
     let old = connect_aws(&mut sim, "dev", true);
+    sim.advance(1_000); // one CONNECT per second per client id
     let new = connect_aws(&mut sim, "dev", true);
     assert_eq!(sim.closed(old), Some(&CloseReason::TakenOver { by: new }));
     assert_eq!(
@@ -40,6 +41,7 @@ fn lifecycle_reports_duplicate_clientid_and_the_will_is_published() {
         retain: false,
     });
     sim.connect_with(c);
+    sim.advance(1_000); // one CONNECT per second per client id
     connect_aws(&mut sim, "dev", true);
     let got = sim.publishes(watcher);
     let texts = payloads(&got);

@@ -124,6 +124,7 @@ fn version_number_grows_per_client_id() {
     for _ in 0..3 {
         let c = connect_aws(&mut sim, "dev", true);
         sim.send(c, Packet::Disconnect);
+        sim.advance(1_000); // one CONNECT per second per client id
     }
     let got = payloads(&sim.publishes(w));
     let versions: Vec<&str> = got.iter().map(|j| field(j, "versionNumber")).collect();

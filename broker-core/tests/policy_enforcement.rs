@@ -73,6 +73,7 @@ fn a_denied_connect_does_not_take_over_the_existing_connection() {
     config.policies = Some(set);
     let mut sim = Sim::new(config);
     let (owner, _) = connect_any(&mut sim, "dev");
+    sim.advance(1_000); // one CONNECT per second per client id
     let mut again = connect("dev", true);
     again.keep_alive = 60;
     again.username = Some("intruder".into());

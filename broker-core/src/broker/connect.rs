@@ -68,6 +68,12 @@ impl Broker {
             Arc::from(connect.client_id)
         };
 
+        if !self.admit_connect_rate(now, &client_id) {
+            let limit = self.aws().map_or(0, |r| r.connect_rate_per_second);
+            let detail = format!("{client_id:?}: over {limit} CONNECT per second");
+            return self.rule_violation(now, conn, Rule::ConnectRate, detail);
+        }
+
         // Policies: iot:Connect on the client id, and iot:Publish on the Will's topic. A
         // refusal leaves any connection already using the id alone.
         let peer = self
@@ -189,6 +195,25 @@ impl Broker {
             self.resend_inflight(now, session, true);
             self.pump(now, session);
         }
+    }
+
+    /// aws-iot: at most `connect_rate_per_second` CONNECTs per client id per second.
+    fn admit_connect_rate(&mut self, now: Instant, client_id: &Arc<str>) -> bool {
+        let Some(limit) = self.aws().map(|r| r.connect_rate_per_second) else {
+            return true;
+        };
+        // Forget client ids whose second is over, so a stream of unique ids cannot grow
+        // the table: it holds at most the ids seen in the last second, plus this batch.
+        if self.connects.len() >= 1024 {
+            self.connects
+                .retain(|_, (start, _)| now.saturating_since(*start).as_millis() < 1000);
+        }
+        let entry = self.connects.entry(client_id.clone()).or_insert((now, 0));
+        if now.saturating_since(entry.0).as_millis() >= 1000 {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= limit
     }
 
     /// The keep-alive in force: as asked under the standard; under aws-iot, 0 and

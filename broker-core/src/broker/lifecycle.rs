@@ -31,6 +31,9 @@ pub fn disconnect_reason(reason: &CloseReason) -> &'static str {
         CloseReason::TakenOver { .. } => "DUPLICATE_CLIENTID",
         CloseReason::ServerShutdown => "SERVER_INITIATED_DISCONNECT",
         CloseReason::AuthError => "AUTH_ERROR",
+        CloseReason::Rule(crate::rule::Rule::ConnectRate | crate::rule::Rule::PublishRate) => {
+            "THROTTLED"
+        }
         CloseReason::ProtocolViolation(_) | CloseReason::Rule(_) => "CLIENT_ERROR",
         // These close connections that never connected, which have no lifecycle events.
         CloseReason::ConnectTimeout | CloseReason::ConnectRefused(_) => "CLIENT_ERROR",

@@ -63,6 +63,8 @@ struct Conn {
     held: Option<(Bytes, Packet)>,
     /// PUBLISH packets this second, for the aws-iot rate quota.
     rate: RateWindow,
+    /// The shell says the client is not reading fast enough (see `handle_congestion`).
+    congested: bool,
 }
 
 #[derive(Debug)]
@@ -116,6 +118,8 @@ pub struct Broker {
     lifecycle_versions: Map<Arc<str>, u64>,
     /// Persistent sessions waiting to expire, by the connection that left them (aws-iot).
     expiring: Map<ConnId, SessionId>,
+    /// Recent CONNECTs per client id: when the current second began and how many (aws-iot).
+    connects: Map<Arc<str>, (Instant, u32)>,
     stats: Stats,
 }
 
@@ -158,6 +162,7 @@ impl Broker {
             held_conns: Vec::new(),
             lifecycle_versions: hashing.map(),
             expiring: hashing.map(),
+            connects: hashing.map(),
             stats: Stats::default(),
             config,
         }
@@ -178,6 +183,7 @@ impl Broker {
             resend_armed: false,
             held: None,
             rate: RateWindow::default(),
+            congested: false,
         };
         self.conns.insert(conn, c);
         let deadline = now + self.config.connect_timeout();
@@ -198,6 +204,24 @@ impl Broker {
     /// DISCONNECT came first (section 3.1.2.5).
     pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
         self.close(now, conn, CloseReason::TransportClosed);
+        self.flush_held(now);
+    }
+
+    /// The shell's outgoing buffer for `conn` went over (`true`) or back under (`false`)
+    /// its high-water mark. While congested, QoS 0 messages for the connection are
+    /// dropped (`DropReason::SlowConsumer`) and QoS 1 and 2 messages wait in the session's
+    /// bounded queue, so a client that stops reading costs memory only up to the queue
+    /// bound and never slows the others. Un-congesting sends what waited.
+    pub fn handle_congestion(&mut self, now: Instant, conn: ConnId, congested: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.congested = congested;
+        if !congested {
+            if let Some(session) = self.session_of_conn(conn) {
+                self.pump(now, session);
+            }
+        }
         self.flush_held(now);
     }
 
@@ -513,6 +537,11 @@ impl Broker {
             ConnState::Connected { session, .. } => Some(session),
             ConnState::AwaitingConnect => None,
         }
+    }
+
+    /// Whether the shell reported `conn` congested.
+    fn is_congested(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| c.congested)
     }
 
     fn client_id_of_conn(&self, conn: ConnId) -> Option<String> {

@@ -441,7 +441,8 @@ impl Broker {
         };
         let conn = s.conn;
         let window_full = s.inflight.len() >= max_inflight;
-        let sendable = s.queue.is_empty() && !window_full;
+        let congested = conn.is_some_and(|c| self.is_congested(c));
+        let sendable = s.queue.is_empty() && !window_full && !congested;
         let queue_full = s.queue.len() >= max_queued;
         if let (Some(conn), Some(rate), true) = (conn, rate, qos == QoS::AtMostOnce || sendable) {
             let allowed = self
@@ -458,6 +459,7 @@ impl Broker {
             }
         }
         match (conn, qos) {
+            (Some(_), QoS::AtMostOnce) if congested => Outcome::Drop(DropReason::SlowConsumer),
             (Some(conn), QoS::AtMostOnce) => Outcome::SendQos0(conn),
             (None, QoS::AtMostOnce) => Outcome::Drop(DropReason::Qos0Offline),
             (Some(_), _) if sendable => Outcome::SendInflight,
@@ -493,18 +495,18 @@ impl Broker {
             conn,
             format!("{} sent again with a new packet id", message.topic),
         );
-        let (sendable, queue_full) = self.session_ref(session).map_or((false, true), |s| {
-            (
-                s.queue.is_empty() && s.inflight.len() < self.config.max_inflight,
-                s.queue.len() >= self.config.max_queued,
-            )
-        });
-        if sendable {
-            self.send_inflight(now, session, message);
-        } else if !queue_full {
-            if let Some(s) = self.session_mut(session) {
+        // The copy joins the queue and leaves it as the window and congestion allow,
+        // like any other message: one place decides when a message may go.
+        let max_queued = self.config.max_queued;
+        let queued = self.session_mut(session).is_some_and(|s| {
+            let room = s.queue.len() < max_queued;
+            if room {
                 s.queue.push_back(message);
             }
+            room
+        });
+        if queued {
+            self.pump(now, session);
         }
     }
 
@@ -558,14 +560,21 @@ impl Broker {
         self.arm_resend(now, conn);
     }
 
-    /// Moves queued messages into the in-flight window while it has room.
+    /// Moves queued messages into the in-flight window while it has room and the
+    /// connection is not congested.
     pub(super) fn pump(&mut self, now: Instant, session: SessionId) {
         let max_inflight = self.config.max_inflight;
         loop {
+            let Some(conn) = self.session_conn(session) else {
+                return;
+            };
+            if self.is_congested(conn) {
+                return;
+            }
             let Some(s) = self.session_mut(session) else {
                 return;
             };
-            if s.conn.is_none() || s.inflight.len() >= max_inflight {
+            if s.inflight.len() >= max_inflight {
                 return;
             }
             let Some(message) = s.queue.pop_front() else {

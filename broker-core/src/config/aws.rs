@@ -65,6 +65,8 @@ pub struct AwsRules {
     pub max_inflight: usize,
     /// Most PUBLISH packets per second per connection, in and out; the excess is dropped.
     pub publish_rate_per_second: u32,
+    /// Most CONNECT packets per second for one client id; the excess is refused.
+    pub connect_rate_per_second: u32,
     /// Seconds a persistent session is kept after its connection ends.
     pub session_expiry_secs: u64,
     /// Only `$aws/...` topics AWS defines may be used; other `$` topics close the connection.
@@ -94,6 +96,7 @@ impl Default for AwsRules {
             keep_alive_max: 1200,
             max_inflight: 100,
             publish_rate_per_second: 100,
+            connect_rate_per_second: 1,
             session_expiry_secs: 3600,
             restrict_dollar_topics: true,
             hash_matches_parent: false,
