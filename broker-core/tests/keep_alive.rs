@@ -110,3 +110,20 @@ fn the_maximum_keep_alive_of_65535_seconds_is_honoured() {
     sim.advance(1);
     assert_eq!(sim.closed(conn), Some(&CloseReason::KeepAliveTimeout));
 }
+
+#[test]
+fn timers_of_closed_connections_do_not_accumulate() {
+    // A hostile pattern: connect with the longest keep-alive, leave, repeat.
+    let mut sim = Sim::standard();
+    for i in 0..2_000 {
+        let mut c = connect(&format!("c{i}"), true);
+        c.keep_alive = u16::MAX;
+        let (conn, _) = sim.connect_with(c);
+        sim.drop_conn(conn);
+    }
+    assert!(
+        sim.broker.pending_timers() <= 64 + 4,
+        "{} timers pending",
+        sim.broker.pending_timers()
+    );
+}

@@ -202,11 +202,14 @@ impl Broker {
         let Some(limit) = self.aws().map(|r| r.connect_rate_per_second) else {
             return true;
         };
-        // Forget client ids whose second is over, so a stream of unique ids cannot grow
-        // the table: it holds at most the ids seen in the last second, plus this batch.
-        if self.connects.len() >= 1024 {
+        // Forget client ids whose second is over, at most once a second, so a stream of
+        // unique ids can neither grow the table beyond a second's worth nor make every
+        // CONNECT rescan it.
+        let due = now.saturating_since(self.connects_pruned_at).as_millis() >= 1000;
+        if self.connects.len() >= 1024 && due {
             self.connects
                 .retain(|_, (start, _)| now.saturating_since(*start).as_millis() < 1000);
+            self.connects_pruned_at = now;
         }
         let entry = self.connects.entry(client_id.clone()).or_insert((now, 0));
         if now.saturating_since(entry.0).as_millis() >= 1000 {
@@ -265,6 +268,7 @@ impl Broker {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        self.compact_timers();
         let mut client_id = None;
         let mut will = None;
         let mut lifecycle = None;

@@ -120,6 +120,7 @@ pub struct Broker {
     expiring: Map<ConnId, SessionId>,
     /// Recent CONNECTs per client id: when the current second began and how many (aws-iot).
     connects: Map<Arc<str>, (Instant, u32)>,
+    connects_pruned_at: Instant,
     stats: Stats,
 }
 
@@ -163,6 +164,7 @@ impl Broker {
             lifecycle_versions: hashing.map(),
             expiring: hashing.map(),
             connects: hashing.map(),
+            connects_pruned_at: Instant::ZERO,
             stats: Stats::default(),
             config,
         }
@@ -330,6 +332,12 @@ impl Broker {
     /// Counters since the broker was made, for metrics.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// How many timer entries are pending, stale ones included (bounded: see
+    /// `compact_timers`). For metrics and tests.
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
     }
 
     /// How many subscriptions the index holds, over all sessions.

@@ -32,6 +32,21 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, ..))| *at)
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Drops every entry `keep` refuses. Entries are never cancelled when a connection
+    /// closes, so without this a client that connects with a long keep-alive and leaves,
+    /// again and again, would grow the heap for up to 27 hours per connection.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(ConnId, TimerKind) -> bool) {
+        let entries = std::mem::take(&mut self.heap).into_vec();
+        self.heap = entries
+            .into_iter()
+            .filter(|Reverse((_, _, c, k))| keep(*c, *k))
+            .collect();
+    }
+
     pub(super) fn pop_due(&mut self, now: Instant) -> Option<(ConnId, TimerKind)> {
         match self.heap.peek() {
             Some(Reverse((at, ..))) if *at <= now => {
@@ -43,6 +58,20 @@ impl Timers {
 }
 
 impl Broker {
+    /// Compacts the timer heap once stale entries (of closed connections) outnumber the
+    /// live ones several times over: amortised constant time per close.
+    pub(super) fn compact_timers(&mut self) {
+        let live = self.conns.len() + self.expiring.len();
+        if self.timers.len() <= 4 * live + 64 {
+            return;
+        }
+        let (conns, expiring) = (&self.conns, &self.expiring);
+        self.timers.retain(|conn, kind| match kind {
+            TimerKind::SessionExpiry => expiring.contains_key(&conn),
+            _ => conns.contains_key(&conn),
+        });
+    }
+
     /// The one place a timer's expiry is handled: one arm per kind.
     pub(super) fn on_timer(&mut self, now: Instant, conn: ConnId, kind: TimerKind) {
         // A session's expiry outlives the connection whose end started it.
