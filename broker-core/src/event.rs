@@ -167,7 +167,10 @@ pub enum Event {
         /// The keep-alive in seconds.
         keep_alive: u16,
     },
-    /// A connection ended.
+    /// A connection ended. Every connection the broker accepted ends with exactly one
+    /// `Disconnected`, whatever the reason (including refusals before CONNECT and
+    /// `handle_closed`), after which the broker never names it again: a shell may drop
+    /// its own state for the connection here.
     Disconnected {
         /// The connection.
         conn: ConnId,

@@ -19,6 +19,10 @@ pub struct Stats {
     pub bytes_in: u64,
     /// Bytes sent.
     pub bytes_out: u64,
+    /// Bytes of complete packets received, indexed by packet type number.
+    pub bytes_in_by_type: [u64; 15],
+    /// Bytes sent, indexed by packet type number.
+    pub bytes_out_by_type: [u64; 15],
     /// Messages sent or queued to subscribers.
     pub deliveries: u64,
     /// Messages dropped because a session's queue was full.
@@ -46,13 +50,15 @@ impl Stats {
         self.packets_out[t as usize]
     }
 
-    pub(crate) fn count_in(&mut self, t: PacketType) {
+    pub(crate) fn count_in(&mut self, t: PacketType, bytes: usize) {
         self.packets_in[t as usize] += 1;
+        self.bytes_in_by_type[t as usize] += bytes as u64;
     }
 
     pub(crate) fn count_out(&mut self, t: PacketType, bytes: usize) {
         self.packets_out[t as usize] += 1;
         self.bytes_out += bytes as u64;
+        self.bytes_out_by_type[t as usize] += bytes as u64;
     }
 
     pub(crate) fn count_drop(&mut self, reason: DropReason) {

@@ -150,3 +150,41 @@ fn connection_views_show_peer_and_client() {
     assert_eq!(views[0].client_id.as_deref(), Some("c"));
     assert_eq!(views[0].peer.addr.as_deref(), Some("10.0.0.1:5000"));
 }
+
+#[test]
+fn every_accepted_connection_ends_with_exactly_one_disconnected_event() {
+    let mut sim = Sim::new(Config {
+        connect_timeout_ms: 1_000,
+        ..Config::default()
+    });
+    let ended_by = [
+        sim.connect("clean-exit", true),
+        sim.connect("dropped", true),
+        sim.open(), // never sends CONNECT
+        sim.connect("taken", true),
+        sim.connect_with(connect("", false)).0, // refused with 0x02
+    ];
+    sim.send(ended_by[0], Packet::Disconnect);
+    sim.drop_conn(ended_by[1]);
+    sim.connect("taken", true);
+    sim.advance(1_000);
+    sim.drop_conn(ended_by[0]); // a late report from the transport changes nothing
+    for conn in ended_by {
+        let count = sim
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Disconnected { conn: c, .. } if *c == conn))
+            .count();
+        assert_eq!(count, 1, "{conn}");
+    }
+}
+
+#[test]
+fn bytes_are_counted_per_packet_type() {
+    let mut sim = Sim::standard();
+    sim.connect("c", true);
+    let stats = sim.broker.stats();
+    assert_eq!(stats.bytes_in_by_type[PacketType::Connect as usize], 15);
+    assert_eq!(stats.bytes_out_by_type[PacketType::ConnAck as usize], 4);
+    assert_eq!(stats.bytes_in, 15);
+}

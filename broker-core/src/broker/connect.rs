@@ -146,8 +146,8 @@ impl Broker {
             c.state = ConnState::Connected {
                 session,
                 keep_alive,
-                will: connect.will,
-                lifecycle: lifecycle.clone(),
+                will: connect.will.map(Box::new),
+                lifecycle: lifecycle.clone().map(Box::new),
             };
         }
         // MQTT-3.2.0-1: CONNACK is the server's first packet on the connection.

@@ -50,7 +50,7 @@ pub struct PeerInfo {
 /// One transport connection.
 #[derive(Debug)]
 struct Conn {
-    peer: PeerInfo,
+    peer: Box<PeerInfo>,
     /// Bytes of a packet that has not fully arrived. Never more than the maximum packet
     /// size, because an oversized header is refused before its body is kept.
     partial: Vec<u8>,
@@ -60,7 +60,7 @@ struct Conn {
     /// Whether a resend timer is pending for this connection.
     resend_armed: bool,
     /// A packet held back by the aws-iot reorder rule (D8), sent after the next one.
-    held: Option<(Bytes, Packet)>,
+    held: Option<Box<(Bytes, Packet)>>,
     /// PUBLISH packets this second, for the aws-iot rate quota.
     rate: RateWindow,
     /// The shell says the client is not reading fast enough (see `handle_congestion`).
@@ -75,8 +75,8 @@ enum ConnState {
     Connected {
         session: SessionId,
         keep_alive: u16,
-        will: Option<LastWill>,
-        lifecycle: Option<Lifecycle>,
+        will: Option<Box<LastWill>>,
+        lifecycle: Option<Box<Lifecycle>>,
     },
 }
 
@@ -178,7 +178,7 @@ impl Broker {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
         let c = Conn {
-            peer,
+            peer: Box::new(peer),
             partial: Vec::new(),
             last_packet: now,
             state: ConnState::AwaitingConnect,
@@ -319,7 +319,7 @@ impl Broker {
                 };
                 ConnectionView {
                     conn: *id,
-                    peer: c.peer.clone(),
+                    peer: (*c.peer).clone(),
                     client_id,
                     keep_alive,
                 }
@@ -382,7 +382,7 @@ impl Broker {
             let mut spans = self.config.events.packets.then(Vec::new);
             match codec::decode(rest, self.config.max_packet_size, spans.as_mut()) {
                 Ok(Some((packet, len))) => {
-                    self.stats.count_in(packet.packet_type());
+                    self.stats.count_in(packet.packet_type(), len);
                     if let Some(spans) = spans {
                         let bytes = Bytes::copy_from_slice(&rest[..len]);
                         self.emit(Event::PacketIn {
@@ -468,7 +468,11 @@ impl Broker {
     fn transmit(&mut self, now: Instant, conn: ConnId, bytes: Bytes, packet: &Packet) {
         let reorder = self.aws().map_or(0.0, |r| r.reorder_probability);
         if reorder > 0.0 {
-            let held = self.conns.get_mut(&conn).and_then(|c| c.held.take());
+            let held = self
+                .conns
+                .get_mut(&conn)
+                .and_then(|c| c.held.take())
+                .map(|b| *b);
             if let Some((held_bytes, held_packet)) = held {
                 // The held packet is overtaken by this one: D8 changed the order.
                 let detail = format!(
@@ -483,7 +487,7 @@ impl Broker {
             }
             if self.rng.chance(reorder) {
                 if let Some(c) = self.conns.get_mut(&conn) {
-                    c.held = Some((bytes, packet.clone()));
+                    c.held = Some(Box::new((bytes, packet.clone())));
                     self.held_conns.push(conn);
                     return;
                 }
@@ -519,7 +523,12 @@ impl Broker {
     }
 
     fn flush_held_of(&mut self, now: Instant, conn: ConnId) {
-        if let Some((bytes, packet)) = self.conns.get_mut(&conn).and_then(|c| c.held.take()) {
+        if let Some((bytes, packet)) = self
+            .conns
+            .get_mut(&conn)
+            .and_then(|c| c.held.take())
+            .map(|b| *b)
+        {
             self.push_transmit(now, conn, bytes, &packet);
         }
     }
@@ -560,8 +569,23 @@ impl Broker {
     /// The lifecycle record of a connected connection, cloned for publishing.
     fn lifecycle_of(&self, conn: ConnId) -> Option<Lifecycle> {
         match &self.conns.get(&conn)?.state {
-            ConnState::Connected { lifecycle, .. } => lifecycle.clone(),
+            ConnState::Connected { lifecycle, .. } => lifecycle.as_deref().cloned(),
             ConnState::AwaitingConnect => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// The server keeps one `Conn` per idle connection; its memory target is 1 KiB per
+    /// connection in all, so the engine's share must stay small. Rare or cold state (a
+    /// held packet, the Will, the lifecycle record, the peer) lives behind boxes.
+    #[test]
+    fn a_connections_engine_state_stays_small() {
+        assert!(
+            core::mem::size_of::<super::Conn>() <= 96,
+            "{}",
+            core::mem::size_of::<super::Conn>()
+        );
     }
 }
