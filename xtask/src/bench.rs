@@ -1,25 +1,57 @@
-//! `cargo xtask bench`: the project's benchmarks.
+//! `cargo xtask bench`: the project's benchmarks. The engine alone (criterion), then the
+//! server against Mosquitto (`server_bench.rs`).
 
 use anyhow::Result;
 
 use crate::steps::{self, Outcome, Step};
-use crate::{process, workspace};
+use crate::{process, server_bench, workspace};
 
-/// Runs the benchmarks, handing `args` to criterion.
+/// Runs the benchmarks:
+///
+/// - `bench [-- criterion args]`: both, the arguments going to criterion;
+/// - `bench engine [-- criterion args]`: the engine alone;
+/// - `bench servers [--rounds N] [--secs S]`: brokerlab against Mosquitto alone.
 pub fn run(args: &[String]) -> Result<()> {
-    // `cargo xtask bench -- --save-baseline main` reaches us with the separator still in
-    // front; accepting the arguments with or without it spares the user from guessing.
-    let criterion_args = match args {
+    match args.split_first() {
+        Some((which, rest)) if which == "engine" => {
+            let criterion_args = criterion_args(rest);
+            steps::run_all("xtask bench engine", vec![engine_step(criterion_args)])
+        }
+        Some((which, rest)) if which == "servers" => {
+            let rest = rest.to_vec();
+            steps::run_all("xtask bench servers", vec![servers_step(rest)])
+        }
+        _ => {
+            let criterion_args = criterion_args(args);
+            steps::run_all(
+                "xtask bench",
+                vec![engine_step(criterion_args), servers_step(Vec::new())],
+            )
+        }
+    }
+}
+
+/// `cargo xtask bench -- --save-baseline main` reaches us with the separator still in
+/// front; accepting the arguments with or without it spares the user from guessing.
+fn criterion_args(args: &[String]) -> Vec<String> {
+    match args {
         [separator, rest @ ..] if separator == "--" => rest,
         _ => args,
     }
-    .to_vec();
-    steps::run_all(
-        "xtask bench",
-        vec![Step::new(
-            "broker-core engine, criterion (cargo bench -p broker-core --bench engine)",
-            move || engine(&criterion_args),
-        )],
+    .to_vec()
+}
+
+fn engine_step(criterion_args: Vec<String>) -> Step {
+    Step::new(
+        "broker-core engine, criterion (cargo bench -p broker-core --bench engine)",
+        move || engine(&criterion_args),
+    )
+}
+
+fn servers_step(args: Vec<String>) -> Step {
+    Step::new(
+        "brokerlab against Mosquitto, same load generator, alternating",
+        move || server_bench::run(&args).map(|()| Outcome::Done),
     )
 }
 

@@ -2,11 +2,20 @@
 //! so that it runs wherever cargo does, with no other tool to install first.
 
 mod bench;
+mod brokers;
+mod browser_tests;
+mod chromium;
+mod mosquitto;
 mod process;
+mod serve;
+mod server_bench;
 mod steps;
 mod test_suite;
+mod wasm_bindgen_cli;
 mod wasm_check;
 mod wasm_toolchain;
+mod web;
+mod web_bench;
 mod workspace;
 
 use std::process::ExitCode;
@@ -18,11 +27,22 @@ Usage: cargo xtask <command> [arguments]
 
 Commands:
   test              Run all of the project's tests: the format check (when rustfmt is
-                    installed), `cargo test --workspace`, then `wasm-check`.
+                    installed), Mosquitto's install check (apt-get when missing),
+                    `cargo test --workspace`, `wasm-check`, then the simulator's
+                    browser tests (installing Chromium and wasm-bindgen when missing).
+  run [args...]     Build for release and run `brokerlab serve` (the aws-iot profile,
+                    HTTP on 127.0.0.1:8080, MQTT on 127.0.0.1:1883); arguments go to
+                    `serve`, for example `cargo xtask run --profile mqtt-3.1.1`.
+  dist              The release build: the web bundle and target/release/brokerlab.
+  web               Build the simulator's static bundle into target/web-dist/.
+  web-bench         Measure the simulator's frame times with 500 busy devices in
+                    headless Chromium (the numbers in docs/benchmarks.md).
   wasm-check        Build broker-core for wasm32-unknown-unknown, with and without its
                     `serde` feature, provisioning a wasm toolchain first if needed.
-  bench [args...]   Run the benchmarks; arguments go to criterion (for example a name
-                    filter, or `--save-baseline main`).
+  bench [args...]   Run the benchmarks: the engine alone (criterion; arguments go to it,
+                    for example a name filter, or `--save-baseline main`), then
+                    brokerlab against Mosquitto. `bench engine [args...]` and
+                    `bench servers [--rounds N] [--secs S]` run one of the two.
   help              Show this text.
 ";
 
@@ -50,6 +70,19 @@ fn dispatch(args: &[String]) -> Result<()> {
         "wasm-check" => {
             expect_no_arguments(command, rest)?;
             wasm_check::run()
+        }
+        "web" => {
+            expect_no_arguments(command, rest)?;
+            web::run()
+        }
+        "web-bench" => {
+            expect_no_arguments(command, rest)?;
+            web_bench::run()
+        }
+        "run" => serve::run(rest),
+        "dist" => {
+            expect_no_arguments(command, rest)?;
+            serve::dist()
         }
         "bench" => bench::run(rest),
         "help" | "-h" | "--help" => {

@@ -3,13 +3,17 @@
 use anyhow::Result;
 
 use crate::steps::{self, Outcome, Step};
-use crate::{process, wasm_check, workspace};
+use crate::{mosquitto, process, wasm_check, workspace};
 
 pub fn run() -> Result<()> {
     steps::run_all(
         "xtask test",
         vec![
             Step::new("format check (cargo fmt --all -- --check)", format_check),
+            Step::new(
+                "Mosquitto broker and clients for the server's tests (apt-get if missing)",
+                mosquitto::ensure_installed,
+            ),
             Step::new(
                 "unit, integration and doc tests (cargo test --workspace)",
                 cargo_test,

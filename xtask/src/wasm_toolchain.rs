@@ -6,6 +6,7 @@
 mod debian;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -60,6 +61,17 @@ impl WasmToolchain {
             toolchain.configure(&mut cmd);
         }
         cmd
+    }
+}
+
+impl WasmToolchain {
+    /// Where this toolchain's builds put their output: the workspace's target folder for
+    /// rustup, a separate one for Debian's compiler (whose artefacts must not mix).
+    pub fn target_dir(&self) -> Result<PathBuf> {
+        match self {
+            Self::Rustup => workspace::target_dir(),
+            Self::Debian(_) => debian::target_dir(),
+        }
     }
 }
 

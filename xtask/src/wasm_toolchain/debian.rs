@@ -269,11 +269,13 @@ fn environment(root: &Path) -> Result<Vec<(&'static str, OsString)>> {
             host_lld()?.into(),
         ),
         // Artefacts of two different compilers must never meet (rustc rejects them, E0514).
-        (
-            "CARGO_TARGET_DIR",
-            workspace::target_dir()?.join("wasm32").into(),
-        ),
+        ("CARGO_TARGET_DIR", target_dir()?.into()),
     ])
+}
+
+/// The separate target folder of builds with this compiler.
+pub fn target_dir() -> Result<PathBuf> {
+    Ok(workspace::target_dir()?.join("wasm32"))
 }
 
 /// The folder holding the compiler's shared libraries: its own and LLVM's (libllvm19 and

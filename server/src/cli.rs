@@ -1,0 +1,100 @@
+//! The command line: `brokerlab serve` and its options, with the help text users read.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use broker_core::Profile;
+use clap::{Args, Parser, Subcommand};
+
+/// brokerlab: an MQTT broker that reproduces AWS IoT Core's message broker or the MQTT
+/// 3.1.1 standard, with a live view of every packet.
+#[derive(Debug, Parser)]
+#[command(name = "brokerlab", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the broker: MQTT over TCP, TLS and WebSocket, plus HTTP for metrics and events.
+    ///
+    /// Logs go to standard error; set RUST_LOG (for example `RUST_LOG=debug`) to change
+    /// how much is logged. Once every listener is bound, one line reports the addresses,
+    /// for example `listening http=127.0.0.1:8080 mqtt=127.0.0.1:1883`; with port 0 the
+    /// line shows the port the system chose. SIGINT or SIGTERM stops accepting, closes
+    /// every connection after sending what was queued for it, and exits with status 0.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The HTTP listener: the simulator at `/`, MQTT over WebSocket at `/mqtt`
+    /// (subprotocol `mqtt` or `mqttv3.1`), `/healthz`, Prometheus `/metrics`, and the
+    /// live event stream (a WebSocket of JSON events) at `/events`. Port 0 picks a free port.
+    /// The port has no authentication and `/events` shows every message: keep it on
+    /// loopback, or behind a proxy that authenticates.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+
+    /// The MQTT over plain TCP listener. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]
+    pub mqtt: SocketAddr,
+
+    /// An MQTT over TLS listener, the way AWS IoT devices connect (port 8883 by
+    /// convention). Needs --tls-cert and --tls-key.
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key"])]
+    pub mqtts: Option<SocketAddr>,
+
+    /// The server's certificate chain for --mqtts, PEM, leaf first.
+    #[arg(long, value_name = "FILE", requires = "mqtts")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "mqtts")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require clients on --mqtts to present a certificate signed by one of these CA
+    /// certificates (PEM): mutual TLS. The certificate's subject common name becomes the
+    /// connection's principal, as a device certificate does in AWS IoT.
+    #[arg(long, value_name = "FILE", requires = "mqtts")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Which broker to be: `aws-iot` (AWS IoT Core's message broker, its documented
+    /// deviations and quotas) or `mqtt-3.1.1` (the OASIS standard). Default: the
+    /// `profile` key of --config, else aws-iot.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<Profile>,
+
+    /// Seeds every random choice of the broker (the aws-iot profile's duplicates,
+    /// resends and reordering, assigned client ids). Without it a seed is drawn at
+    /// start-up and logged, so that any run can be repeated by passing it here.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// A TOML file of broker settings. Its keys are broker-core's `Config` fields, for
+    /// example `max_inflight = 50` or `[aws]` with `qos0_duplicate_probability = 0.1`;
+    /// times are integers in milliseconds (`connect_timeout_ms`). Unknown keys are an error.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Overrides one setting of --config; repeatable. Dotted keys reach into sections:
+    /// `--set aws.qos0_duplicate_probability=0.1 --set max_inflight=50`. The value is
+    /// read as a TOML value (number, boolean, quoted string) and otherwise as a string.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// The most MQTT connections (TCP, TLS and WebSocket together) and /events watchers
+    /// open at once. Further connections are closed as soon as they are accepted.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// The most bytes waiting to be written to one connection, so that a slow reader
+    /// cannot grow the server's memory without bound. Past half of it the connection is
+    /// congested: its QoS 0 messages are dropped and its QoS 1 and 2 messages wait in the
+    /// session's queue until a quarter is reached again. Should the queue still fill up,
+    /// the connection is closed (logged, and counted in /metrics as
+    /// brokerlab_slow_consumer_disconnects_total). One packet is always accepted.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_outgoing_bytes: usize,
+}

@@ -1,0 +1,133 @@
+//! The HTTP listener (`--http`): the simulator page, MQTT over WebSocket, health, metrics
+//! and the live event stream, all on one port.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use tokio::net::TcpListener;
+use tracing::{debug, warn};
+
+use crate::connection::{self, Connection};
+use crate::context::Context;
+use crate::listeners::peer_info;
+use crate::websocket::WebSocketTransport;
+use crate::{bundle, events, metrics};
+
+/// The subprotocols `/mqtt` accepts, in order of preference: `mqtt` is the standard's
+/// (MQTT-6.0.0-3, MQTT-6.0.0-4), `mqttv3.1` what older clients offer.
+const MQTT_SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
+
+/// The WebSocket read buffer. tungstenite's default is 128 KiB per connection, which
+/// thousands of mostly idle devices would spend on nothing.
+const WS_READ_BUFFER: usize = 4 * 1024;
+
+/// Serves HTTP until the server stops. Upgraded WebSocket connections live on in their own
+/// tasks and end when the owner closes them.
+pub async fn serve(listener: TcpListener, ctx: Arc<Context>) {
+    let mut stop = ctx.stop.clone();
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/mqtt", get(mqtt))
+        .route("/events", get(events))
+        .merge(bundle::routes())
+        .with_state(ctx);
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            debug!(%err, "cannot set TCP_NODELAY");
+        }
+    });
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    })
+    .await;
+    if let Err(err) = served {
+        warn!(%err, "the HTTP listener failed");
+    }
+}
+
+/// Healthy while the owner loop runs: without it the broker answers nobody.
+async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
+    if ctx.owner.is_running() {
+        "ok\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "the broker has stopped\n").into_response()
+    }
+}
+
+async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
+    match ctx.owner.snapshot().await {
+        Ok(snapshot) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            metrics::render(&snapshot, ctx.connections_refused()),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response(),
+    }
+}
+
+/// MQTT over WebSocket. A handshake that offers neither `mqtt` nor `mqttv3.1` gets
+/// 400 Bad Request: the client broke MQTT-6.0.0-3, and accepting without a subprotocol
+/// would break MQTT-6.0.0-4 on our side.
+async fn mqtt(
+    State(ctx): State<Arc<Context>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let ws = ws.protocols(MQTT_SUBPROTOCOLS);
+    if ws.selected_protocol().is_none() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "MQTT over WebSocket needs the subprotocol `mqtt` (or `mqttv3.1`)\n",
+        )
+            .into_response();
+    }
+    let Some(permit) = ctx.admit(addr) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
+    };
+    // A message bigger than the largest packet cannot be legitimate, so tungstenite
+    // refuses it before buffering it all.
+    let max = ctx.max_packet_size;
+    ws.read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            connection::run(Connection {
+                transport: WebSocketTransport::new(socket),
+                peer: peer_info(addr, None),
+                ctx,
+                _permit: permit,
+            })
+        })
+}
+
+/// The live event stream: every event of the broker, as JSON text frames.
+async fn events(
+    State(ctx): State<Arc<Context>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Some(permit) = ctx.admit(addr) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
+    };
+    // Subscribing before the handshake completes means the watcher sees every event
+    // caused by anything done after its connection is accepted.
+    let watch = ctx.owner.watch_events();
+    ws.read_buffer_size(WS_READ_BUFFER)
+        .on_upgrade(move |socket| events::stream(socket, watch, ctx, permit))
+}

@@ -1,0 +1,403 @@
+//! The owner loop: the one task that owns the `Broker`.
+//!
+//! Connection tasks only move bytes. Everything they learn (a connection, bytes, a close)
+//! reaches this task as an [`Input`] on one bounded channel, in order; it calls the
+//! broker's matching `handle_*`, then drains `poll_output` as the core's drain contract
+//! requires, handing bytes to each connection's [`Outbox`]. Between inputs it sleeps until
+//! the broker's next timeout. One owner means the broker needs no locks, and its outputs
+//! are exactly those a test of the core on virtual time would see.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use broker_core::{Broker, Config, ConnId, Event, EventConfig, Output, PeerInfo};
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::connection::Flow;
+use crate::metrics::{EventCounters, Snapshot};
+use crate::outbox::{Outbox, Overflow, Pushed};
+
+/// How many inputs may wait for the owner. When it falls behind, connection tasks wait
+/// to hand over what they read, which stops them reading: backpressure reaches the
+/// clients through TCP instead of piling up in memory here.
+const INPUT_CAPACITY: usize = 1024;
+
+/// How many events a watcher of `/events` may fall behind before it misses some. A slow
+/// watcher loses events; it never slows the broker.
+const EVENT_CAPACITY: usize = 4096;
+
+/// What connection tasks and HTTP handlers tell the owner.
+#[derive(Debug)]
+enum Input {
+    /// A transport connected; the reply is its id for every later input.
+    Accept {
+        peer: Box<PeerInfo>,
+        outbox: Arc<Outbox>,
+        reply: oneshot::Sender<ConnId>,
+    },
+    /// Bytes arrived, split anywhere.
+    Bytes { conn: ConnId, bytes: Bytes },
+    /// The transport closed or failed.
+    Closed { conn: ConnId },
+    /// A congested connection's outgoing queue has drained (see `outbox.rs`).
+    Relieved { conn: ConnId },
+    /// `/metrics` wants the counters.
+    Snapshot { reply: oneshot::Sender<Snapshot> },
+    /// The server is stopping: close every connection once its queue is sent.
+    /// The broker publishes their Wills (AWS: SERVER_INITIATED_DISCONNECT).
+    Shutdown { done: oneshot::Sender<()> },
+}
+
+/// Handing bytes to a busy owner: what the connection's task does next, once it is done.
+pub type Waiting<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
+
+/// The owner has stopped; the caller should wind down.
+#[derive(Debug)]
+pub struct Stopped;
+
+/// How the rest of the server talks to the owner loop. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct OwnerHandle {
+    inputs: mpsc::Sender<Input>,
+    events: broadcast::Sender<Arc<Event>>,
+}
+
+impl OwnerHandle {
+    /// Registers a new transport. `None` means the server is stopping.
+    pub async fn accept(&self, peer: Box<PeerInfo>, outbox: Arc<Outbox>) -> Option<ConnId> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Input::Accept {
+            peer,
+            outbox,
+            reply,
+        })
+        .await
+        .ok()?;
+        answer.await.ok()
+    }
+
+    /// Hands bytes to the owner: at once when its queue has room, which is nearly always,
+    /// and otherwise through the returned future. The future is boxed so that connection
+    /// tasks do not carry the machinery of waiting in their size.
+    pub fn bytes(&self, conn: ConnId, bytes: Bytes) -> Result<Option<Waiting<'_>>, Stopped> {
+        match self.inputs.try_send(Input::Bytes { conn, bytes }) {
+            Ok(()) => Ok(None),
+            Err(mpsc::error::TrySendError::Full(input)) => Ok(Some(Box::pin(async move {
+                match self.send(input).await {
+                    Ok(()) => Flow::Continue,
+                    Err(Stopped) => Flow::End,
+                }
+            }))),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stopped),
+        }
+    }
+
+    pub async fn closed(&self, conn: ConnId) {
+        // If the owner has stopped, there is nobody left to tell.
+        let _ = self.send(Input::Closed { conn }).await;
+    }
+
+    pub async fn relieved(&self, conn: ConnId) {
+        let _ = self.send(Input::Relieved { conn }).await;
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Input::Snapshot { reply }).await?;
+        answer.await.map_err(|_| Stopped)
+    }
+
+    /// Closes every connection after sending what is queued for it, and refuses new ones.
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.send(Input::Shutdown { done }).await.is_ok() {
+            let _ = finished.await;
+        }
+    }
+
+    /// Whether the owner loop still runs. It ends only at shutdown, or if the broker
+    /// panicked, which the panic message on standard error explains.
+    pub fn is_running(&self) -> bool {
+        !self.inputs.is_closed()
+    }
+
+    /// Waits until the owner loop has ended.
+    pub async fn ended(&self) {
+        self.inputs.closed().await;
+    }
+
+    /// A stream of every event the broker emits from now on. While at least one exists,
+    /// the broker emits its detailed packet and delivery events too.
+    pub fn watch_events(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    async fn send(&self, input: Input) -> Result<(), Stopped> {
+        self.inputs.send(input).await.map_err(|_| Stopped)
+    }
+}
+
+/// Starts the owner loop for a broker made from `config`.
+pub fn spawn(config: Config) -> OwnerHandle {
+    let (inputs, receiver) = mpsc::channel(INPUT_CAPACITY);
+    let (events, _) = broadcast::channel(EVENT_CAPACITY);
+    let mut broker = Broker::new(config);
+    // Detailed events cost allocations on every packet; they are only worth it while
+    // someone watches /events (see `refresh_watching`).
+    broker.set_events(EventConfig::QUIET);
+    let owner = Owner {
+        broker,
+        clock: Clock::start(),
+        conns: HashMap::new(),
+        counters: EventCounters::default(),
+        events: events.clone(),
+        watching: false,
+        stopping: false,
+    };
+    tokio::spawn(owner.run(receiver));
+    OwnerHandle { inputs, events }
+}
+
+/// The broker's time: epoch milliseconds, because the aws-iot profile's lifecycle events
+/// carry them as timestamps, but advanced by the monotonic clock, so that a change of the
+/// system time never makes a keep-alive fire early or late.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    origin: std::time::Instant,
+    epoch_ms_at_origin: u64,
+}
+
+impl Clock {
+    fn start() -> Self {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        Clock {
+            origin: std::time::Instant::now(),
+            epoch_ms_at_origin: u64::try_from(since_epoch.as_millis()).unwrap_or(0),
+        }
+    }
+
+    fn now(self) -> broker_core::Instant {
+        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        broker_core::Instant::from_millis(self.epoch_ms_at_origin.saturating_add(elapsed))
+    }
+
+    fn deadline(self, at: broker_core::Instant) -> tokio::time::Instant {
+        let after_origin = at.as_millis().saturating_sub(self.epoch_ms_at_origin);
+        tokio::time::Instant::from_std(self.origin + Duration::from_millis(after_origin))
+    }
+}
+
+/// The owner's view of one connection.
+#[derive(Debug)]
+struct Connection {
+    outbox: Arc<Outbox>,
+    peer: PeerInfo,
+}
+
+struct Owner {
+    broker: Broker,
+    clock: Clock,
+    conns: HashMap<ConnId, Connection>,
+    counters: EventCounters,
+    events: broadcast::Sender<Arc<Event>>,
+    /// Whether the detailed events are on, because someone watches `/events`.
+    watching: bool,
+    stopping: bool,
+}
+
+impl Owner {
+    async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
+        // One timer, moved only when the broker's next timeout changes: re-arming a timer
+        // on every input would cost more than handling most inputs.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed = None;
+        loop {
+            let next = self.broker.poll_timeout();
+            if next != armed {
+                if let Some(at) = next {
+                    timer.as_mut().reset(self.clock.deadline(at));
+                }
+                armed = next;
+            }
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(input) => self.handle(input),
+                    None => return,
+                },
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    self.broker.handle_timeout(self.clock.now());
+                }
+            }
+            self.drain();
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        self.refresh_watching();
+        let now = self.clock.now();
+        match input {
+            Input::Accept {
+                peer,
+                outbox,
+                reply,
+            } => {
+                if self.stopping {
+                    return; // Dropping `reply` tells the connection task to give up.
+                }
+                let peer = *peer;
+                let conn = self.broker.accept(now, peer.clone());
+                debug!(%conn, peer = peer.addr.as_deref().unwrap_or("-"), "accepted");
+                self.conns.insert(conn, Connection { outbox, peer });
+                if reply.send(conn).is_err() {
+                    self.broker.handle_closed(now, conn);
+                }
+            }
+            Input::Bytes { conn, bytes } if !self.stopping => {
+                self.broker.handle_bytes(now, conn, &bytes);
+            }
+            Input::Closed { conn } if !self.stopping => self.broker.handle_closed(now, conn),
+            Input::Relieved { conn } if !self.stopping => {
+                debug!(%conn, "no longer congested");
+                self.broker.handle_congestion(now, conn, false);
+            }
+            Input::Bytes { .. } | Input::Closed { .. } | Input::Relieved { .. } => {}
+            Input::Snapshot { reply } => {
+                let _ = reply.send(Snapshot {
+                    stats: self.broker.stats().clone(),
+                    counters: self.counters.clone(),
+                    connections_open: self.conns.len(),
+                    event_watchers: self.events.receiver_count(),
+                });
+            }
+            Input::Shutdown { done } => {
+                self.stopping = true;
+                let open: Vec<ConnId> = self.conns.keys().copied().collect();
+                for conn in open {
+                    self.broker.close_connection(now, conn);
+                }
+                self.drain();
+                // Whatever the broker did not close itself is closed here all the same.
+                for (_, connection) in self.conns.drain() {
+                    connection.outbox.close();
+                }
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Turns the detailed events on while someone watches `/events`, off when nobody does.
+    /// Checked once per input, so a watcher that just arrived sees events from the next
+    /// input on; with no input, the broker has nothing to say anyway.
+    fn refresh_watching(&mut self) {
+        let watching = self.events.receiver_count() > 0;
+        if watching != self.watching {
+            self.watching = watching;
+            self.broker.set_events(if watching {
+                EventConfig {
+                    packets: true,
+                    deliveries: true,
+                }
+            } else {
+                EventConfig::QUIET
+            });
+        }
+    }
+
+    /// The drain contract: take every output the last input caused.
+    fn drain(&mut self) {
+        while let Some(output) = self.broker.poll_output() {
+            match output {
+                Output::Transmit { conn, bytes } => self.transmit(conn, bytes),
+                Output::Close { conn, .. } => {
+                    // The entry itself goes when the `Disconnected` event that every close
+                    // emits comes through, so that its log line can still name the peer.
+                    if let Some(connection) = self.conns.get(&conn) {
+                        connection.outbox.close();
+                    }
+                }
+                Output::Event(event) => self.event(event),
+            }
+        }
+    }
+
+    fn transmit(&mut self, conn: ConnId, bytes: Bytes) {
+        let Some(connection) = self.conns.get(&conn) else {
+            return; // Closed by the server while the broker still had bytes for it.
+        };
+        match connection.outbox.push(bytes) {
+            Ok(Pushed::Queued) => {}
+            Ok(Pushed::Congested) => {
+                debug!(%conn, "congested: the client reads more slowly than it is sent to");
+                self.counters.congested();
+                self.broker.handle_congestion(self.clock.now(), conn, true);
+            }
+            Err(Overflow) => {
+                warn!(
+                    %conn,
+                    peer = connection.peer.addr.as_deref().unwrap_or("-"),
+                    "closing a connection that reads too slowly (outgoing queue full)"
+                );
+                connection.outbox.abort();
+                self.counters.slow_consumer_disconnected();
+                // To the broker this is a transport that went away: its Will is published.
+                self.broker.handle_closed(self.clock.now(), conn);
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        self.counters.observe(&event);
+        match &event {
+            Event::Connected {
+                conn,
+                client_id,
+                clean_session,
+                session_present,
+                keep_alive,
+            } => {
+                let peer = self.conns.get(conn).map(|c| &c.peer);
+                info!(
+                    %conn,
+                    client_id,
+                    peer = peer.and_then(|p| p.addr.as_deref()).unwrap_or("-"),
+                    principal = peer.and_then(|p| p.principal.as_deref()).unwrap_or("-"),
+                    clean_session,
+                    session_present,
+                    keep_alive,
+                    "connected"
+                );
+            }
+            Event::Disconnected {
+                conn,
+                client_id,
+                reason,
+            } => {
+                let connection = self.conns.remove(conn);
+                info!(
+                    %conn,
+                    client_id = client_id.as_deref().unwrap_or("-"),
+                    peer = connection
+                        .as_ref()
+                        .and_then(|c| c.peer.addr.as_deref())
+                        .unwrap_or("-"),
+                    ?reason,
+                    "disconnected"
+                );
+            }
+            _ => {}
+        }
+        if self.watching {
+            // An error only means the last watcher left since the check; nobody misses it.
+            let _ = self.events.send(Arc::new(event));
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The two brokers the server benchmark compares, started on free loopback ports and
+//! pinned to a core: brokerlab's release build, and Mosquitto 2 from Debian.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// How long a broker may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Both brokers get the same limits: a QoS 1 in-flight window per client equal to the
+/// load generator's publishing window, and queues large enough never to drop.
+pub const MAX_INFLIGHT: u32 = 64;
+pub const MAX_QUEUED: u32 = 100_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Brokerlab,
+    Mosquitto,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Brokerlab => "brokerlab",
+            Kind::Mosquitto => "mosquitto",
+        })
+    }
+}
+
+/// A running broker, killed when dropped.
+pub struct Broker {
+    pub kind: Kind,
+    child: Child,
+    /// MQTT over TCP.
+    pub mqtt: SocketAddr,
+    /// MQTT over WebSocket, as a `ws://` URL.
+    pub ws_url: String,
+}
+
+impl Broker {
+    /// Starts brokerlab's `binary` with the standard profile (the aws-iot profile's
+    /// quotas, 100 publishes per second per connection among them, would be measured
+    /// instead of the server).
+    pub fn brokerlab(binary: &Path, pin: Option<&str>) -> Result<Broker> {
+        let mut command = pinned(pin, binary);
+        command
+            .args(["serve", "--profile", "mqtt-3.1.1"])
+            .args(["--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"])
+            .args(["--max-connections", "20000"])
+            .arg("--set")
+            .arg(format!("max_inflight={MAX_INFLIGHT}"))
+            .arg("--set")
+            .arg(format!("max_queued={MAX_QUEUED}"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().context("cannot start brokerlab")?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+        let (found, listening) = mpsc::channel();
+        // Reads the log until the broker exits, so it never blocks on a full pipe.
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains(" listening ") {
+                    let _ = found.send(line);
+                }
+            }
+        });
+        let line = listening
+            .recv_timeout(START_TIMEOUT)
+            .context("brokerlab did not report its addresses")?;
+        let field = |key: &str| -> Result<SocketAddr> {
+            let prefix = format!("{key}=");
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix(&prefix))
+                .ok_or_else(|| anyhow!("no {key}= in `{line}`"))?
+                .parse()
+                .with_context(|| format!("bad {key} address in `{line}`"))
+        };
+        let http = field("http")?;
+        Ok(Broker {
+            kind: Kind::Brokerlab,
+            mqtt: field("mqtt")?,
+            ws_url: format!("ws://{http}/mqtt"),
+            child,
+        })
+    }
+
+    /// Starts Mosquitto with a generated configuration in `dir`.
+    pub fn mosquitto(dir: &Path, pin: Option<&str>) -> Result<Broker> {
+        let mqtt = free_port()?;
+        let ws = free_port()?;
+        let config = dir.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listener {mqtt} 127.0.0.1\n\
+                 listener {ws} 127.0.0.1\n\
+                 protocol websockets\n\
+                 allow_anonymous true\n\
+                 max_inflight_messages {MAX_INFLIGHT}\n\
+                 max_queued_messages {MAX_QUEUED}\n\
+                 persistence false\n\
+                 log_type none\n"
+            ),
+        )
+        .with_context(|| format!("cannot write {}", config.display()))?;
+        let child = pinned(pin, Path::new("mosquitto"))
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start mosquitto")?;
+        let mqtt = SocketAddr::from(([127, 0, 0, 1], mqtt));
+        let broker = Broker {
+            kind: Kind::Mosquitto,
+            mqtt,
+            ws_url: format!("ws://127.0.0.1:{ws}/mqtt"),
+            child,
+        };
+        wait_until_listening(mqtt)?;
+        wait_until_listening(SocketAddr::from(([127, 0, 0, 1], ws)))?;
+        Ok(broker)
+    }
+
+    /// The broker's resident memory, in KiB, from `/proc`.
+    pub fn resident_kib(&self) -> Result<u64> {
+        let mut status = String::new();
+        std::fs::File::open(format!("/proc/{}/status", self.child.id()))?
+            .read_to_string(&mut status)?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| anyhow!("no VmRSS for {}", self.kind))
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `program` under `taskset -c <cpus>` when pinning, else as it is.
+pub fn pinned(pin: Option<&str>, program: &Path) -> Command {
+    match pin {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", cpus]).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+/// A port nobody listens on now. Another process could take it before the broker binds
+/// it; on a quiet machine that does not happen, and if it did, start-up would fail loudly.
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_until_listening(addr: SocketAddr) -> Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while TcpStream::connect(addr).is_err() {
+        if Instant::now() >= deadline {
+            bail!("nothing listens on {addr} after {START_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
