@@ -246,3 +246,66 @@ fn without_policies_nothing_is_checked() {
         .iter()
         .all(|e| !matches!(e, Event::PolicyDecision { .. })));
 }
+
+fn with_users() -> std::collections::BTreeMap<String, String> {
+    [("alice".to_string(), "s3cret".to_string())]
+        .into_iter()
+        .collect()
+}
+
+fn login(sim: &mut Sim, user: Option<&str>, password: Option<&str>) -> (ConnId, Option<ConnAck>) {
+    let mut c = connect("dev", true);
+    c.keep_alive = 60;
+    c.username = user.map(str::to_owned);
+    c.password = password.map(|p| bytes::Bytes::copy_from_slice(p.as_bytes()));
+    sim.connect_with(c)
+}
+
+#[test]
+fn a_user_list_checks_name_and_password_under_the_standard() {
+    let mut sim = Sim::new(Config {
+        users: Some(with_users()),
+        ..Config::default()
+    });
+    let (_, ok) = login(&mut sim, Some("alice"), Some("s3cret"));
+    assert_eq!(ok.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    for (user, password) in [
+        (Some("alice"), Some("wrong")),
+        (Some("alice"), None),
+        (Some("mallory"), Some("s3cret")),
+        (None, None),
+    ] {
+        let (conn, ack) = login(&mut sim, user, password);
+        assert_eq!(
+            ack.map(|a| a.code),
+            Some(ConnectReturnCode::BadUsernameOrPassword),
+            "{user:?} {password:?}"
+        );
+        assert!(sim.closed(conn).is_some());
+    }
+}
+
+#[test]
+fn a_user_list_closes_bad_credentials_under_aws_and_spares_certificates() {
+    let mut config = Config::for_profile(Profile::AwsIot);
+    config.users = Some(with_users());
+    let mut sim = Sim::new(config);
+    let (conn, ack) = login(&mut sim, Some("alice"), Some("nope"));
+    assert_eq!(ack, None);
+    assert_eq!(sim.closed(conn), Some(&CloseReason::AuthError));
+    // A mutual-TLS connection is authenticated by its certificate: no password needed.
+    let cert = sim.broker.accept(
+        sim.now,
+        PeerInfo {
+            addr: None,
+            principal: Some("device-cert".into()),
+        },
+    );
+    sim.clients.insert(cert, Default::default());
+    let mut c = connect("cert-dev", true);
+    c.keep_alive = 60;
+    sim.send(cert, Packet::Connect(c));
+    assert!(
+        matches!(sim.recv(cert), Some(Packet::ConnAck(a)) if a.code == ConnectReturnCode::Accepted)
+    );
+}

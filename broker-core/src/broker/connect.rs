@@ -74,13 +74,24 @@ impl Broker {
             return self.rule_violation(now, conn, Rule::ConnectRate, detail);
         }
 
-        // Policies: iot:Connect on the client id, and iot:Publish on the Will's topic. A
-        // refusal leaves any connection already using the id alone.
         let peer = self
             .conns
             .get(&conn)
             .map(|c| c.peer.clone())
             .unwrap_or_default();
+
+        // Credentials: a connection authenticated by its certificate needs no password.
+        let (user, password) = (connect.username.as_deref(), connect.password.as_deref());
+        if peer.principal.is_none() && !self.credentials_accepted(user, password) {
+            // aws-iot closes without a CONNACK (AUTH_ERROR); MQTT 3.1.1 answers 0x04.
+            return match self.aws() {
+                Some(_) => self.close(now, conn, CloseReason::AuthError),
+                None => self.refuse_connect(now, conn, ConnectReturnCode::BadUsernameOrPassword),
+            };
+        }
+
+        // Policies: iot:Connect on the client id, and iot:Publish on the Will's topic. A
+        // refusal leaves any connection already using the id alone.
         let auth = AuthContext {
             principal: peer.principal.clone().or_else(|| connect.username.clone()),
             common_name: peer.principal.clone(),
@@ -194,6 +205,23 @@ impl Broker {
             // then whatever queued while the client was away.
             self.resend_inflight(now, session, true);
             self.pump(now, session);
+        }
+    }
+
+    /// Whether the CONNECT's user name and password are in `Config::users` (or no list is
+    /// configured). The comparison takes the same time however much of the password
+    /// matches, so timing does not reveal it.
+    fn credentials_accepted(&self, user: Option<&str>, password: Option<&[u8]>) -> bool {
+        let Some(users) = &self.config.users else {
+            return true;
+        };
+        let expected = user.and_then(|u| users.get(u));
+        match (expected, password) {
+            (Some(expected), Some(given)) => {
+                let (a, b) = (expected.as_bytes(), given);
+                a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+            }
+            _ => false,
         }
     }
 

@@ -56,6 +56,11 @@ pub struct Config {
     /// default). Built from policy files by the server and the simulator, not from keys.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub policies: Option<crate::policy::PolicySet>,
+    /// User names and their passwords, for connections without a client certificate.
+    /// When set, such a CONNECT must carry a listed user name and its password; `None`
+    /// accepts any credentials, or none. Loaded from a file by the server.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub users: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl Default for Config {
@@ -75,6 +80,7 @@ impl Default for Config {
             hash_matches_parent: HashMatchesParent::Yes,
             events: EventConfig::default(),
             policies: None,
+            users: None,
         }
     }
 }
