@@ -1,5 +1,29 @@
-//! wasm-bindgen bindings over `broker-core`.
+//! The browser simulator's engine: the real broker core, virtual devices (the core's own
+//! MQTT client), a virtual network with a fixed latency, and a virtual clock.
 //!
-//! Not built yet: this crate is filled by the browser-simulator issue. It exists so the
-//! workspace has the shape DESIGN.md describes, and it deliberately exports nothing, so
-//! nobody mistakes it for a working API.
+//! - [`World`]: the simulation, driven by actions and time, traced entry by entry. The
+//!   Yew app (`web/`) drives it directly from Rust.
+//! - [`Scenario`]: a configuration and timed actions; it replays to the same trace.
+//! - [`lessons`]: the guided scenarios of the simulator.
+//! - `js` (feature `js`, on by default): the wasm-bindgen API for JavaScript users and
+//!   the browser tests.
+//!
+//! Nothing here reads a clock or draws randomness from the system, so the same code runs
+//! natively in tests and in the browser, with the same results.
+
+mod device;
+pub mod lessons;
+mod network;
+mod scenario;
+pub mod trace;
+mod world;
+
+#[cfg(feature = "js")]
+pub mod js;
+
+pub use device::{DeviceState, DeviceView, InboxMessage, INBOX_CAP};
+pub use scenario::{
+    Action, ActionError, DeviceId, DeviceSpec, Scenario, TimedAction, WillSpec, DEFAULT_LATENCY_MS,
+};
+pub use trace::{Direction, Numbered, PacketTrace, Span, TraceEntry, TRACE_CAP};
+pub use world::World;

@@ -1,4 +1,12 @@
-//! The Yew simulator UI.
+//! The browser simulator: a Yew UI over [`broker_wasm::World`], the real broker core with
+//! virtual devices on a virtual clock.
 //!
-//! Not built yet: this crate is filled by the browser-simulator issue. It deliberately
-//! contains no UI, so nothing here pretends to work.
+//! - [`model`]: what the UI shows, as plain Rust (the diagram's rows and lanes, the hex
+//!   dump, sharing, the clock). It builds and is tested on every target.
+//! - `ui` (wasm32 only): the Yew components. `cargo xtask web` builds them into the static
+//!   bundle that `brokerlab serve` embeds.
+
+pub mod model;
+
+#[cfg(target_arch = "wasm32")]
+mod ui;

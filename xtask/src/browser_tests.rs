@@ -29,7 +29,7 @@ pub fn wasm_api() -> Result<Outcome> {
 }
 
 /// `tests/tests/simulator.rs`: builds the server with the bundle embedded, then runs the
-/// ignored end-to-end tests against it.
+/// end-to-end tests (behind the `browser` feature) against it.
 pub fn end_to_end() -> Result<Outcome> {
     let dist = web::dist_dir()?;
     process::run(
@@ -46,12 +46,22 @@ pub fn end_to_end() -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// Runs the ignored tests of `tests/tests/simulator.rs` whose names contain `filter`.
+/// Runs the tests of `tests/tests/simulator.rs` (behind the `browser` feature) whose
+/// names contain `filter`.
 pub fn run_e2e(server: &Path, filter: &str) -> Result<()> {
     process::run(
         workspace::cargo()
-            .args(["test", "-p", "brokerlab-tests", "--test", "simulator", "--"])
-            .args(["--ignored", "--nocapture", filter])
+            .args([
+                "test",
+                "-p",
+                "brokerlab-tests",
+                "--features",
+                "browser",
+                "--test",
+                "simulator",
+                "--",
+            ])
+            .args(["--nocapture", filter])
             .env("BROKERLAB_BIN", server)
             .env("CHROMEDRIVER", chromium::chromedriver())
             .env("CHROMIUM", chromium::chromium()),

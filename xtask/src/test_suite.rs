@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::steps::{self, Outcome, Step};
-use crate::{mosquitto, process, wasm_check, workspace};
+use crate::{browser_tests, chromium, mosquitto, process, wasm_check, web, workspace};
 
 pub fn run() -> Result<()> {
     steps::run_all(
@@ -21,6 +21,21 @@ pub fn run() -> Result<()> {
             Step::new("wasm build check (cargo xtask wasm-check)", || {
                 wasm_check::run().map(|()| Outcome::Done)
             }),
+            Step::new(
+                "Chromium and chromedriver for the browser tests (apt-get if missing)",
+                chromium::ensure_installed,
+            ),
+            Step::new("the simulator's web bundle (cargo xtask web)", || {
+                web::build().map(|_| Outcome::Done)
+            }),
+            Step::new(
+                "the wasm API in headless Chromium (wasm-bindgen-test)",
+                browser_tests::wasm_api,
+            ),
+            Step::new(
+                "the simulator end to end: brokerlab serve with the bundle, in Chromium",
+                browser_tests::end_to_end,
+            ),
         ],
     )
 }

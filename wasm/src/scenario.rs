@@ -1,0 +1,259 @@
+//! What a learner does, as data: the actions on devices, and the scenario that records
+//! them with their virtual timestamps so that a run can be replayed, shared in a URL, or
+//! exported and imported again.
+
+use broker_core::Config;
+use serde::{Deserialize, Serialize};
+
+/// The index of a virtual device in its world, in the order devices were spawned.
+pub type DeviceId = u32;
+
+/// How a new device connects and behaves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSpec {
+    /// The client identifier. Several devices may share one: that is how a duplicate
+    /// client id (MQTT-3.1.4-2, AWS rule D6) is shown.
+    pub client_id: String,
+    /// The Clean Session flag of every CONNECT the device sends.
+    #[serde(default = "yes")]
+    pub clean_session: bool,
+    /// Keep-alive in seconds.
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive: u16,
+    /// The Will the device leaves with the broker, if any.
+    #[serde(default)]
+    pub will: Option<WillSpec>,
+    /// Whether incoming QoS 1 and 2 messages are acknowledged at once.
+    #[serde(default = "yes")]
+    pub auto_ack: bool,
+}
+
+impl DeviceSpec {
+    /// A device with a clean session, keep-alive 60 s, no Will, and auto-ack on.
+    pub fn new(client_id: &str) -> Self {
+        DeviceSpec {
+            client_id: client_id.to_owned(),
+            clean_session: true,
+            keep_alive: default_keep_alive(),
+            will: None,
+            auto_ack: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_keep_alive() -> u16 {
+    60
+}
+
+/// A Will, as a learner types it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WillSpec {
+    /// Where the Will is published.
+    pub topic: String,
+    /// Its payload, as text.
+    pub payload: String,
+    /// Its QoS, 0 to 2.
+    #[serde(default)]
+    pub qos: u8,
+    /// Whether it is published retained.
+    #[serde(default)]
+    pub retain: bool,
+}
+
+/// One thing a learner does. Every action names its device by index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Adds a device; it stays disconnected until a `Connect` (the simulator's UI sends
+    /// one right after, so that a new device connects by itself).
+    Spawn {
+        /// How it connects and behaves.
+        spec: DeviceSpec,
+    },
+    /// Opens a new transport and sends CONNECT.
+    Connect {
+        /// The device.
+        device: DeviceId,
+    },
+    /// Sends DISCONNECT and closes the transport: the broker discards the Will.
+    Disconnect {
+        /// The device.
+        device: DeviceId,
+    },
+    /// The network fails under the device: no DISCONNECT, packets in flight are lost, and
+    /// the broker sees the transport close (so the Will is published).
+    DropNetwork {
+        /// The device.
+        device: DeviceId,
+    },
+    /// Sends SUBSCRIBE with one filter.
+    Subscribe {
+        /// The device.
+        device: DeviceId,
+        /// The topic filter.
+        filter: String,
+        /// The requested QoS, 0 to 2.
+        qos: u8,
+    },
+    /// Sends UNSUBSCRIBE with one filter.
+    Unsubscribe {
+        /// The device.
+        device: DeviceId,
+        /// The topic filter.
+        filter: String,
+    },
+    /// Publishes a message.
+    Publish {
+        /// The device.
+        device: DeviceId,
+        /// The topic name.
+        topic: String,
+        /// The payload, as text.
+        payload: String,
+        /// The QoS, 0 to 2.
+        qos: u8,
+        /// The RETAIN flag.
+        #[serde(default)]
+        retain: bool,
+    },
+    /// Turns automatic acknowledgement of incoming messages on or off.
+    SetAutoAck {
+        /// The device.
+        device: DeviceId,
+        /// On or off.
+        on: bool,
+    },
+    /// Acknowledges, by hand, an incoming message held because auto-ack is off.
+    Ack {
+        /// The device.
+        device: DeviceId,
+        /// The message's packet id.
+        packet_id: u16,
+    },
+    /// Makes the device publish a counter to `topic` every `every_ms` milliseconds of
+    /// virtual time, or stop doing so (`every_ms` absent). Load is one action, not one
+    /// per message, so a scenario with hundreds of busy devices stays small.
+    AutoPublish {
+        /// The device.
+        device: DeviceId,
+        /// The topic name.
+        topic: String,
+        /// The QoS, 0 to 2.
+        qos: u8,
+        /// The period; absent stops publishing.
+        #[serde(default)]
+        every_ms: Option<u64>,
+        /// When the first message goes out, in milliseconds from now; one period if
+        /// absent. Staggering it spreads many devices' messages over the period.
+        #[serde(default)]
+        first_in_ms: Option<u64>,
+    },
+}
+
+impl Action {
+    /// The device the action concerns, except for `Spawn`, which makes one.
+    pub fn device(&self) -> Option<DeviceId> {
+        match self {
+            Action::Spawn { .. } => None,
+            Action::Connect { device }
+            | Action::Disconnect { device }
+            | Action::DropNetwork { device }
+            | Action::Subscribe { device, .. }
+            | Action::Unsubscribe { device, .. }
+            | Action::Publish { device, .. }
+            | Action::SetAutoAck { device, .. }
+            | Action::Ack { device, .. }
+            | Action::AutoPublish { device, .. } => Some(*device),
+        }
+    }
+}
+
+/// An action and the virtual time, in milliseconds, at which it was applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimedAction {
+    /// Milliseconds of virtual time.
+    pub at: u64,
+    /// What was done.
+    pub action: Action,
+}
+
+/// Everything that determines a run: the broker's configuration (profile, rules, seed),
+/// the network's latency, and the actions with their times. The same scenario replays to
+/// the same trace, byte for byte.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The broker's configuration, seed included.
+    #[serde(default)]
+    pub config: Config,
+    /// One-way latency of every link, in milliseconds of virtual time.
+    #[serde(default = "default_latency")]
+    pub latency_ms: u64,
+    /// The actions, in the order they were applied.
+    #[serde(default)]
+    pub actions: Vec<TimedAction>,
+}
+
+/// The default one-way latency: long enough that arrows on the diagram visibly take time.
+pub const DEFAULT_LATENCY_MS: u64 = 20;
+
+fn default_latency() -> u64 {
+    DEFAULT_LATENCY_MS
+}
+
+impl Scenario {
+    /// An empty scenario for `config` with the default latency.
+    pub fn new(config: Config) -> Self {
+        Scenario {
+            config,
+            latency_ms: DEFAULT_LATENCY_MS,
+            actions: Vec::new(),
+        }
+    }
+}
+
+/// Why an action was refused. A refused action changes nothing and is not recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionError {
+    /// No device has this index.
+    NoSuchDevice(DeviceId),
+    /// The device must be connected (or connecting) for this.
+    NotConnected(DeviceId),
+    /// The device already has a connection.
+    AlreadyConnected(DeviceId),
+    /// A QoS outside 0 to 2.
+    InvalidQos(u8),
+    /// The topic name or filter is not valid MQTT.
+    InvalidTopic(String),
+    /// The action is dated before the world's present.
+    InThePast {
+        /// When the action says it happened.
+        at: u64,
+        /// The world's present.
+        now: u64,
+    },
+}
+
+impl core::fmt::Display for ActionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ActionError::NoSuchDevice(d) => write!(f, "there is no device #{d}"),
+            ActionError::NotConnected(d) => write!(f, "device #{d} is not connected"),
+            ActionError::AlreadyConnected(d) => write!(f, "device #{d} is already connected"),
+            ActionError::InvalidQos(q) => write!(f, "QoS {q} does not exist (0, 1 or 2)"),
+            ActionError::InvalidTopic(why) => f.write_str(why),
+            ActionError::InThePast { at, now } => {
+                write!(f, "an action at {at} ms comes before the present, {now} ms")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ActionError {}

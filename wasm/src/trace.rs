@@ -1,0 +1,403 @@
+//! The trace: everything a world did, as entries the simulator draws (a sequence diagram,
+//! the packet inspector) and that JavaScript receives as plain objects.
+
+use std::collections::VecDeque;
+
+use broker_core::codec::{self, FieldSpan};
+use broker_core::{Packet, SubscribeReturnCode};
+use serde::Serialize;
+
+use crate::scenario::{Action, DeviceId};
+
+/// Which way a packet travels. Every link joins one device and the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the device to the broker.
+    ToBroker,
+    /// From the broker to the device.
+    ToDevice,
+}
+
+/// One field of a packet and where its bytes lie, for the inspector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Span {
+    /// The field's name, as the specification calls it.
+    pub field: &'static str,
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl From<&FieldSpan> for Span {
+    fn from(s: &FieldSpan) -> Self {
+        Span {
+            field: s.field,
+            start: s.start,
+            end: s.end,
+        }
+    }
+}
+
+/// One packet on a link: an arrow on the diagram.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PacketTrace {
+    /// Numbers packets in the order they were sent, for `Lost` entries and selection.
+    pub id: u64,
+    /// The device at the other end of the link.
+    pub device: DeviceId,
+    /// That device's client id (shared by devices that show a duplicate id).
+    pub client_id: String,
+    /// Which way it travels.
+    pub direction: Direction,
+    /// When it was sent, in milliseconds of virtual time.
+    pub sent_at: u64,
+    /// When it arrives, unless a `Lost` entry says otherwise.
+    pub arrives_at: u64,
+    /// The packet type as the specification writes it: `PUBLISH`, `SUBACK`, ...
+    pub kind: &'static str,
+    /// The key fields in a few words: QoS, packet id, DUP, RETAIN, return codes, topic.
+    pub label: String,
+    /// The bytes on the wire.
+    pub bytes: Vec<u8>,
+    /// Where each named field lies in `bytes`.
+    pub spans: Vec<Span>,
+}
+
+/// One thing that happened in a world, with its virtual time `at` in milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TraceEntry {
+    /// A packet left a device or the broker.
+    Packet(PacketTrace),
+    /// A packet never reached its receiver, because the network dropped or the receiving
+    /// end had closed the connection.
+    Lost {
+        /// When that became certain (its planned arrival).
+        at: u64,
+        /// The packet's `id`.
+        packet: u64,
+        /// Why, in a few words.
+        reason: &'static str,
+    },
+    /// A learner's action was applied.
+    Action {
+        /// When.
+        at: u64,
+        /// What.
+        action: Action,
+    },
+    /// A rule of the `aws-iot` profile changed what the broker did.
+    Rule {
+        /// When.
+        at: u64,
+        /// `D1`..`D8`, or a quota's code.
+        code: &'static str,
+        /// One line for a learner.
+        explanation: &'static str,
+        /// What exactly, for example which packet.
+        detail: String,
+        /// The device whose connection it concerned, if one.
+        device: Option<DeviceId>,
+        /// That connection's client id, once connected.
+        client_id: Option<String>,
+    },
+    /// The broker accepted a CONNECT.
+    Connected {
+        /// When.
+        at: u64,
+        /// The device.
+        device: Option<DeviceId>,
+        /// Its client id.
+        client_id: String,
+        /// What CONNACK said.
+        session_present: bool,
+    },
+    /// The broker ended a connection.
+    Disconnected {
+        /// When.
+        at: u64,
+        /// The device.
+        device: Option<DeviceId>,
+        /// Its client id, if it had connected.
+        client_id: Option<String>,
+        /// Why, as the core names it.
+        reason: String,
+        /// Whether the Will is published for this reason.
+        publishes_will: bool,
+    },
+    /// A device learned that its transport closed.
+    TransportClosed {
+        /// When.
+        at: u64,
+        /// The device.
+        device: DeviceId,
+    },
+    /// A session was created, resumed or discarded.
+    Session {
+        /// When.
+        at: u64,
+        /// The session's client id.
+        client_id: String,
+        /// `Created`, `Resumed` or `Discarded`.
+        change: String,
+    },
+    /// A Will was published.
+    Will {
+        /// When.
+        at: u64,
+        /// Whose.
+        client_id: String,
+        /// Its topic.
+        topic: String,
+    },
+    /// A retained message was stored (`stored`) or deleted.
+    Retained {
+        /// When.
+        at: u64,
+        /// Its topic.
+        topic: String,
+        /// Stored or replaced (true), deleted (false).
+        stored: bool,
+    },
+    /// A message did not reach a subscriber.
+    Dropped {
+        /// When.
+        at: u64,
+        /// The subscriber's client id.
+        client_id: String,
+        /// The topic.
+        topic: String,
+        /// Why, as the core names it.
+        reason: String,
+    },
+    /// The broker re-sent unacknowledged messages.
+    Resent {
+        /// When.
+        at: u64,
+        /// The session.
+        client_id: String,
+        /// How many packets.
+        count: usize,
+    },
+    /// A client broke the protocol and was disconnected.
+    Violation {
+        /// When.
+        at: u64,
+        /// The device.
+        device: Option<DeviceId>,
+        /// What it did, and the statement it broke.
+        detail: String,
+    },
+    /// An AWS IoT policy denied a request.
+    PolicyDenied {
+        /// When.
+        at: u64,
+        /// The device.
+        device: Option<DeviceId>,
+        /// The client id.
+        client_id: String,
+        /// What was asked: `Connect`, `Publish`, ...
+        action: String,
+        /// The resource ARN it was asked for.
+        resource: String,
+    },
+    /// A device handed a message to its application: a line in its inbox.
+    Received {
+        /// When.
+        at: u64,
+        /// The device.
+        device: DeviceId,
+        /// The topic.
+        topic: String,
+        /// The payload, as text (invalid UTF-8 replaced).
+        payload: String,
+        /// Its QoS.
+        qos: u8,
+        /// Its packet id (QoS 1 and 2).
+        packet_id: Option<u16>,
+        /// DUP.
+        dup: bool,
+        /// RETAIN.
+        retain: bool,
+    },
+}
+
+impl TraceEntry {
+    /// The virtual time of the entry, in milliseconds.
+    pub fn at(&self) -> u64 {
+        match self {
+            TraceEntry::Packet(p) => p.sent_at,
+            TraceEntry::Lost { at, .. }
+            | TraceEntry::Action { at, .. }
+            | TraceEntry::Rule { at, .. }
+            | TraceEntry::Connected { at, .. }
+            | TraceEntry::Disconnected { at, .. }
+            | TraceEntry::TransportClosed { at, .. }
+            | TraceEntry::Session { at, .. }
+            | TraceEntry::Will { at, .. }
+            | TraceEntry::Retained { at, .. }
+            | TraceEntry::Dropped { at, .. }
+            | TraceEntry::Resent { at, .. }
+            | TraceEntry::Violation { at, .. }
+            | TraceEntry::PolicyDenied { at, .. }
+            | TraceEntry::Received { at, .. } => *at,
+        }
+    }
+}
+
+/// A trace entry and its place in the world's history, counted from 0.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Numbered {
+    /// The entry's number; numbers are never reused, so a viewer can key on them.
+    pub seq: u64,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: TraceEntry,
+}
+
+/// The most entries a world keeps. A busy simulation (hundreds of devices) produces
+/// thousands a second; the oldest are forgotten so memory stays bounded.
+pub const TRACE_CAP: usize = 20_000;
+
+/// The entries kept, and how far a viewer has read them.
+#[derive(Debug, Default)]
+pub struct Trace {
+    entries: VecDeque<Numbered>,
+    next_seq: u64,
+    read_upto: u64,
+}
+
+impl Trace {
+    pub(crate) fn push(&mut self, entry: TraceEntry) {
+        if self.entries.len() == TRACE_CAP {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(Numbered {
+            seq: self.next_seq,
+            entry,
+        });
+        self.next_seq += 1;
+    }
+
+    /// Forgets the entries numbered `from` and later: those of a refused action.
+    pub(crate) fn truncate(&mut self, from: u64) {
+        while self.entries.back().is_some_and(|n| n.seq >= from) {
+            self.entries.pop_back();
+        }
+        self.next_seq = self.next_seq.min(from);
+        self.read_upto = self.read_upto.min(from);
+    }
+
+    /// Entries not read before, oldest first. Entries forgotten before being read are
+    /// skipped; `forgotten` says how many entries the world no longer holds.
+    pub fn read_new(&mut self) -> Vec<Numbered> {
+        let from = self.read_upto;
+        self.read_upto = self.next_seq;
+        self.entries
+            .iter()
+            .skip_while(|n| n.seq < from)
+            .cloned()
+            .collect()
+    }
+
+    /// Every entry kept, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = &Numbered> {
+        self.entries.iter()
+    }
+
+    /// How many entries were made in all.
+    pub fn len_total(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// How many of the oldest entries were forgotten to respect `TRACE_CAP`.
+    pub fn forgotten(&self) -> u64 {
+        self.next_seq - self.entries.len() as u64
+    }
+}
+
+/// Decodes a packet the world carries, with its field spans. Every packet in a world was
+/// encoded by the core's own codec, so decoding cannot fail; if it ever did, the arrow
+/// would still be drawn, labelled with what is known.
+pub(crate) fn describe(bytes: &[u8]) -> (&'static str, String, Vec<Span>) {
+    let mut spans = Vec::new();
+    match codec::decode(bytes, usize::MAX, Some(&mut spans)) {
+        Ok(Some((packet, _))) => (
+            packet.packet_type().name(),
+            label(&packet),
+            spans.iter().map(Span::from).collect(),
+        ),
+        Ok(None) | Err(_) => (
+            "?",
+            format!("{} undecodable bytes", bytes.len()),
+            Vec::new(),
+        ),
+    }
+}
+
+/// The key fields of a packet in a few words, for the arrow's label.
+pub fn label(packet: &Packet) -> String {
+    match packet {
+        Packet::Connect(c) => {
+            let mut s = format!(
+                "id \"{}\", clean {}, keep-alive {}s",
+                c.client_id,
+                u8::from(c.clean_session),
+                c.keep_alive
+            );
+            if let Some(w) = &c.will {
+                s.push_str(&format!(", will {} q{}", w.topic.as_str(), w.qos.bits()));
+            }
+            s
+        }
+        Packet::ConnAck(a) => format!(
+            "session present {}, rc {}",
+            u8::from(a.session_present),
+            a.code as u8
+        ),
+        Packet::Publish(p) => {
+            let mut s = format!("{} q{}", p.topic.as_str(), p.qos.bits());
+            if let Some(id) = p.packet_id {
+                s.push_str(&format!(" id {id}"));
+            }
+            if p.dup {
+                s.push_str(" DUP");
+            }
+            if p.retain {
+                s.push_str(" RETAIN");
+            }
+            s
+        }
+        Packet::PubAck(id)
+        | Packet::PubRec(id)
+        | Packet::PubRel(id)
+        | Packet::PubComp(id)
+        | Packet::UnsubAck(id) => format!("id {id}"),
+        Packet::Subscribe(s) => {
+            let filters: Vec<String> = s
+                .filters
+                .iter()
+                .map(|(f, q)| format!("{} q{}", f.as_str(), q.bits()))
+                .collect();
+            format!("id {}, {}", s.packet_id, filters.join(", "))
+        }
+        Packet::SubAck(a) => {
+            let codes: Vec<String> = a
+                .codes
+                .iter()
+                .map(|c| match c {
+                    SubscribeReturnCode::Granted(q) => format!("q{}", q.bits()),
+                    SubscribeReturnCode::Failure => "0x80".to_owned(),
+                })
+                .collect();
+            format!("id {}, {}", a.packet_id, codes.join(", "))
+        }
+        Packet::Unsubscribe(u) => {
+            let filters: Vec<&str> = u.filters.iter().map(|f| f.as_str()).collect();
+            format!("id {}, {}", u.packet_id, filters.join(", "))
+        }
+        Packet::PingReq | Packet::PingResp | Packet::Disconnect => String::new(),
+    }
+}

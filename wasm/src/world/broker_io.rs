@@ -1,0 +1,197 @@
+//! Draining the broker (the core's drain contract): bytes go onto links, closes travel
+//! to the devices, and events become trace entries.
+
+use broker_core::{CloseReason, Event, Output};
+
+use super::World;
+use crate::network::Delivery;
+use crate::trace::{describe, Direction, PacketTrace, TraceEntry};
+
+impl World {
+    /// Polls the broker until it has nothing more to say. Called after every input.
+    pub(super) fn drain_broker(&mut self) {
+        // Any input may have changed the broker's tables, even one that made no output
+        // (a PUBACK completing a delivery).
+        self.broker_changed = true;
+        let arrives_at = self.arrival();
+        while let Some(output) = self.broker.poll_output() {
+            match output {
+                Output::Transmit { conn, bytes } => {
+                    // Every connection the broker knows was opened by a device's Connect.
+                    let Some(device) = self.network.device_of(conn) else {
+                        continue;
+                    };
+                    let client_id = self
+                        .devices
+                        .get(device as usize)
+                        .map(|d| d.spec.client_id.clone())
+                        .unwrap_or_default();
+                    let packet = self.next_packet;
+                    self.next_packet += 1;
+                    let (kind, label, spans) = describe(&bytes);
+                    self.trace.push(TraceEntry::Packet(PacketTrace {
+                        id: packet,
+                        device,
+                        client_id,
+                        direction: Direction::ToDevice,
+                        sent_at: self.now.as_millis(),
+                        arrives_at: arrives_at.as_millis(),
+                        kind,
+                        label,
+                        bytes: bytes.to_vec(),
+                        spans,
+                    }));
+                    self.network.send(
+                        arrives_at,
+                        Delivery::ToDevice {
+                            device,
+                            conn,
+                            packet,
+                            bytes,
+                        },
+                    );
+                }
+                Output::Close { conn, .. } => {
+                    if let Some(device) = self.network.device_of(conn) {
+                        self.network
+                            .send(arrives_at, Delivery::ClosedByBroker { device, conn });
+                    }
+                }
+                Output::Event(event) => self.record(event),
+            }
+        }
+    }
+
+    /// Turns a broker event into a trace entry. Packet and delivery events are switched
+    /// off (the world traces packets itself); timer and acknowledgement notes are left out
+    /// because the packets they cause already show on the diagram.
+    fn record(&mut self, event: Event) {
+        let at = self.now.as_millis();
+        let entry = match event {
+            Event::RuleFired {
+                rule,
+                conn,
+                client_id,
+                detail,
+            } => TraceEntry::Rule {
+                at,
+                code: rule.code(),
+                explanation: rule.explanation(),
+                detail,
+                device: conn.and_then(|c| self.network.device_of(c)),
+                client_id,
+            },
+            Event::Connected {
+                conn,
+                client_id,
+                session_present,
+                ..
+            } => TraceEntry::Connected {
+                at,
+                device: self.network.device_of(conn),
+                client_id,
+                session_present,
+            },
+            Event::Disconnected {
+                conn,
+                client_id,
+                reason,
+            } => TraceEntry::Disconnected {
+                at,
+                device: self.network.device_of(conn),
+                client_id,
+                publishes_will: reason.publishes_will(),
+                reason: close_reason(&reason),
+            },
+            Event::Session { client_id, change } => TraceEntry::Session {
+                at,
+                client_id,
+                change: format!("{change:?}"),
+            },
+            Event::WillPublished { client_id, topic } => TraceEntry::Will {
+                at,
+                client_id,
+                topic: topic.as_str().to_owned(),
+            },
+            Event::RetainedStored { topic } => TraceEntry::Retained {
+                at,
+                topic: topic.as_str().to_owned(),
+                stored: true,
+            },
+            Event::RetainedDeleted { topic } => TraceEntry::Retained {
+                at,
+                topic: topic.as_str().to_owned(),
+                stored: false,
+            },
+            Event::Dropped {
+                client_id,
+                topic,
+                reason,
+                ..
+            } => TraceEntry::Dropped {
+                at,
+                client_id,
+                topic: topic.as_str().to_owned(),
+                reason: format!("{reason:?}"),
+            },
+            Event::Resent {
+                client_id, count, ..
+            } => TraceEntry::Resent {
+                at,
+                client_id,
+                count,
+            },
+            Event::ProtocolViolation { conn, violation } => TraceEntry::Violation {
+                at,
+                device: self.network.device_of(conn),
+                detail: format!("{violation:?} ({})", violation.statement()),
+            },
+            // The simulator attaches no policies, so everything is allowed and only a
+            // denial (from a configuration that does attach them) is worth a line.
+            Event::PolicyDecision {
+                conn,
+                client_id,
+                decision,
+            } => {
+                if decision.allowed {
+                    return;
+                }
+                TraceEntry::PolicyDenied {
+                    at,
+                    device: conn.and_then(|c| self.network.device_of(c)),
+                    client_id,
+                    action: format!("{:?}", decision.action),
+                    resource: decision.resource,
+                }
+            }
+            Event::PacketIn { .. }
+            | Event::PacketOut { .. }
+            | Event::Delivered { .. }
+            | Event::TimerFired { .. }
+            | Event::UnexpectedAck { .. } => return,
+        };
+        self.trace.push(entry);
+    }
+}
+
+/// A close reason in words a learner can read, naming the rule or statement behind it.
+fn close_reason(reason: &CloseReason) -> String {
+    match reason {
+        CloseReason::ClientDisconnect => "the client sent DISCONNECT".to_owned(),
+        CloseReason::TransportClosed => "the network connection was lost".to_owned(),
+        CloseReason::ProtocolViolation(v) => {
+            format!("protocol violation {v:?} ({})", v.statement())
+        }
+        CloseReason::KeepAliveTimeout => {
+            "nothing arrived for 1.5 x keep-alive (MQTT-3.1.2-24)".to_owned()
+        }
+        CloseReason::ConnectTimeout => "no CONNECT arrived in time".to_owned(),
+        CloseReason::TakenOver { .. } => {
+            "a newer connection took over the client id (MQTT-3.1.4-2)".to_owned()
+        }
+        CloseReason::ConnectRefused(code) => format!("CONNECT refused: {code:?}"),
+        CloseReason::Rule(rule) => rule.to_string(),
+        CloseReason::AuthError => "a policy denied the request (AUTH_ERROR)".to_owned(),
+        CloseReason::ServerShutdown => "the server closed the connection".to_owned(),
+    }
+}

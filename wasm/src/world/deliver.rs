@@ -1,0 +1,184 @@
+//! Moving bytes: from a device onto its link, from a link into the broker or a device,
+//! and waking devices for their timers.
+
+use core::time::Duration;
+
+use broker_core::client::ClientEvent;
+use broker_core::Instant;
+use bytes::Bytes;
+
+use super::World;
+use crate::network::{Delivery, LinkState};
+use crate::scenario::DeviceId;
+use crate::trace::{describe, Direction, PacketTrace, TraceEntry};
+
+impl World {
+    /// When something sent now arrives at the other end of its link.
+    pub(super) fn arrival(&self) -> Instant {
+        self.now + Duration::from_millis(self.latency_ms)
+    }
+
+    /// Hands one arrival to its receiver.
+    pub(super) fn deliver(&mut self, delivery: Delivery) {
+        let now = self.now;
+        match delivery {
+            Delivery::ToBroker {
+                conn,
+                packet,
+                bytes,
+            } => {
+                if self.network.link_state(conn) == Some(LinkState::Dropped) {
+                    self.lost(packet, "the network dropped");
+                    return;
+                }
+                self.broker.handle_bytes(now, conn, &bytes);
+                self.drain_broker();
+            }
+            Delivery::ToDevice {
+                device,
+                conn,
+                packet,
+                bytes,
+            } => {
+                let Some(d) = self.devices.get_mut(device as usize) else {
+                    return;
+                };
+                if d.conn != Some(conn) {
+                    let reason = match self.network.link_state(conn) {
+                        Some(LinkState::Dropped) => "the network dropped",
+                        _ => "the device had closed this connection",
+                    };
+                    self.lost(packet, reason);
+                    return;
+                }
+                d.client.handle_bytes(now, &bytes);
+                self.drain_device(device);
+            }
+            Delivery::ClosedByBroker { device, conn } => {
+                let Some(d) = self.devices.get_mut(device as usize) else {
+                    return;
+                };
+                if d.conn == Some(conn) {
+                    d.client.handle_closed();
+                    d.conn = None;
+                    self.trace.push(TraceEntry::TransportClosed {
+                        at: now.as_millis(),
+                        device,
+                    });
+                    self.changed.insert(device);
+                    self.rearm(device);
+                }
+            }
+            Delivery::ClosedByDevice { conn } => {
+                self.broker.handle_closed(now, conn);
+                self.drain_broker();
+            }
+        }
+    }
+
+    /// A device's timer fired: keep-alive pings, and its automatic publishing.
+    pub(super) fn wake_device(&mut self, device: DeviceId) {
+        let now = self.now;
+        let Some(d) = self.devices.get_mut(device as usize) else {
+            return;
+        };
+        d.client.handle_timeout(now);
+        if let Some(auto) = d.auto_publish.as_mut() {
+            if auto.next_at <= now {
+                auto.count += 1;
+                auto.next_at = now + Duration::from_millis(auto.every_ms);
+                let payload = Bytes::from(auto.count.to_string().into_bytes());
+                let (topic, qos) = (auto.topic.clone(), auto.qos);
+                d.client.publish(now, topic, payload, qos, false);
+            }
+        }
+        self.drain_device(device);
+    }
+
+    /// Takes what a device wants to send and what happened to it, and re-arms its timer.
+    pub(super) fn drain_device(&mut self, device: DeviceId) {
+        let now = self.now;
+        let arrives_at = self.arrival();
+        let Some(d) = self.devices.get_mut(device as usize) else {
+            return;
+        };
+        let client_id = d.spec.client_id.clone();
+        let conn = d.conn;
+        while let Some(bytes) = d.client.poll_transmit() {
+            // A client only transmits on a transport; with none, there is nothing to carry.
+            let Some(conn) = conn else { continue };
+            let packet = self.next_packet;
+            self.next_packet += 1;
+            let (kind, label, spans) = describe(&bytes);
+            self.trace.push(TraceEntry::Packet(PacketTrace {
+                id: packet,
+                device,
+                client_id: client_id.clone(),
+                direction: Direction::ToBroker,
+                sent_at: now.as_millis(),
+                arrives_at: arrives_at.as_millis(),
+                kind,
+                label,
+                bytes: bytes.to_vec(),
+                spans,
+            }));
+            self.network.send(
+                arrives_at,
+                Delivery::ToBroker {
+                    conn,
+                    packet,
+                    bytes,
+                },
+            );
+        }
+        while let Some(event) = d.client.poll_event() {
+            if let ClientEvent::Message(m) = event {
+                d.receive(&m);
+                self.trace.push(TraceEntry::Received {
+                    at: now.as_millis(),
+                    device,
+                    topic: m.topic.as_str().to_owned(),
+                    payload: String::from_utf8_lossy(&m.payload).into_owned(),
+                    qos: m.qos.bits(),
+                    packet_id: m.packet_id.map(|id| id.get()),
+                    dup: m.dup,
+                    retain: m.retain,
+                });
+            }
+        }
+        self.changed.insert(device);
+        self.rearm(device);
+    }
+
+    /// Registers the device's next wake-up, replacing the one registered before.
+    pub(super) fn rearm(&mut self, device: DeviceId) {
+        let now = self.now;
+        let Some(d) = self.devices.get_mut(device as usize) else {
+            return;
+        };
+        if let Some(at) = d.armed.take() {
+            self.device_timers.remove(&(at, device));
+        }
+        // A device never needs waking twice within one millisecond; the clamp guarantees
+        // that a wake-up which changed nothing cannot spin the clock loop forever.
+        let next = d.wake_at().map(|at| {
+            if at <= now {
+                now + Duration::from_millis(1)
+            } else {
+                at
+            }
+        });
+        if let Some(at) = next {
+            d.armed = Some(at);
+            self.device_timers.insert((at, device));
+        }
+    }
+
+    pub(super) fn lost(&mut self, packet: u64, reason: &'static str) {
+        self.trace.push(TraceEntry::Lost {
+            at: self.now.as_millis(),
+            packet,
+            reason,
+        });
+    }
+}

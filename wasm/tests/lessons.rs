@@ -1,0 +1,132 @@
+//! Every lesson runs under both profiles and shows what its explanation says.
+
+mod support;
+
+use broker_core::Profile;
+use broker_wasm::lessons::{self, Lesson};
+use broker_wasm::{Numbered, TraceEntry, World};
+use support::*;
+
+fn run(id: &str, profile: Profile) -> (World, Vec<Numbered>) {
+    let lesson: Lesson = lessons::find(id).expect("lesson exists");
+    let mut w = World::replay(&lesson.scenario(profile), Some(lesson.duration_ms)).expect("replay");
+    let trace = w.read_trace();
+    (w, trace)
+}
+
+fn kinds(trace: &[Numbered]) -> Vec<&'static str> {
+    packets(trace).into_iter().map(|p| p.kind).collect()
+}
+
+#[test]
+fn there_are_at_least_seven_lessons_with_unique_ids() {
+    let all = lessons::all();
+    assert!(all.len() >= 7);
+    let mut ids: Vec<_> = all.iter().map(|l| l.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len());
+}
+
+#[test]
+fn every_lesson_replays_under_both_profiles_without_refused_actions() {
+    for lesson in lessons::all() {
+        for profile in [Profile::Mqtt311, Profile::AwsIot] {
+            let w = World::replay(&lesson.scenario(profile), Some(lesson.duration_ms));
+            let w = w.unwrap_or_else(|e| panic!("{} under {profile:?}: {e}", lesson.id));
+            assert_eq!(w.scenario().actions.len(), lesson.actions.len());
+        }
+    }
+}
+
+#[test]
+fn qos0_vs_qos1_loses_only_the_offline_qos0_message() {
+    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+        let (w, _) = run("qos0-vs-qos1", profile);
+        assert_eq!(
+            inbox(&w, 0),
+            ["q0 while online", "q1 while online", "q1 while offline"],
+            "{profile:?}"
+        );
+    }
+}
+
+#[test]
+fn qos1_redelivery_shows_the_message_again_with_dup() {
+    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+        let (w, _) = run("qos1-redelivery", profile);
+        let inbox = w.device(0).expect("device").inbox;
+        let dups: Vec<bool> = inbox.iter().map(|m| m.dup).collect();
+        assert_eq!(dups, [false, true], "{profile:?}");
+        assert!(
+            w.sessions().iter().all(|s| s.inflight.is_empty()),
+            "acked at the end"
+        );
+    }
+}
+
+#[test]
+fn duplicate_client_id_fires_d6_only_under_aws_iot() {
+    let (w, trace) = run("duplicate-client-id", Profile::AwsIot);
+    assert!(rules(&trace).contains(&"D6"));
+    assert_eq!(w.device(1).expect("first").state.name(), "disconnected");
+    let observed = inbox(&w, 0).join("\n");
+    assert!(observed.contains("DUPLICATE_CLIENTID"), "{observed}");
+    let (w, trace) = run("duplicate-client-id", Profile::Mqtt311);
+    assert!(!rules(&trace).contains(&"D6"));
+    assert_eq!(w.device(1).expect("first").state.name(), "disconnected");
+}
+
+#[test]
+fn retain_is_delivered_under_mqtt_and_refused_under_aws() {
+    let (w, _) = run("retain", Profile::Mqtt311);
+    assert_eq!(inbox(&w, 1), ["online"]);
+    assert!(w.device(1).expect("late").inbox[0].retain);
+    assert_eq!(w.retained().len(), 1);
+    let (w, trace) = run("retain", Profile::AwsIot);
+    assert!(rules(&trace).contains(&"D5"));
+    assert!(inbox(&w, 1).is_empty());
+    assert_eq!(w.device(0).expect("publisher").state.name(), "disconnected");
+}
+
+#[test]
+fn persistent_session_resumes_with_its_queued_messages() {
+    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+        let (w, trace) = run("persistent-session", profile);
+        assert_eq!(inbox(&w, 0), ["headline 1", "headline 2"], "{profile:?}");
+        let resumed = trace.iter().any(|n| {
+            matches!(
+                n.entry,
+                TraceEntry::Connected {
+                    session_present: true,
+                    ..
+                }
+            )
+        });
+        assert!(resumed, "{profile:?}");
+        assert_eq!(rules(&trace).contains(&"D3"), profile == Profile::AwsIot);
+    }
+}
+
+#[test]
+fn qos2_gets_no_acknowledgement_under_aws_and_the_full_handshake_under_mqtt() {
+    let (w, trace) = run("qos2-under-aws", Profile::AwsIot);
+    assert!(rules(&trace).contains(&"D2"));
+    assert!(!kinds(&trace).contains(&"SUBACK"));
+    assert!(!kinds(&trace).contains(&"PUBREC"));
+    assert!(inbox(&w, 0).is_empty());
+    let (w, trace) = run("qos2-under-aws", Profile::Mqtt311);
+    assert!(rules(&trace).is_empty());
+    for kind in ["SUBACK", "PUBREC", "PUBREL", "PUBCOMP"] {
+        assert!(kinds(&trace).contains(&kind), "{kind}");
+    }
+    assert_eq!(inbox(&w, 0), ["exactly once?"]);
+}
+
+#[test]
+fn the_will_is_published_on_a_drop_and_not_on_disconnect() {
+    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+        let (w, _) = run("will-on-network-drop", profile);
+        assert_eq!(inbox(&w, 0), ["sensor-a went offline"], "{profile:?}");
+    }
+}

@@ -1,0 +1,246 @@
+//! The simulator's clock around a world: play, pause, step and speed, a lesson's script
+//! of actions still to come, and reconfiguring by replay.
+
+use std::collections::VecDeque;
+
+use broker_core::{Config, Profile};
+use broker_wasm::lessons::Lesson;
+use broker_wasm::{Action, Scenario, TimedAction, World};
+
+/// The most real time one frame may turn into virtual time. A tab that was hidden for a
+/// minute would otherwise fast-forward a minute of simulation in a single frame.
+const MAX_FRAME_MS: f64 = 100.0;
+
+/// A lesson being shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunningLesson {
+    /// Its id.
+    pub id: &'static str,
+    /// The profile it runs under.
+    pub profile: Profile,
+    /// When its script ends, in virtual milliseconds.
+    pub ends_at: u64,
+}
+
+/// A world, its clock, and what is scheduled to happen in it.
+#[derive(Debug)]
+pub struct Driver {
+    world: World,
+    /// Whether virtual time follows real time.
+    pub playing: bool,
+    /// Virtual milliseconds per real millisecond.
+    pub speed: f64,
+    /// Fractions of a virtual millisecond not yet applied.
+    carry: f64,
+    /// Scripted actions not yet applied, in time order.
+    script: VecDeque<TimedAction>,
+    lesson: Option<RunningLesson>,
+}
+
+impl Driver {
+    /// A driver for an empty world, playing at normal speed.
+    pub fn new(scenario: &Scenario) -> Self {
+        Driver {
+            world: World::new(scenario),
+            playing: true,
+            speed: 1.0,
+            carry: 0.0,
+            script: VecDeque::new(),
+            lesson: None,
+        }
+    }
+
+    /// The world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The world, for reading its trace and change lists.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// The lesson being shown, if any.
+    pub fn lesson(&self) -> Option<&RunningLesson> {
+        self.lesson.as_ref()
+    }
+
+    /// Applies a learner's action now.
+    pub fn apply(&mut self, action: Action) -> Result<(), String> {
+        self.world.apply(action).map_err(|e| e.to_string())
+    }
+
+    /// Real time passed: `real_ms` milliseconds since the last frame.
+    pub fn tick(&mut self, real_ms: f64) -> Result<(), String> {
+        if !self.playing || !real_ms.is_finite() || real_ms <= 0.0 {
+            return Ok(());
+        }
+        self.carry += real_ms.min(MAX_FRAME_MS) * self.speed;
+        let whole = self.carry.floor();
+        self.carry -= whole;
+        self.advance_by(whole as u64)
+    }
+
+    /// Pauses and moves to the next instant anything happens, a scripted action included.
+    pub fn step(&mut self) -> Result<(), String> {
+        self.playing = false;
+        let scripted = self.script.front().map(|a| a.at);
+        let next = match (self.world.next_event_at(), scripted) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match next {
+            Some(at) => self.advance_to(at.max(self.world.now())),
+            None => Ok(()),
+        }
+    }
+
+    /// Moves virtual time forward, applying scripted actions at their times.
+    pub fn advance_by(&mut self, ms: u64) -> Result<(), String> {
+        self.advance_to(self.world.now().saturating_add(ms))
+    }
+
+    fn advance_to(&mut self, to: u64) -> Result<(), String> {
+        while let Some(next) = self.script.front().filter(|a| a.at <= to) {
+            let at = next.at.max(self.world.now());
+            let action = next.action.clone();
+            self.script.pop_front();
+            self.world
+                .apply_at(at, action)
+                .map_err(|e| format!("lesson step refused: {e}"))?;
+        }
+        self.world.advance_to(to);
+        Ok(())
+    }
+
+    /// Starts a lesson from an empty world under `profile`; its actions play out as the
+    /// clock runs.
+    pub fn start_lesson(&mut self, lesson: &Lesson, profile: Profile) {
+        let scenario = lesson.scenario(profile);
+        self.world = World::new(&scenario);
+        self.script = scenario.actions.into();
+        self.carry = 0.0;
+        self.playing = true;
+        self.lesson = Some(RunningLesson {
+            id: lesson.id,
+            profile,
+            ends_at: lesson.duration_ms,
+        });
+    }
+
+    /// Replaces the world with a scenario replayed up to `until`, and forgets any lesson.
+    pub fn load(&mut self, scenario: &Scenario, until: u64) -> Result<(), String> {
+        let world = World::replay(scenario, Some(until)).map_err(|e| e.to_string())?;
+        self.world = world;
+        self.script.clear();
+        self.lesson = None;
+        Ok(())
+    }
+
+    /// Installs a world replayed elsewhere (an imported trace).
+    pub fn replace(&mut self, world: World) {
+        self.world = world;
+        self.script.clear();
+        self.lesson = None;
+    }
+
+    /// Changes the broker's configuration or the latency: the same actions are replayed
+    /// under the new settings up to the present, so the learner sees what this broker
+    /// would have done. A lesson's remaining script stays scheduled.
+    pub fn reconfigure(&mut self, config: Config, latency_ms: u64) -> Result<(), String> {
+        let scenario = Scenario {
+            config,
+            latency_ms,
+            actions: self.world.scenario().actions.clone(),
+        };
+        let world = World::replay(&scenario, Some(self.world.now())).map_err(|e| e.to_string())?;
+        self.world = world;
+        if let Some(lesson) = self.lesson.as_mut() {
+            lesson.profile = scenario.config.profile;
+        }
+        Ok(())
+    }
+
+    /// An empty world with the current settings.
+    pub fn reset(&mut self) {
+        let scenario = Scenario {
+            actions: Vec::new(),
+            ..self.world.scenario().clone()
+        };
+        self.world = World::new(&scenario);
+        self.script.clear();
+        self.lesson = None;
+        self.carry = 0.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use broker_wasm::lessons;
+
+    #[test]
+    fn a_lesson_plays_out_as_the_clock_runs_and_matches_its_replay() {
+        let lesson = lessons::find("duplicate-client-id").expect("lesson");
+        let mut d = Driver::new(&Scenario::new(Config::default()));
+        d.start_lesson(&lesson, Profile::AwsIot);
+        assert_eq!(
+            d.world().device_count(),
+            0,
+            "nothing happens before time passes"
+        );
+        // Frames of 16 ms at half speed, as a browser would run them.
+        d.speed = 0.5;
+        while d.world().now() < lesson.duration_ms {
+            d.tick(16.0).expect("tick");
+        }
+        let replayed = World::replay(&lesson.scenario(Profile::AwsIot), Some(d.world().now()))
+            .expect("replay");
+        assert_eq!(replayed.devices(), d.world().devices());
+        assert_eq!(d.world().scenario().actions, lesson.actions);
+    }
+
+    #[test]
+    fn pausing_stops_the_clock_and_step_moves_to_the_next_event() {
+        let mut d = Driver::new(&Scenario::new(Config::default()));
+        d.apply(Action::Spawn {
+            spec: broker_wasm::DeviceSpec::new("a"),
+        })
+        .expect("spawn");
+        d.apply(Action::Connect { device: 0 }).expect("connect");
+        d.playing = false;
+        d.tick(1000.0).expect("tick");
+        assert_eq!(d.world().now(), 0);
+        d.step().expect("step");
+        assert_eq!(d.world().now(), 20, "CONNECT arrives after the latency");
+    }
+
+    #[test]
+    fn a_hidden_tab_does_not_fast_forward() {
+        let mut d = Driver::new(&Scenario::new(Config::default()));
+        d.tick(60_000.0).expect("tick");
+        assert_eq!(d.world().now(), MAX_FRAME_MS as u64);
+    }
+
+    #[test]
+    fn reconfiguring_replays_the_same_actions_under_the_other_profile() {
+        let mut d = Driver::new(&Scenario::new(Config::for_profile(Profile::Mqtt311)));
+        for device in 0..2 {
+            let spec = broker_wasm::DeviceSpec::new("twin");
+            d.apply(Action::Spawn { spec }).expect("spawn");
+            d.apply(Action::Connect { device }).expect("connect");
+            // aws-iot accepts one CONNECT per second per client id.
+            d.advance_by(1_100).expect("advance");
+        }
+        let now = d.world().now();
+        d.reconfigure(Config::for_profile(Profile::AwsIot), 20)
+            .expect("reconfigure");
+        assert_eq!(d.world().now(), now);
+        let d6 = d
+            .world_mut()
+            .read_trace()
+            .iter()
+            .any(|n| matches!(&n.entry, broker_wasm::TraceEntry::Rule { code: "D6", .. }));
+        assert!(d6);
+    }
+}

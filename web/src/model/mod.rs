@@ -1,0 +1,6 @@
+//! The simulator's view models: plain Rust that the UI renders, tested natively.
+
+pub mod driver;
+pub mod hex;
+pub mod share;
+pub mod timeline;

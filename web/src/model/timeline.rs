@@ -1,0 +1,310 @@
+//! The sequence diagram as data: rows made from trace entries, capped, and the lanes they
+//! are drawn between.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use broker_wasm::{Action, DeviceId, DeviceView, Direction, Numbered, PacketTrace, TraceEntry};
+
+/// The most rows the diagram keeps. Older rows scroll away (the exported trace has them),
+/// so a busy simulation costs the page a bounded amount of work per frame: every row is
+/// a handful of elements to lay out, and at hundreds of packets a second the rows are
+/// replaced as fast as they are drawn.
+pub const TIMELINE_CAP: usize = 100;
+
+/// The most devices with a lane of their own; the others share one last lane.
+pub const MAX_DEVICE_LANES: usize = 8;
+
+/// One row of the diagram.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Row {
+    /// An arrow between a device and the broker.
+    Packet {
+        /// The trace entry's number, the row's key.
+        seq: u64,
+        /// The packet, with its bytes and spans for the inspector.
+        packet: Rc<PacketTrace>,
+        /// Why it never arrived, if it did not.
+        lost: Option<&'static str>,
+    },
+    /// A rule of the aws-iot profile fired.
+    Rule {
+        /// The row's key.
+        seq: u64,
+        /// When.
+        at: u64,
+        /// `D1`..`D8` or a quota's code.
+        code: &'static str,
+        /// The one-line explanation.
+        explanation: &'static str,
+        /// The particulars.
+        detail: String,
+        /// The device concerned, if one.
+        device: Option<DeviceId>,
+    },
+    /// Something worth a line that is not a packet: an action, a disconnection, a Will.
+    Note {
+        /// The row's key.
+        seq: u64,
+        /// When.
+        at: u64,
+        /// The device concerned, if one.
+        device: Option<DeviceId>,
+        /// What happened.
+        text: String,
+    },
+}
+
+impl Row {
+    /// The row's key: its trace entry's number.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Row::Packet { seq, .. } | Row::Rule { seq, .. } | Row::Note { seq, .. } => *seq,
+        }
+    }
+}
+
+/// The rows kept, newest last.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timeline {
+    /// The rows, oldest first.
+    pub rows: VecDeque<Rc<Row>>,
+    /// How many rows scrolled away.
+    pub dropped: u64,
+}
+
+impl Timeline {
+    /// Adds the rows for new trace entries. `devices` names the devices for notes.
+    pub fn extend(&mut self, entries: &[Numbered], devices: &[Rc<DeviceView>]) {
+        for n in entries {
+            if let TraceEntry::Lost { packet, reason, .. } = &n.entry {
+                self.mark_lost(*packet, reason);
+                continue;
+            }
+            if let Some(row) = row(n, devices) {
+                self.rows.push_back(Rc::new(row));
+            }
+        }
+        while self.rows.len() > TIMELINE_CAP {
+            self.rows.pop_front();
+            self.dropped += 1;
+        }
+    }
+
+    /// Finds the packet's row (a recent one: loss is known one latency after sending)
+    /// and marks it lost.
+    fn mark_lost(&mut self, id: u64, reason: &'static str) {
+        for row in self.rows.iter_mut().rev() {
+            if let Row::Packet { seq, packet, .. } = row.as_ref() {
+                if packet.id == id {
+                    *row = Rc::new(Row::Packet {
+                        seq: *seq,
+                        packet: packet.clone(),
+                        lost: Some(reason),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The packet with this id, if its row is still kept.
+    pub fn packet(&self, id: u64) -> Option<Rc<PacketTrace>> {
+        self.rows.iter().rev().find_map(|row| match row.as_ref() {
+            Row::Packet { packet, .. } if packet.id == id => Some(packet.clone()),
+            _ => None,
+        })
+    }
+}
+
+fn name(devices: &[Rc<DeviceView>], device: DeviceId) -> String {
+    devices
+        .get(device as usize)
+        .map_or_else(|| format!("#{device}"), |d| d.spec.client_id.clone())
+}
+
+/// The row for one entry, or `None` for entries other panels show (inbox lines, session
+/// changes, connection acceptance, which CONNACK already shows).
+fn row(n: &Numbered, devices: &[Rc<DeviceView>]) -> Option<Row> {
+    let seq = n.seq;
+    let note = |at: u64, device: Option<DeviceId>, text: String| {
+        Some(Row::Note {
+            seq,
+            at,
+            device,
+            text,
+        })
+    };
+    match &n.entry {
+        TraceEntry::Packet(p) => Some(Row::Packet {
+            seq,
+            packet: Rc::new(p.clone()),
+            lost: None,
+        }),
+        TraceEntry::Rule {
+            at,
+            code,
+            explanation,
+            detail,
+            device,
+            ..
+        } => Some(Row::Rule {
+            seq,
+            at: *at,
+            code,
+            explanation,
+            detail: detail.clone(),
+            device: *device,
+        }),
+        TraceEntry::Action { at, action } => {
+            let device = action.device();
+            let who = device.map(|d| name(devices, d));
+            note(*at, device, action_text(action, who.as_deref()))
+        }
+        // Whether a Will went out shows on its own line (`Will`), for clients that left one.
+        TraceEntry::Disconnected {
+            at,
+            device,
+            client_id,
+            reason,
+            ..
+        } => {
+            let who = client_id.as_deref().unwrap_or("a connection");
+            note(*at, *device, format!("broker closed {who}: {reason}"))
+        }
+        TraceEntry::TransportClosed { at, device } => note(
+            *at,
+            Some(*device),
+            format!("{} sees its connection closed", name(devices, *device)),
+        ),
+        TraceEntry::Will {
+            at,
+            client_id,
+            topic,
+        } => note(
+            *at,
+            None,
+            format!("Will of {client_id} published to {topic}"),
+        ),
+        TraceEntry::Retained { at, topic, stored } => {
+            let what = if *stored { "stored" } else { "deleted" };
+            note(*at, None, format!("retained message {what} on {topic}"))
+        }
+        TraceEntry::Dropped {
+            at,
+            client_id,
+            topic,
+            reason,
+        } => note(
+            *at,
+            None,
+            format!("message on {topic} not delivered to {client_id}: {reason}"),
+        ),
+        TraceEntry::Resent {
+            at,
+            client_id,
+            count,
+        } => note(
+            *at,
+            None,
+            format!("{count} unacknowledged packet(s) re-sent to {client_id}"),
+        ),
+        TraceEntry::Violation { at, device, detail } => {
+            note(*at, *device, format!("protocol violation: {detail}"))
+        }
+        TraceEntry::PolicyDenied {
+            at,
+            device,
+            client_id,
+            action,
+            resource,
+        } => note(
+            *at,
+            *device,
+            format!("policy denied {client_id}: {action} on {resource}"),
+        ),
+        TraceEntry::Lost { .. }
+        | TraceEntry::Connected { .. }
+        | TraceEntry::Session { .. }
+        | TraceEntry::Received { .. } => None,
+    }
+}
+
+/// An action in words, for its note on the diagram.
+pub fn action_text(action: &Action, who: Option<&str>) -> String {
+    let who = who.unwrap_or("?");
+    match action {
+        Action::Spawn { spec } => format!("spawn {}", spec.client_id),
+        Action::Connect { .. } => format!("{who}: connect"),
+        Action::Disconnect { .. } => format!("{who}: disconnect"),
+        Action::DropNetwork { .. } => format!("{who}: network drops"),
+        Action::Subscribe { filter, qos, .. } => format!("{who}: subscribe {filter} q{qos}"),
+        Action::Unsubscribe { filter, .. } => format!("{who}: unsubscribe {filter}"),
+        Action::Publish {
+            topic,
+            payload,
+            qos,
+            retain,
+            ..
+        } => {
+            let retain = if *retain { " retain" } else { "" };
+            format!("{who}: publish {payload:?} to {topic} q{qos}{retain}")
+        }
+        Action::SetAutoAck { on, .. } => {
+            format!("{who}: auto-ack {}", if *on { "on" } else { "off" })
+        }
+        Action::Ack { packet_id, .. } => format!("{who}: acknowledge id {packet_id}"),
+        Action::AutoPublish {
+            topic, every_ms, ..
+        } => match every_ms {
+            Some(ms) => format!("{who}: publish to {topic} every {ms} ms"),
+            None => format!("{who}: stop publishing to {topic}"),
+        },
+    }
+}
+
+/// The lanes of the diagram: the broker first, then devices; devices past
+/// `MAX_DEVICE_LANES` share the last lane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lanes {
+    /// The lane titles, broker first.
+    pub titles: Vec<String>,
+}
+
+impl Lanes {
+    /// Lanes for the devices spawned so far.
+    pub fn new(devices: &[Rc<DeviceView>]) -> Self {
+        let mut titles = vec!["broker".to_owned()];
+        for d in devices.iter().take(MAX_DEVICE_LANES) {
+            titles.push(format!("{} #{}", d.spec.client_id, d.id));
+        }
+        if devices.len() > MAX_DEVICE_LANES {
+            titles.push(format!("{} more devices", devices.len() - MAX_DEVICE_LANES));
+        }
+        Lanes { titles }
+    }
+
+    /// The lane of a device.
+    pub fn of_device(&self, device: DeviceId) -> usize {
+        (device as usize + 1).min(self.titles.len().saturating_sub(1).max(1))
+    }
+
+    /// The horizontal centre of lane `i`, in percent of the diagram's width.
+    pub fn x(&self, i: usize) -> f64 {
+        (i as f64 + 0.5) * 100.0 / self.titles.len() as f64
+    }
+}
+
+/// The lanes an arrow goes from and to.
+pub fn ends(lanes: &Lanes, p: &PacketTrace) -> (usize, usize) {
+    let device = lanes.of_device(p.device);
+    match p.direction {
+        Direction::ToBroker => (device, 0),
+        Direction::ToDevice => (0, device),
+    }
+}
+
+/// Milliseconds as seconds with three decimals: `1.020s`.
+pub fn seconds(ms: u64) -> String {
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}

@@ -1,0 +1,168 @@
+//! The broker panel: the profile, each AWS rule's control, the seed and the latency.
+//! Every change replays the run so far under the new settings.
+
+use broker_core::{Config, Profile, Qos2Mode, RetainMode};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::ui::hooks::use_sim;
+use crate::ui::sim::Sim;
+use crate::ui::state::Shared;
+
+#[derive(Properties, PartialEq)]
+pub struct BrokerProps {
+    pub config: Shared<Config>,
+    pub latency_ms: u64,
+}
+
+/// Changes one setting, from the new value of the control that fired `Event`.
+type Edit = fn(&mut Config, &mut u64, &str) -> bool;
+
+fn control(sim: &Sim, edit: Edit) -> Callback<Event> {
+    let sim = sim.clone();
+    Callback::from(move |e: Event| {
+        let value = e
+            .target_dyn_into::<HtmlInputElement>()
+            .map(|i| i.value())
+            .or_else(|| e.target_dyn_into::<HtmlSelectElement>().map(|s| s.value()))
+            .unwrap_or_default();
+        let (mut config, mut latency) = sim.settings();
+        if edit(&mut config, &mut latency, value.trim()) {
+            sim.reconfigure(config, latency);
+        }
+    })
+}
+
+/// Parses a probability between 0 and 1.
+fn probability(value: &str) -> Option<f64> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=1.0).contains(p))
+}
+
+#[component]
+pub fn BrokerPanel(props: &BrokerProps) -> Html {
+    let sim = use_sim();
+    let c = &props.config.0;
+    let aws = &c.aws;
+    let off = c.profile != Profile::AwsIot;
+    let profile = control(&sim, |c, _, v| match v.parse::<Profile>() {
+        Ok(p) => {
+            c.profile = p;
+            true
+        }
+        Err(_) => false,
+    });
+    let d1 = control(&sim, |c, _, v| {
+        probability(v)
+            .map(|p| c.aws.qos0_duplicate_probability = p)
+            .is_some()
+    });
+    let d2 = control(&sim, |c, _, v| {
+        c.aws.qos2 = if v == "disconnect" {
+            Qos2Mode::Disconnect
+        } else {
+            Qos2Mode::Ignore
+        };
+        true
+    });
+    let d4 = control(&sim, |c, _, v| {
+        v.parse().map(|ms| c.aws.subscription_delay_ms = ms).is_ok()
+    });
+    let d5 = control(&sim, |c, _, v| {
+        c.aws.retain = if v == "exact-match" {
+            RetainMode::ExactMatch
+        } else {
+            RetainMode::Disconnect
+        };
+        true
+    });
+    let d7 = control(&sim, |c, _, v| {
+        probability(v)
+            .map(|p| c.aws.resend_probability = p)
+            .is_some()
+    });
+    let d8 = control(&sim, |c, _, v| {
+        probability(v)
+            .map(|p| c.aws.reorder_probability = p)
+            .is_some()
+    });
+    let seed = control(&sim, |c, _, v| v.parse().map(|s| c.seed = s).is_ok());
+    let latency = control(&sim, |_, l, v| v.parse().map(|ms| *l = ms).is_ok());
+    html! {
+        <div class="panel broker">
+            <h2>{ "Broker" }</h2>
+            <label class="field">
+                { "profile " }
+                <select data-testid="profile" onchange={profile}>
+                    <option value="aws-iot" selected={c.profile == Profile::AwsIot}>{ "aws-iot" }</option>
+                    <option value="mqtt-3.1.1" selected={c.profile == Profile::Mqtt311}>{ "mqtt-3.1.1" }</option>
+                </select>
+            </label>
+            <p class="muted small">{ "Changing a setting replays everything so far under it." }</p>
+            <fieldset disabled={off} class="rules">
+                <legend>{ if off { "AWS rules (aws-iot only)" } else { "AWS rules" } }</legend>
+                <Knob code="D1" text="QoS 0 delivered twice, probability">
+                    <input data-testid="d1" type="number" min="0" max="1" step="0.05"
+                        value={aws.qos0_duplicate_probability.to_string()} onchange={d1} />
+                </Knob>
+                <Knob code="D2" text="QoS 2 requested">
+                    <select data-testid="d2" onchange={d2}>
+                        <option value="ignore" selected={aws.qos2 == Qos2Mode::Ignore}>{ "no acknowledgement" }</option>
+                        <option value="disconnect" selected={aws.qos2 == Qos2Mode::Disconnect}>{ "disconnect" }</option>
+                    </select>
+                </Knob>
+                <Knob code="D3" text="session present on resume: always on" />
+                <Knob code="D4" text="subscription delay (ms)">
+                    <input data-testid="d4" type="number" min="0" step="100"
+                        value={aws.subscription_delay_ms.to_string()} onchange={d4} />
+                </Knob>
+                <Knob code="D5" text="RETAIN = 1">
+                    <select data-testid="d5" onchange={d5}>
+                        <option value="disconnect" selected={aws.retain == RetainMode::Disconnect}>{ "disconnect" }</option>
+                        <option value="exact-match" selected={aws.retain == RetainMode::ExactMatch}>{ "store (2021 rules)" }</option>
+                    </select>
+                </Knob>
+                <Knob code="D6" text="duplicate client id takes over: always on" />
+                <Knob code="D7" text="resend with a new packet id, probability">
+                    <input data-testid="d7" type="number" min="0" max="1" step="0.05"
+                        value={aws.resend_probability.to_string()} onchange={d7} />
+                </Knob>
+                <Knob code="D8" text="reorder outgoing packets, probability">
+                    <input data-testid="d8" type="number" min="0" max="1" step="0.05"
+                        value={aws.reorder_probability.to_string()} onchange={d8} />
+                </Knob>
+            </fieldset>
+            <label class="field">
+                { "seed " }
+                <input data-testid="seed" type="number" min="0" value={c.seed.to_string()}
+                    onchange={seed} />
+            </label>
+            <label class="field">
+                { "latency (ms, each way) " }
+                <input data-testid="latency" type="number" min="0" value={props.latency_ms.to_string()}
+                    onchange={latency} />
+            </label>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct KnobProps {
+    code: &'static str,
+    text: &'static str,
+    #[prop_or_default]
+    children: Html,
+}
+
+#[component]
+fn Knob(props: &KnobProps) -> Html {
+    html! {
+        <label class="knob">
+            <span class="rule-code">{ props.code }</span>
+            <span class="knob-text">{ props.text }</span>
+            { props.children.clone() }
+        </label>
+    }
+}

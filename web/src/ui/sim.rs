@@ -1,0 +1,354 @@
+//! The provider side of the UI: the driver that owns the world, the per-frame loop that
+//! advances it and hands the reducer one `Frame`, and the `Sim` context whose intent
+//! methods the components call.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use broker_core::{Config, Profile};
+use broker_wasm::lessons;
+use broker_wasm::Action;
+use yew::prelude::*;
+
+use super::dom;
+use super::state::{Frame, FrameStats, Notice, UiAction};
+use crate::model::driver::Driver;
+use crate::model::share;
+
+/// How often the sessions and retained tables are refreshed at most, in milliseconds of
+/// real time: building them walks every session, which is wasted work at 60 frames a
+/// second with hundreds of devices.
+const TABLES_EVERY_MS: f64 = 200.0;
+
+/// How many frame intervals the statistics cover.
+const STATS_WINDOW: usize = 240;
+
+/// Under load the diagram is redrawn at most this often, in milliseconds of real time;
+/// with few new entries it is redrawn every frame. Hundreds of packets a second cannot
+/// be read one frame at a time anyway, and each redraw replaces whole rows.
+const BUSY_TIMELINE_EVERY_MS: f64 = 250.0;
+
+/// How many new entries a frame may bring for the diagram to count as not busy.
+const CALM_ENTRIES: usize = 40;
+
+/// What components can do. Cloning it is cheap; every clone drives the same world.
+#[derive(Clone)]
+pub struct Sim {
+    driver: Rc<RefCell<Driver>>,
+    /// Set by intents whose effect shows in no trace entry (pausing, a new speed), so
+    /// the next frame renders anyway.
+    dirty: Rc<Cell<bool>>,
+    dispatch: Callback<UiAction>,
+}
+
+impl PartialEq for Sim {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.driver, &other.driver)
+    }
+}
+
+impl Sim {
+    pub fn new(driver: Rc<RefCell<Driver>>, dispatch: Callback<UiAction>) -> Self {
+        Sim {
+            driver,
+            dirty: Rc::new(Cell::new(true)),
+            dispatch,
+        }
+    }
+
+    /// Applies a learner's action; a refused one is explained in the notice.
+    pub fn apply(&self, action: Action) -> bool {
+        let result = self.driver.borrow_mut().apply(action);
+        self.report(result)
+    }
+
+    /// How many devices were spawned; the next one gets this index.
+    pub fn device_count(&self) -> u32 {
+        self.driver.borrow().world().device_count() as u32
+    }
+
+    /// Spawns a device and connects it at once: a new device connects by itself.
+    pub fn spawn(&self, spec: broker_wasm::DeviceSpec) {
+        let device = self.device_count();
+        if self.apply(Action::Spawn { spec }) {
+            self.apply(Action::Connect { device });
+        }
+    }
+
+    pub fn play(&self) {
+        self.driver.borrow_mut().playing = true;
+        self.dirty.set(true);
+    }
+
+    pub fn pause(&self) {
+        self.driver.borrow_mut().playing = false;
+        self.dirty.set(true);
+    }
+
+    pub fn step(&self) {
+        let result = self.driver.borrow_mut().step();
+        self.dirty.set(true);
+        self.report(result);
+    }
+
+    pub fn set_speed(&self, speed: f64) {
+        if speed.is_finite() && speed > 0.0 {
+            self.driver.borrow_mut().speed = speed;
+            self.dirty.set(true);
+        }
+    }
+
+    pub fn select(&self, packet: Option<u64>) {
+        self.dispatch.emit(UiAction::Select(packet));
+    }
+
+    pub fn notice(&self, notice: Option<Notice>) {
+        self.dispatch.emit(UiAction::Notice(notice));
+    }
+
+    /// Replays the run so far under a new configuration or latency.
+    pub fn reconfigure(&self, config: Config, latency_ms: u64) {
+        let result = self
+            .driver
+            .borrow_mut()
+            .reconfigure(config.clone(), latency_ms);
+        if self.report(result) {
+            self.reset_views(config, latency_ms);
+        }
+    }
+
+    /// Starts a lesson under `profile`, from an empty world.
+    pub fn start_lesson(&self, id: &str, profile: Profile) {
+        let Some(lesson) = lessons::find(id) else {
+            self.error(format!("there is no lesson {id:?}"));
+            return;
+        };
+        self.driver.borrow_mut().start_lesson(&lesson, profile);
+        let config = lesson.scenario(profile).config;
+        self.reset_views(config, broker_wasm::DEFAULT_LATENCY_MS);
+        dom::set_fragment(&share::lesson_fragment(id, profile.name()));
+        self.notice(None);
+    }
+
+    /// An empty world with the current settings.
+    pub fn reset(&self) {
+        self.driver.borrow_mut().reset();
+        let (config, latency) = self.settings();
+        self.reset_views(config, latency);
+    }
+
+    /// Loads what the URL fragment names: a shared scenario or a lesson.
+    pub fn load_fragment(&self, fragment: &str) {
+        match share::parse_fragment(fragment) {
+            Some(share::Fragment::Scenario(json)) => {
+                let scenario: broker_wasm::Scenario = match serde_json::from_str(&json) {
+                    Ok(scenario) => scenario,
+                    Err(e) => return self.error(format!("the shared scenario is invalid: {e}")),
+                };
+                let until = scenario.actions.last().map_or(0, |a| a.at);
+                let result = self.driver.borrow_mut().load(&scenario, until);
+                if self.report(result) {
+                    self.reset_views(scenario.config, scenario.latency_ms);
+                }
+            }
+            Some(share::Fragment::Lesson { id, profile }) => {
+                let profile = profile
+                    .and_then(|p| p.parse::<Profile>().ok())
+                    .or_else(|| lessons::find(&id).map(|l| l.profile))
+                    .unwrap_or_default();
+                self.start_lesson(&id, profile);
+            }
+            None => {}
+        }
+    }
+
+    /// Writes the scenario so far into the URL, so the address bar is a share link.
+    pub fn share_link(&self) -> String {
+        let fragment = share::scenario_fragment(self.driver.borrow().world().scenario());
+        dom::set_fragment(&fragment);
+        dom::page_url()
+    }
+
+    /// The trace as JSON, with the scenario that makes it.
+    pub fn export(&self) -> String {
+        share::export(self.driver.borrow().world())
+    }
+
+    /// Replays an exported trace and says whether it came out identical.
+    pub fn import(&self, json: &str) {
+        match share::import(json) {
+            Ok(imported) => {
+                let scenario = imported.world.scenario().clone();
+                self.driver.borrow_mut().replace(imported.world);
+                self.reset_views(scenario.config, scenario.latency_ms);
+                let notice = match imported.verdict {
+                    Ok(n) => Notice {
+                        text: format!("imported and replayed: all {n} trace entries identical"),
+                        error: false,
+                    },
+                    Err(i) => Notice {
+                        text: format!("imported, but the replay differs from entry {i} on"),
+                        error: true,
+                    },
+                };
+                self.notice(Some(notice));
+            }
+            Err(e) => self.error(format!("cannot import: {e}")),
+        }
+    }
+
+    /// The configuration and latency in force.
+    pub fn settings(&self) -> (Config, u64) {
+        let driver = self.driver.borrow();
+        let scenario = driver.world().scenario();
+        (scenario.config.clone(), scenario.latency_ms)
+    }
+
+    fn reset_views(&self, config: Config, latency_ms: u64) {
+        self.dispatch.emit(UiAction::Reset { config, latency_ms });
+        self.dirty.set(true);
+    }
+
+    fn error(&self, text: String) {
+        self.notice(Some(Notice { text, error: true }));
+    }
+
+    /// Shows an error, or clears an earlier one; says whether all went well.
+    fn report(&self, result: Result<(), String>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(text) => {
+                self.error(text);
+                false
+            }
+        }
+    }
+}
+
+/// The per-frame work: advance the clock, collect what changed, dispatch one frame.
+pub struct FrameLoop {
+    sim: Sim,
+    last: Cell<Option<f64>>,
+    last_tables: Cell<f64>,
+    tables_due: Cell<bool>,
+    intervals: RefCell<VecDeque<f64>>,
+    /// Trace entries read from the world and not yet given to the diagram.
+    pending: RefCell<Vec<broker_wasm::Numbered>>,
+    last_timeline: Cell<f64>,
+    /// Time spent in the frame callback itself: the simulation, not the rendering.
+    work: RefCell<VecDeque<f64>>,
+    scenario_len: Cell<usize>,
+}
+
+impl FrameLoop {
+    pub fn new(sim: Sim) -> Self {
+        FrameLoop {
+            sim,
+            last: Cell::new(None),
+            last_tables: Cell::new(f64::NEG_INFINITY),
+            tables_due: Cell::new(true),
+            intervals: RefCell::new(VecDeque::with_capacity(STATS_WINDOW)),
+            work: RefCell::new(VecDeque::with_capacity(STATS_WINDOW)),
+            pending: RefCell::new(Vec::new()),
+            last_timeline: Cell::new(f64::NEG_INFINITY),
+            scenario_len: Cell::new(0),
+        }
+    }
+
+    pub fn on_frame(&self, timestamp: f64) {
+        let started = dom::now_ms();
+        self.frame(timestamp);
+        let mut work = self.work.borrow_mut();
+        if work.len() == STATS_WINDOW {
+            work.pop_front();
+        }
+        work.push_back(dom::now_ms() - started);
+    }
+
+    fn frame(&self, timestamp: f64) {
+        let elapsed = self.last.replace(Some(timestamp)).map(|t| timestamp - t);
+        let stats = elapsed.map(|ms| self.record(ms));
+        let mut driver = self.sim.driver.borrow_mut();
+        if let Err(text) = driver.tick(elapsed.unwrap_or(0.0)) {
+            driver.playing = false;
+            self.sim.error(text);
+        }
+        let playing = driver.playing;
+        let speed = driver.speed;
+        let lesson = driver.lesson().cloned();
+        let world = driver.world_mut();
+        let now = world.now();
+        let mut pending = self.pending.borrow_mut();
+        pending.extend(world.read_trace());
+        let calm = pending.len() <= CALM_ENTRIES;
+        let entries = if calm || timestamp - self.last_timeline.get() >= BUSY_TIMELINE_EVERY_MS {
+            self.last_timeline.set(timestamp);
+            std::mem::take(&mut *pending)
+        } else {
+            Vec::new()
+        };
+        drop(pending);
+        let changed: Vec<_> = world
+            .take_changed_devices()
+            .into_iter()
+            .filter_map(|id| world.device(id).map(|v| (id, Rc::new(v))))
+            .collect();
+        if world.take_broker_changed() {
+            self.tables_due.set(true);
+        }
+        let tables = self.tables_due.get() && timestamp - self.last_tables.get() >= TABLES_EVERY_MS;
+        let (sessions, retained) = if tables {
+            self.tables_due.set(false);
+            self.last_tables.set(timestamp);
+            (
+                Some(Rc::new(world.sessions())),
+                Some(Rc::new(world.retained())),
+            )
+        } else {
+            (None, None)
+        };
+        let actions = world.scenario().actions.len();
+        drop(driver);
+        // Keep the address bar a link to this run; a lesson keeps its own link.
+        if actions != self.scenario_len.replace(actions) && actions > 0 && lesson.is_none() {
+            self.sim.share_link();
+        }
+        let dirty = self.sim.dirty.replace(false);
+        let nothing_new = entries.is_empty() && changed.is_empty() && sessions.is_none();
+        if nothing_new && !playing && !dirty {
+            return;
+        }
+        self.sim.dispatch.emit(UiAction::Frame(Box::new(Frame {
+            now,
+            playing,
+            speed,
+            entries,
+            changed,
+            sessions,
+            retained,
+            lesson,
+            stats,
+        })));
+    }
+
+    /// Adds a frame interval and returns the statistics over the window.
+    fn record(&self, ms: f64) -> FrameStats {
+        let mut intervals = self.intervals.borrow_mut();
+        if intervals.len() == STATS_WINDOW {
+            intervals.pop_front();
+        }
+        intervals.push_back(ms);
+        let mut sorted: Vec<f64> = intervals.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let work = self.work.borrow();
+        FrameStats {
+            mean_ms: sorted.iter().sum::<f64>() / n as f64,
+            p95_ms: sorted[(n * 95 / 100).min(n - 1)],
+            max_ms: sorted[n - 1],
+            frames: n,
+            sim_mean_ms: work.iter().sum::<f64>() / work.len().max(1) as f64,
+        }
+    }
+}
