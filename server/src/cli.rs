@@ -75,8 +75,35 @@ pub struct ServeArgs {
     /// A TOML file of broker settings. Its keys are broker-core's `Config` fields, for
     /// example `max_inflight = 50` or `[aws]` with `qos0_duplicate_probability = 0.1`;
     /// times are integers in milliseconds (`connect_timeout_ms`). Unknown keys are an error.
+    /// Two more keys name files, relative to this file's folder: `users = "users.txt"`
+    /// (as --users) and a `[policy]` section, with optional `region` and `account` for the
+    /// ARNs (default us-east-1 and 123456789012), `default = ["device.json"]` for
+    /// documents attached to every client, and `[policy.principals]` mapping a
+    /// certificate common name or a user name to its own documents, for example
+    /// `"sensor-7" = ["sensor.json"]`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// An AWS IoT policy document (JSON) attached to every client, named after the file
+    /// without its extension; repeatable, and added to the `[policy]` section's `default`.
+    /// Naming any policy, here or in --config, turns enforcement on: whatever no statement
+    /// allows is denied, and a Deny beats any Allow. A refusal under aws-iot closes the
+    /// connection, without CONNACK for iot:Connect (lifecycle reason AUTH_ERROR); under
+    /// mqtt-3.1.1 a refused connect gets CONNACK 0x05, a refused subscription SUBACK 0x80
+    /// for that filter, and a refused publish is dropped but still acknowledged. In both, a
+    /// denied iot:Receive silently skips the delivery. A malformed document stops the
+    /// server with its path, line, column and reason. See docs/policies.md.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policies: Vec<PathBuf>,
+
+    /// A file of `username:password` lines (`#` comment lines and blank lines allowed) that
+    /// connections without a client certificate must match; replaces `users` of --config.
+    /// A wrong or missing password gets CONNACK 0x04 under mqtt-3.1.1 and is closed without
+    /// CONNACK (AUTH_ERROR) under aws-iot. The user name is then the principal that
+    /// `[policy.principals]` attach to. Mutual-TLS clients need no password: their
+    /// certificate's common name is their principal. The passwords are kept in clear text.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
 
     /// Overrides one setting of --config; repeatable. Dotted keys reach into sections:
     /// `--set aws.qos0_duplicate_probability=0.1 --set max_inflight=50`. The value is

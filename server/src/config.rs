@@ -5,16 +5,23 @@
 //! an error that names it. The table starts as the chosen profile's own defaults (so a
 //! profile may default settings differently from `Config::default()`), then the file is
 //! merged over it, then each `--set`, then the flags.
+//!
+//! Two settings are not `Config` fields in TOML form: the `[policy]` section and the
+//! `users` file name. They name files whose contents become `Config::policies` and
+//! `Config::users`, so they are taken out of the table and loaded by `policies.rs` and
+//! `users.rs` instead.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use broker_core::{Config, Profile};
 use toml::{Table, Value};
 
 use crate::cli::ServeArgs;
+use crate::policies::{self, Section};
+use crate::users;
 
 /// A configuration ready for the broker, and whether its seed was drawn at random (the
 /// start-up log then says how to repeat the run).
@@ -30,12 +37,28 @@ const DEFAULT_PROFILE: Profile = Profile::AwsIot;
 
 pub fn load(args: &ServeArgs) -> Result<Loaded> {
     let mut user = match &args.config {
-        Some(path) => read_file(path)?,
+        Some(path) => {
+            let mut table = read_file(path)?;
+            anchor_paths(&mut table, path.parent().unwrap_or(Path::new("")))?;
+            table
+        }
         None => Table::new(),
     };
     for assignment in &args.set {
         apply_set(&mut user, assignment)?;
     }
+    // Taken out before deserializing: `Config` skips these fields, and with
+    // deny_unknown_fields a skipped field counts as unknown.
+    let policy_section = user
+        .remove(policies::SECTION)
+        .map(Section::from_toml)
+        .transpose()?;
+    let users_file = match (&args.users, user.remove(users::KEY)) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(Value::String(path))) => Some(PathBuf::from(path)),
+        (None, Some(other)) => bail!("`{}` must be a file name, got {other}", users::KEY),
+        (None, None) => None,
+    };
     let profile = match args.profile {
         Some(profile) => profile,
         None => match user.get("profile") {
@@ -66,6 +89,8 @@ pub fn load(args: &ServeArgs) -> Result<Loaded> {
         (None, None) => (random_seed(), true),
     };
     config.seed = seed;
+    config.policies = policies::load(policy_section, &args.policies)?;
+    config.users = users_file.as_deref().map(users::load).transpose()?;
     Ok(Loaded {
         config,
         seed_was_random,
@@ -77,6 +102,58 @@ fn read_file(path: &Path) -> Result<Table> {
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
     text.parse()
         .with_context(|| format!("{} is not valid TOML", path.display()))
+}
+
+/// Makes the file names that a configuration file in `dir` gives (the `users` file and the
+/// `[policy]` documents) relative to that folder rather than to the working directory, so
+/// that a configuration and its files can be moved together. Names given by `--set` are
+/// applied later and stay relative to the working directory, as other command-line paths
+/// are. Values of the wrong type are left for deserializing to report.
+fn anchor_paths(table: &mut Table, dir: &Path) -> Result<()> {
+    if let Some(file) = table.get_mut(users::KEY) {
+        anchor(file, dir)?;
+    }
+    let Some(Value::Table(section)) = table.get_mut(policies::SECTION) else {
+        return Ok(());
+    };
+    for (key, value) in section.iter_mut() {
+        let lists: Vec<&mut Value> = match (key.as_str(), value) {
+            ("default", list) => vec![list],
+            ("principals", Value::Table(principals)) => {
+                principals.iter_mut().map(|(_, files)| files).collect()
+            }
+            _ => continue,
+        };
+        for list in lists {
+            if let Value::Array(files) = list {
+                for file in files {
+                    anchor(file, dir)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites a string holding a relative path as `dir` joined with it. It stays a TOML
+/// string so that `--set` can still replace it; a folder whose name is not UTF-8 cannot be
+/// written into one, and is an error rather than a silently wrong path.
+fn anchor(value: &mut Value, dir: &Path) -> Result<()> {
+    let Value::String(path) = value else {
+        return Ok(());
+    };
+    if Path::new(path.as_str()).is_absolute() {
+        return Ok(());
+    }
+    let joined = dir.join(path.as_str());
+    let Some(joined) = joined.to_str() else {
+        bail!(
+            "cannot resolve {path:?} against {}: the folder's name is not UTF-8",
+            dir.display()
+        );
+    };
+    *value = Value::String(joined.to_owned());
+    Ok(())
 }
 
 /// Applies one `KEY=VALUE`: the value is parsed as a TOML value, so `50`, `0.1`, `true`
@@ -207,6 +284,34 @@ mod tests {
         let mut t = table("max_inflight = 5\n");
         let err = apply_set(&mut t, "max_inflight.x=1").expect_err("not a section");
         assert!(err.to_string().contains("not a section"), "{err}");
+    }
+
+    #[test]
+    fn paths_in_the_file_are_relative_to_its_folder() -> Result<()> {
+        let mut t = table(
+            "users = \"users.txt\"\n[policy]\nregion = \"eu-west-1\"\n\
+             default = [\"/etc/a.json\", \"b.json\"]\n[policy.principals]\np = [\"c/d.json\"]\n",
+        );
+        anchor_paths(&mut t, Path::new("/conf"))?;
+        assert_eq!(
+            t.to_string(),
+            table(
+                "users = \"/conf/users.txt\"\n[policy]\nregion = \"eu-west-1\"\n\
+                 default = [\"/etc/a.json\", \"/conf/b.json\"]\n\
+                 [policy.principals]\np = [\"/conf/c/d.json\"]\n"
+            )
+            .to_string()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_users_key_of_the_wrong_type_is_an_error() {
+        let err = load_args(&["--set", "users=5"]).expect_err("not a file name");
+        assert!(
+            err.to_string().contains("`users` must be a file name"),
+            "{err}"
+        );
     }
 
     #[test]

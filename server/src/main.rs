@@ -12,9 +12,11 @@ mod listeners;
 mod metrics;
 mod outbox;
 mod owner;
+mod policies;
 mod serve;
 mod tls;
 mod transport;
+mod users;
 mod websocket;
 
 use std::io::IsTerminal;

@@ -58,6 +58,15 @@ impl EventCounters {
                 &[("rule", rule.code())],
                 1,
             ),
+            Event::PolicyDecision { decision, .. } => self.add(
+                "brokerlab_policy_decisions_total",
+                "Policy checks (--policy) answered, by action and result (allow or deny).",
+                &[
+                    ("action", decision.action.name()),
+                    ("result", if decision.allowed { "allow" } else { "deny" }),
+                ],
+                1,
+            ),
             Event::WillPublished { .. } => self.add(
                 "brokerlab_wills_published_total",
                 "Wills published because a connection ended without DISCONNECT.",

@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use broker_core::policy::Action;
 use broker_core::{Broker, Config, ConnId, Event, EventConfig, Output, PeerInfo};
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -392,6 +393,38 @@ impl Owner {
                     ?reason,
                     "disconnected"
                 );
+            }
+            Event::PolicyDecision {
+                conn,
+                client_id,
+                decision,
+            } if !decision.allowed => {
+                let statement = decision.statement.as_ref().map_or_else(
+                    || "none (default deny)".to_owned(),
+                    |s| format!("{} statement {}", s.policy, s.index),
+                );
+                let conn = conn.map_or_else(|| "-".to_owned(), |c| c.to_string());
+                // A refused connect, publish or subscribe is what a user debugging a policy
+                // looks for. A refused receive is silent by design and can recur for every
+                // message, so it is only logged when asked for.
+                if decision.action == Action::Receive {
+                    debug!(
+                        %conn,
+                        client_id,
+                        resource = decision.resource,
+                        statement,
+                        "policy denied iot:Receive"
+                    );
+                } else {
+                    info!(
+                        %conn,
+                        client_id,
+                        action = decision.action.name(),
+                        resource = decision.resource,
+                        statement,
+                        "policy denied"
+                    );
+                }
             }
             _ => {}
         }

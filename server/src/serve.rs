@@ -50,6 +50,25 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             ""
         }
     );
+    // Said once at start-up, because a broker that refuses clients is otherwise easy to
+    // mistake for a broken one.
+    if let Some(policies) = &config.policies {
+        info!(
+            region = policies.region,
+            account = policies.account,
+            "enforcing AWS IoT policies: what no statement allows is denied"
+        );
+    }
+    if let Some(users) = &config.users {
+        if users.is_empty() {
+            warn!("the users file lists nobody: only mutual-TLS clients can connect");
+        } else {
+            info!(
+                users = users.len(),
+                "clients without a certificate must give a listed user name and password"
+            );
+        }
+    }
     let (stop_tx, stop) = watch::channel(false);
     let ctx = Arc::new(Context::new(
         owner::spawn(config.clone()),

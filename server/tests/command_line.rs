@@ -40,6 +40,8 @@ fn help_explains_every_option() -> Result<()> {
         "--set",
         "--max-connections",
         "--max-outgoing-bytes",
+        "--policy",
+        "--users",
     ] {
         assert!(help.contains(option), "help lacks {option}");
     }

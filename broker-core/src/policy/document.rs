@@ -193,7 +193,8 @@ impl PolicyDocument {
             name: name.to_owned(),
             line: e.line(),
             column: e.column(),
-            reason: e.to_string(),
+            // serde_json's message ends with the position, which the error states apart.
+            reason: strip_position(&e.to_string()).to_owned(),
         })?;
         let statements: Vec<Statement> = raw
             .statement
@@ -229,6 +230,14 @@ impl PolicyDocument {
     }
 }
 
+/// "unknown variant `Alow` at line 3 column 20" becomes "unknown variant `Alow`".
+fn strip_position(message: &str) -> &str {
+    match message.rsplit_once(" at line ") {
+        Some((reason, position)) if position.contains(" column ") => reason,
+        _ => message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +258,10 @@ mod tests {
         let err = PolicyDocument::parse("bad", json).expect_err("a typo");
         assert_eq!(err.line, 3);
         assert!(err.reason.contains("Alow"), "{}", err.reason);
+        assert!(
+            !err.reason.contains("at line"),
+            "the position is stated once: {err}"
+        );
     }
 
     #[test]
