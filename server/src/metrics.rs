@@ -208,6 +208,16 @@ pub fn render(snapshot: &Snapshot, connections_refused: u64) -> String {
             "MQTT packets sent, by type.",
             &stats.packets_out,
         ),
+        (
+            "brokerlab_packet_bytes_received_total",
+            "Bytes of complete MQTT packets received, by type.",
+            &stats.bytes_in_by_type,
+        ),
+        (
+            "brokerlab_packet_bytes_sent_total",
+            "MQTT bytes sent, by packet type.",
+            &stats.bytes_out_by_type,
+        ),
     ] {
         family_header(&mut out, name, "counter", help);
         for t in PACKET_TYPES {

@@ -63,6 +63,9 @@ async fn metrics_count_connections_packets_and_rules() -> Result<()> {
         "brokerlab_packets_received_total{type=\"PUBLISH\"} 1\n",
         "brokerlab_packets_sent_total{type=\"SUBACK\"} 1\n",
         "brokerlab_packets_sent_total{type=\"PUBLISH\"} 1\n",
+        // A CONNACK is 4 bytes and a SUBACK for one filter 5.
+        "brokerlab_packet_bytes_sent_total{type=\"CONNACK\"} 4\n",
+        "brokerlab_packet_bytes_sent_total{type=\"SUBACK\"} 5\n",
         "brokerlab_deliveries_total 1\n",
         "brokerlab_rules_fired_total{rule=\"Q-keep-alive\"} 1\n",
         "# TYPE brokerlab_bytes_received_total counter\n",
