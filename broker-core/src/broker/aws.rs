@@ -99,6 +99,30 @@ impl Broker {
         }
     }
 
+    /// Counts one PUBLISH on `conn` against the publish-rate quota, in the direction
+    /// given; over the quota, the rule fires and the answer is no.
+    pub(super) fn admit_rate(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        limit: u32,
+        inbound: bool,
+    ) -> bool {
+        let allowed = self
+            .conns
+            .get_mut(&conn)
+            .is_some_and(|c| c.rate.allow(now, limit, inbound));
+        if !allowed {
+            let direction = if inbound { "inbound" } else { "outbound" };
+            self.fire(
+                Rule::PublishRate,
+                Some(conn),
+                format!("{direction} PUBLISH over {limit}/s dropped"),
+            );
+        }
+        allowed
+    }
+
     /// Reports that `rule` changed what the broker did.
     pub(super) fn fire(&mut self, rule: Rule, conn: Option<ConnId>, detail: String) {
         *self.stats.rules_fired.entry(rule.code()).or_insert(0) += 1;

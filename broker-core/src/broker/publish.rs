@@ -117,18 +117,7 @@ impl Broker {
             }
             return false;
         }
-        let allowed = self
-            .conns
-            .get_mut(&conn)
-            .is_some_and(|c| c.rate.allow(now, rate, true));
-        if !allowed {
-            self.fire(
-                Rule::PublishRate,
-                Some(conn),
-                format!("inbound PUBLISH over {rate}/s dropped"),
-            );
-        }
-        allowed
+        self.admit_rate(now, conn, rate, true)
     }
 
     /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the last acknowledgement of an outgoing message,
@@ -445,16 +434,7 @@ impl Broker {
         let sendable = s.queue.is_empty() && !window_full && !congested;
         let queue_full = s.queue.len() >= max_queued;
         if let (Some(conn), Some(rate), true) = (conn, rate, qos == QoS::AtMostOnce || sendable) {
-            let allowed = self
-                .conns
-                .get_mut(&conn)
-                .is_some_and(|c| c.rate.allow(now, rate, false));
-            if !allowed {
-                self.fire(
-                    Rule::PublishRate,
-                    Some(conn),
-                    format!("outbound PUBLISH over {rate}/s dropped"),
-                );
+            if !self.admit_rate(now, conn, rate, false) {
                 return Outcome::Drop(DropReason::Throttled);
             }
         }
