@@ -23,10 +23,14 @@ pub struct Simulation {
 #[wasm_bindgen]
 impl Simulation {
     /// A simulation from a scenario in JSON: `{"config": {...}, "latency_ms": 20,
-    /// "actions": [...]}`, every key optional. Its actions are replayed.
+    /// "actions": [...], "policy": "{...}"}`, every key optional. Its actions are
+    /// replayed; a malformed policy document is refused with its line and column.
     #[wasm_bindgen(constructor)]
     pub fn new(scenario_json: &str) -> Result<Simulation, JsError> {
         let scenario: Scenario = serde_json::from_str(scenario_json)
+            .map_err(|e| JsError::new(&format!("invalid scenario: {e}")))?;
+        scenario
+            .policy_set()
             .map_err(|e| JsError::new(&format!("invalid scenario: {e}")))?;
         let world = World::replay(&scenario, None).map_err(|e| JsError::new(&e.to_string()))?;
         Ok(Simulation { world })

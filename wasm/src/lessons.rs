@@ -19,6 +19,8 @@ pub struct Lesson {
     pub watch: &'static str,
     /// What happened and why, under each profile.
     pub explanation: &'static str,
+    /// The AWS IoT policy document attached to every principal, if the lesson has one.
+    pub policy: Option<&'static str>,
     /// The actions, with their times in milliseconds.
     pub actions: Vec<TimedAction>,
     /// How long the lesson runs, in milliseconds of virtual time.
@@ -33,6 +35,7 @@ impl Lesson {
         config.seed = 1;
         Scenario {
             actions: self.actions.clone(),
+            policy: self.policy.map(str::to_owned),
             ..Scenario::new(config)
         }
     }
@@ -48,6 +51,7 @@ pub fn all() -> Vec<Lesson> {
         persistent_session(),
         qos2_under_aws(),
         will_on_network_drop(),
+        subscribe_denied(),
     ]
 }
 
@@ -146,6 +150,7 @@ fn qos0_vs_qos1() -> Lesson {
                       but drops the QoS 0 one: QoS 0 is 'at most once', and the standard \
                       lets a broker discard it for an absent client. Under aws-iot the same \
                       happens, and the session resume is marked D3.",
+        policy: None,
         actions: s.actions,
         duration_ms: 1600,
     }
@@ -186,6 +191,7 @@ fn qos1_redelivery() -> Lesson {
                       once', and applications must tolerate duplicates. The manual \
                       acknowledgement at the end finally completes it. aws-iot behaves the \
                       same way here.",
+        policy: None,
         actions: s.actions,
         duration_ms: 2000,
     }
@@ -209,6 +215,7 @@ fn duplicate_client_id() -> Lesson {
                       D6. Under aws-iot the observer also receives the lifecycle events: \
                       'disconnected' with DUPLICATE_CLIENTID, then 'connected'. Two real \
                       devices sharing an id keep knocking each other off this way.",
+        policy: None,
         actions: s.actions,
         duration_ms: 1900,
     }
@@ -231,6 +238,7 @@ fn retain() -> Lesson {
                       retained table. AWS IoT, as originally documented, does not support \
                       retained messages: the PUBLISH closes the publisher's connection \
                       (D5, CLIENT_ERROR), and the late subscriber receives nothing.",
+        policy: None,
         actions: s.actions,
         duration_ms: 1200,
     }
@@ -256,6 +264,7 @@ fn persistent_session() -> Lesson {
                       session present = 1 (MQTT-3.2.2-2) and the queued messages follow \
                       without a new SUBSCRIBE. Under aws-iot this is rule D3, and sessions \
                       expire an hour after the disconnect.",
+        policy: None,
         actions: s.actions,
         duration_ms: 1600,
     }
@@ -277,6 +286,7 @@ fn qos2_under_aws() -> Lesson {
                       completes. Under mqtt-3.1.1 the SUBACK grants QoS 2 and the message \
                       takes the four-packet handshake (PUBLISH, PUBREC, PUBREL, PUBCOMP) on \
                       each hop, delivered exactly once.",
+        policy: None,
         actions: s.actions,
         duration_ms: 1000,
     }
@@ -319,7 +329,68 @@ fn will_on_network_drop() -> Lesson {
                       A clean DISCONNECT discards the Will (MQTT-3.14.4-3): nothing is \
                       published for sensor-b. aws-iot does the same, and also publishes a \
                       lifecycle event with CONNECTION_LOST or CLIENT_INITIATED_DISCONNECT.",
+        policy: None,
         actions: s.actions,
         duration_ms: 1200,
+    }
+}
+
+/// The policy of the subscribe-denied lesson: connect, publish telemetry and receive
+/// commands are allowed, but the Subscribe statement names a `topic/` ARN, and
+/// `iot:Subscribe` is checked against `topicfilter/` ones, so nothing allows it.
+pub const SUBSCRIBE_DENIED_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": "iot:Connect",
+      "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}"
+    },
+    {
+      "Effect": "Allow",
+      "Action": "iot:Publish",
+      "Resource": "arn:aws:iot:us-east-1:123456789012:topic/telemetry/${iot:ClientId}"
+    },
+    {
+      "Effect": "Allow",
+      "Action": ["iot:Subscribe", "iot:Receive"],
+      "Resource": "arn:aws:iot:us-east-1:123456789012:topic/cmd/${iot:ClientId}"
+    }
+  ]
+}
+"#;
+
+fn subscribe_denied() -> Lesson {
+    let mut s = Script::default();
+    let device = s.device(0, DeviceSpec::new("sensor-7"));
+    s.publish(100, device, "telemetry/sensor-7", "21.5", 1);
+    s.subscribe(200, device, "cmd/sensor-7", 1);
+    // The client library reconnects and subscribes again, as it was written to. aws-iot
+    // accepts one CONNECT per second per client id, so the attempts are 1.2 s apart.
+    for at in [1400, 2600] {
+        s.at(at, Action::Reconnect { device });
+        s.subscribe(at + 100, device, "cmd/sensor-7", 1);
+    }
+    Lesson {
+        id: "subscribe-denied",
+        title: "Subscribe denied: the reconnect loop AWS users hit",
+        profile: Profile::AwsIot,
+        watch: "The device's policy allows it to connect and publish telemetry, and its \
+                last statement looks like it allows subscribing to its command topic. The \
+                device publishes, subscribes, and its client library reconnects and \
+                subscribes again whenever the connection drops.",
+        explanation: "iot:Subscribe is checked against a topicfilter/ ARN, but the policy \
+                      names topic/cmd/..., so no statement allows it and the default deny \
+                      applies (see the red policy lines). Under aws-iot a denied SUBSCRIBE \
+                      closes the connection (AUTH_ERROR) without a SUBACK; the client \
+                      reconnects, subscribes, and is closed again, forever: the publish \
+                      worked, so the device looks half alive. Under mqtt-3.1.1 the same \
+                      request gets SUBACK 0x80 for that filter and the connection stays \
+                      up, so the reconnects do nothing. The fix is a statement allowing \
+                      iot:Subscribe on arn:...:topicfilter/cmd/${iot:ClientId}; try it in \
+                      the policy editor.",
+        policy: Some(SUBSCRIBE_DENIED_POLICY),
+        actions: s.actions,
+        duration_ms: 3000,
     }
 }

@@ -24,6 +24,7 @@ pub mod js;
 pub use device::{DeviceState, DeviceView, InboxMessage, INBOX_CAP};
 pub use scenario::{
     Action, ActionError, DeviceId, DeviceSpec, Scenario, TimedAction, WillSpec, DEFAULT_LATENCY_MS,
+    GLOBAL_POLICY,
 };
 pub use trace::{Direction, Numbered, PacketTrace, Span, TraceEntry, TRACE_CAP};
 pub use world::World;

@@ -2,6 +2,7 @@
 //! them with their virtual timestamps so that a run can be replayed, shared in a URL, or
 //! exported and imported again.
 
+use broker_core::policy::{PolicyDocument, PolicyError, PolicySet};
 use broker_core::Config;
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,12 @@ pub enum Action {
     },
     /// Opens a new transport and sends CONNECT.
     Connect {
+        /// The device.
+        device: DeviceId,
+    },
+    /// What a client library with automatic reconnection does: connects again if the
+    /// device's connection is closed, and does nothing if it is still up (or opening).
+    Reconnect {
         /// The device.
         device: DeviceId,
     },
@@ -162,6 +169,7 @@ impl Action {
         match self {
             Action::Spawn { .. } => None,
             Action::Connect { device }
+            | Action::Reconnect { device }
             | Action::Disconnect { device }
             | Action::DropNetwork { device }
             | Action::Subscribe { device, .. }
@@ -199,7 +207,15 @@ pub struct Scenario {
     /// The actions, in the order they were applied.
     #[serde(default)]
     pub actions: Vec<TimedAction>,
+    /// An AWS IoT policy document (JSON text) attached to every principal, named
+    /// [`GLOBAL_POLICY`]. Absent, the broker enforces no policy at all; present, it is
+    /// parsed when the world is built and evaluated as AWS does (default deny).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
+
+/// The name of the scenario's policy document, in decisions and error messages.
+pub const GLOBAL_POLICY: &str = "global";
 
 /// The default one-way latency: long enough that arrows on the diagram visibly take time.
 pub const DEFAULT_LATENCY_MS: u64 = 20;
@@ -215,7 +231,19 @@ impl Scenario {
             config,
             latency_ms: DEFAULT_LATENCY_MS,
             actions: Vec::new(),
+            policy: None,
         }
+    }
+
+    /// The policies the scenario attaches: `None` without a policy document, or the
+    /// parse error (line, column, reason) of a malformed one.
+    pub fn policy_set(&self) -> Result<Option<PolicySet>, PolicyError> {
+        let Some(json) = &self.policy else {
+            return Ok(None);
+        };
+        let mut set = PolicySet::default();
+        set.attach_default(PolicyDocument::parse(GLOBAL_POLICY, json)?);
+        Ok(Some(set))
     }
 }
 

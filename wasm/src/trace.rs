@@ -198,10 +198,12 @@ pub enum TraceEntry {
         device: Option<DeviceId>,
         /// The client id.
         client_id: String,
-        /// What was asked: `Connect`, `Publish`, ...
+        /// What was asked, as policies name it: `iot:Connect`, `iot:Subscribe`, ...
         action: String,
         /// The resource ARN it was asked for.
         resource: String,
+        /// Why, in one line: the statement that denied it, or the default deny.
+        reason: String,
     },
     /// A device handed a message to its application: a line in its inbox.
     Received {

@@ -130,3 +130,75 @@ fn the_will_is_published_on_a_drop_and_not_on_disconnect() {
         assert_eq!(inbox(&w, 0), ["sensor-a went offline"], "{profile:?}");
     }
 }
+
+/// The one-line reasons of the policy denials, in order.
+fn denials(trace: &[Numbered]) -> Vec<String> {
+    trace
+        .iter()
+        .filter_map(|n| match &n.entry {
+            TraceEntry::PolicyDenied { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+const DENIED: &str = "policy: iot:Subscribe on topicfilter/cmd/sensor-7 denied: no statement \
+                      allows it (default deny)";
+
+#[test]
+fn subscribe_denied_loops_through_reconnects_under_aws_iot() {
+    let (w, trace) = run("subscribe-denied", Profile::AwsIot);
+    assert_eq!(denials(&trace), [DENIED; 3]);
+    let closed: Vec<&str> = trace
+        .iter()
+        .filter_map(|n| match &n.entry {
+            TraceEntry::Disconnected { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed.len(), 3, "{closed:?}");
+    assert!(
+        closed.iter().all(|r| r.contains("AUTH_ERROR")),
+        "{closed:?}"
+    );
+    let connects = arrows(&trace, 0)
+        .iter()
+        .filter(|a| *a == "CONNECT>")
+        .count();
+    assert_eq!(connects, 3);
+    assert!(
+        !kinds(&trace).contains(&"SUBACK"),
+        "no SUBACK before the close"
+    );
+    assert!(kinds(&trace).contains(&"PUBACK"), "the publish was allowed");
+    // Every reconnect is accepted: they respect one CONNECT per second per client id.
+    let accepted = trace
+        .iter()
+        .filter(|n| matches!(n.entry, TraceEntry::Connected { .. }))
+        .count();
+    assert_eq!(accepted, 3);
+    assert!(rules(&trace).is_empty(), "{:?}", rules(&trace));
+    assert_eq!(w.device(0).expect("device").state.name(), "disconnected");
+}
+
+#[test]
+fn subscribe_denied_gets_suback_0x80_and_stays_connected_under_mqtt() {
+    let (w, trace) = run("subscribe-denied", Profile::Mqtt311);
+    assert_eq!(denials(&trace), [DENIED; 3]);
+    let subacks: Vec<&str> = packets(&trace)
+        .into_iter()
+        .filter(|p| p.kind == "SUBACK")
+        .map(|p| p.label.as_str())
+        .collect();
+    assert_eq!(subacks.len(), 3);
+    assert!(subacks.iter().all(|l| l.ends_with("0x80")), "{subacks:?}");
+    let connects = arrows(&trace, 0)
+        .iter()
+        .filter(|a| *a == "CONNECT>")
+        .count();
+    assert_eq!(connects, 1, "the reconnects find the connection up");
+    assert!(!trace
+        .iter()
+        .any(|n| matches!(n.entry, TraceEntry::Disconnected { .. })));
+    assert_eq!(w.device(0).expect("device").state.name(), "connected");
+}

@@ -43,6 +43,11 @@ impl World {
                 d.client.connect(now);
                 self.drain_device(device);
             }
+            Action::Reconnect { device } => {
+                if self.device_mut(device)?.client.state() == ClientState::Disconnected {
+                    return self.perform(Action::Connect { device });
+                }
+            }
             Action::Disconnect { device } => {
                 let conn = self.connection(device)?;
                 self.device_mut(device)?.client.disconnect(now);

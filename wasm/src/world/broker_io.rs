@@ -1,6 +1,7 @@
 //! Draining the broker (the core's drain contract): bytes go onto links, closes travel
 //! to the devices, and events become trace entries.
 
+use broker_core::policy::Decision;
 use broker_core::{CloseReason, Event, Output};
 
 use super::World;
@@ -146,8 +147,8 @@ impl World {
                 device: self.network.device_of(conn),
                 detail: format!("{violation:?} ({})", violation.statement()),
             },
-            // The simulator attaches no policies, so everything is allowed and only a
-            // denial (from a configuration that does attach them) is worth a line.
+            // Allowed requests are the normal case and the packets already show them;
+            // a denial is worth a line on the diagram, with the reason.
             Event::PolicyDecision {
                 conn,
                 client_id,
@@ -160,7 +161,8 @@ impl World {
                     at,
                     device: conn.and_then(|c| self.network.device_of(c)),
                     client_id,
-                    action: format!("{:?}", decision.action),
+                    action: decision.action.name().to_owned(),
+                    reason: denial_reason(&decision),
                     resource: decision.resource,
                 }
             }
@@ -193,5 +195,26 @@ fn close_reason(reason: &CloseReason) -> String {
         CloseReason::Rule(rule) => rule.to_string(),
         CloseReason::AuthError => "a policy denied the request (AUTH_ERROR)".to_owned(),
         CloseReason::ServerShutdown => "the server closed the connection".to_owned(),
+    }
+}
+
+/// A denial in one line: `policy: iot:Subscribe on topicfilter/cmd/# denied by statement 1
+/// of policy "global"` (statements counted from 1, as a reader counts them in the
+/// document), or `... denied: no statement allows it (default deny)`.
+pub(crate) fn denial_reason(decision: &Decision) -> String {
+    // `arn:aws:iot:<region>:<account>:topicfilter/cmd/#` reads `topicfilter/cmd/#`.
+    let resource = decision
+        .resource
+        .splitn(6, ':')
+        .nth(5)
+        .unwrap_or(&decision.resource);
+    let what = format!("policy: {} on {resource} denied", decision.action.name());
+    match &decision.statement {
+        Some(s) => format!(
+            "{what} by statement {} of policy \"{}\"",
+            s.index + 1,
+            s.policy
+        ),
+        None => format!("{what}: no statement allows it (default deny)"),
     }
 }

@@ -50,6 +50,14 @@ impl World {
         // The world decodes every packet it carries itself (both directions, with the same
         // codec), so the broker's own packet and delivery events would only cost time.
         config.events = EventConfig::QUIET;
+        // A malformed document cannot be enforced as written; denying everything (no
+        // statement allows anything) is the safe reading. Callers that take documents
+        // from a learner check `Scenario::policy_set` first and report the error.
+        match scenario.policy_set() {
+            Ok(Some(set)) => config.policies = Some(set),
+            Ok(None) => {}
+            Err(_) => config.policies = Some(broker_core::policy::PolicySet::default()),
+        }
         World {
             broker: Broker::new(config),
             devices: Vec::new(),

@@ -130,6 +130,7 @@ impl Driver {
 
     /// Replaces the world with a scenario replayed up to `until`, and forgets any lesson.
     pub fn load(&mut self, scenario: &Scenario, until: u64) -> Result<(), String> {
+        scenario.policy_set().map_err(|e| e.to_string())?;
         let world = World::replay(scenario, Some(until)).map_err(|e| e.to_string())?;
         self.world = world;
         self.script.clear();
@@ -151,13 +152,27 @@ impl Driver {
         let scenario = Scenario {
             config,
             latency_ms,
-            actions: self.world.scenario().actions.clone(),
+            ..self.world.scenario().clone()
         };
         let world = World::replay(&scenario, Some(self.world.now())).map_err(|e| e.to_string())?;
         self.world = world;
         if let Some(lesson) = self.lesson.as_mut() {
             lesson.profile = scenario.config.profile;
         }
+        Ok(())
+    }
+
+    /// Attaches a policy document to every principal (or removes it, with `None`), and
+    /// replays the same actions under it up to the present. A malformed document is
+    /// refused with its line, column and reason, and the world stays as it was.
+    pub fn set_policy(&mut self, policy: Option<String>) -> Result<(), String> {
+        let scenario = Scenario {
+            policy,
+            ..self.world.scenario().clone()
+        };
+        scenario.policy_set().map_err(|e| e.to_string())?;
+        let world = World::replay(&scenario, Some(self.world.now())).map_err(|e| e.to_string())?;
+        self.world = world;
         Ok(())
     }
 
@@ -213,6 +228,52 @@ mod tests {
         assert_eq!(d.world().now(), 0);
         d.step().expect("step");
         assert_eq!(d.world().now(), 20, "CONNECT arrives after the latency");
+    }
+
+    #[test]
+    fn a_policy_replays_the_run_and_a_malformed_one_changes_nothing() {
+        let mut d = Driver::new(&Scenario::new(Config::for_profile(Profile::Mqtt311)));
+        d.apply(Action::Spawn {
+            spec: broker_wasm::DeviceSpec::new("a"),
+        })
+        .expect("spawn");
+        d.apply(Action::Connect { device: 0 }).expect("connect");
+        d.advance_by(100).expect("advance");
+        d.apply(Action::Subscribe {
+            device: 0,
+            filter: "cmd/a".into(),
+            qos: 1,
+        })
+        .expect("subscribe");
+        d.advance_by(100).expect("advance");
+        let err = d
+            .set_policy(Some("{\n  \"Statement\": [\n".into()))
+            .expect_err("malformed");
+        assert!(err.contains("line"), "{err}");
+        assert_eq!(d.world().scenario().policy, None, "the old scenario stays");
+        let now = d.world().now();
+        let policy = broker_wasm::lessons::SUBSCRIBE_DENIED_POLICY;
+        d.set_policy(Some(policy.into())).expect("policy");
+        assert_eq!(d.world().now(), now);
+        assert_eq!(d.world().scenario().policy.as_deref(), Some(policy));
+        let denied: Vec<String> = d
+            .world_mut()
+            .read_trace()
+            .into_iter()
+            .filter_map(|n| match n.entry {
+                broker_wasm::TraceEntry::PolicyDenied { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            denied,
+            ["policy: iot:Subscribe on topicfilter/cmd/a denied: no statement allows it (default deny)"]
+        );
+        d.reconfigure(Config::for_profile(Profile::AwsIot), 20)
+            .expect("reconfigure");
+        assert_eq!(d.world().scenario().policy.as_deref(), Some(policy), "kept");
+        d.set_policy(None).expect("clear");
+        assert_eq!(d.world().scenario().policy, None);
     }
 
     #[test]

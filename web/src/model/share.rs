@@ -135,6 +135,9 @@ pub fn import(json: &str) -> Result<Imported, String> {
     if doc.format != FORMAT {
         return Err(format!("not a brokerlab trace (format {:?})", doc.format));
     }
+    doc.scenario
+        .policy_set()
+        .map_err(|e| format!("the scenario's policy is malformed: {e}"))?;
     let world = World::replay(&doc.scenario, Some(doc.now)).map_err(|e| e.to_string())?;
     let replayed: Vec<Value> = world
         .trace()
@@ -205,6 +208,26 @@ mod tests {
         let imported = import(&export(&w)).expect("import");
         assert_eq!(imported.verdict, Ok(w.trace().entries().count()));
         assert_eq!(imported.world.now(), w.now());
+    }
+
+    #[test]
+    fn a_scenario_with_a_policy_survives_the_url_and_the_export() {
+        let lesson = broker_wasm::lessons::find("subscribe-denied").expect("lesson");
+        let scenario = lesson.scenario(Profile::AwsIot);
+        let w = World::replay(&scenario, Some(lesson.duration_ms)).expect("replay");
+        let Some(Fragment::Scenario(json)) = parse_fragment(&scenario_fragment(w.scenario()))
+        else {
+            panic!("not a scenario fragment");
+        };
+        let back: Scenario = serde_json::from_str(&json).expect("scenario JSON");
+        assert_eq!(back.policy, scenario.policy);
+        let imported = import(&export(&w)).expect("import");
+        assert_eq!(imported.verdict, Ok(w.trace().entries().count()));
+        assert_eq!(imported.world.scenario().policy, scenario.policy);
+        let mut doc: Value = serde_json::from_str(&export(&w)).expect("json");
+        doc["scenario"]["policy"] = Value::from("{ \"Statement\": 3 }");
+        let err = import(&doc.to_string()).expect_err("malformed policy");
+        assert!(err.contains("malformed"), "{err}");
     }
 
     #[test]

@@ -42,6 +42,19 @@ pub enum Row {
         /// The device concerned, if one.
         device: Option<DeviceId>,
     },
+    /// An AWS IoT policy denied a request: why, in one line.
+    Policy {
+        /// The row's key.
+        seq: u64,
+        /// When.
+        at: u64,
+        /// The device refused, if known.
+        device: Option<DeviceId>,
+        /// The refused client id.
+        client_id: String,
+        /// The reason: the denying statement, or the default deny.
+        reason: String,
+    },
     /// Something worth a line that is not a packet: an action, a disconnection, a Will.
     Note {
         /// The row's key.
@@ -59,7 +72,10 @@ impl Row {
     /// The row's key: its trace entry's number.
     pub fn seq(&self) -> u64 {
         match self {
-            Row::Packet { seq, .. } | Row::Rule { seq, .. } | Row::Note { seq, .. } => *seq,
+            Row::Packet { seq, .. }
+            | Row::Rule { seq, .. }
+            | Row::Policy { seq, .. }
+            | Row::Note { seq, .. } => *seq,
         }
     }
 }
@@ -216,13 +232,15 @@ fn row(n: &Numbered, devices: &[Rc<DeviceView>]) -> Option<Row> {
             at,
             device,
             client_id,
-            action,
-            resource,
-        } => note(
-            *at,
-            *device,
-            format!("policy denied {client_id}: {action} on {resource}"),
-        ),
+            reason,
+            ..
+        } => Some(Row::Policy {
+            seq,
+            at: *at,
+            device: *device,
+            client_id: client_id.clone(),
+            reason: reason.clone(),
+        }),
         TraceEntry::Lost { .. }
         | TraceEntry::Connected { .. }
         | TraceEntry::Session { .. }
@@ -236,6 +254,7 @@ pub fn action_text(action: &Action, who: Option<&str>) -> String {
     match action {
         Action::Spawn { spec } => format!("spawn {}", spec.client_id),
         Action::Connect { .. } => format!("{who}: connect"),
+        Action::Reconnect { .. } => format!("{who}: reconnect if closed"),
         Action::Disconnect { .. } => format!("{who}: disconnect"),
         Action::DropNetwork { .. } => format!("{who}: network drops"),
         Action::Subscribe { filter, qos, .. } => format!("{who}: subscribe {filter} q{qos}"),

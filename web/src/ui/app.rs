@@ -69,7 +69,8 @@ pub fn App() -> Html {
                     <Inspector packet={selected} />
                 </section>
                 <section class="right">
-                    <BrokerPanel config={state.config.clone()} latency_ms={state.latency_ms} />
+                    <BrokerPanel config={state.config.clone()} latency_ms={state.latency_ms}
+                        policy={state.policy.clone()} />
                     <Tables sessions={state.sessions.clone()} retained={state.retained.clone()} />
                 </section>
             </main>

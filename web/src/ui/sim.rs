@@ -118,6 +118,16 @@ impl Sim {
         }
     }
 
+    /// Attaches a policy document to every principal (`None` removes it) and replays the
+    /// run so far under it. A malformed document changes nothing; its error is returned
+    /// for the editor to show next to the text.
+    pub fn set_policy(&self, policy: Option<String>) -> Result<(), String> {
+        self.driver.borrow_mut().set_policy(policy)?;
+        let (config, latency) = self.settings();
+        self.reset_views(config, latency);
+        Ok(())
+    }
+
     /// Starts a lesson under `profile`, from an empty world.
     pub fn start_lesson(&self, id: &str, profile: Profile) {
         let Some(lesson) = lessons::find(id) else {
@@ -206,7 +216,19 @@ impl Sim {
     }
 
     fn reset_views(&self, config: Config, latency_ms: u64) {
-        self.dispatch.emit(UiAction::Reset { config, latency_ms });
+        let policy = self
+            .driver
+            .borrow()
+            .world()
+            .scenario()
+            .policy
+            .as_deref()
+            .map(Rc::from);
+        self.dispatch.emit(UiAction::Reset {
+            config: Box::new(config),
+            latency_ms,
+            policy,
+        });
         self.dirty.set(true);
     }
 

@@ -75,6 +75,8 @@ pub struct UiState {
     pub speed: f64,
     pub config: Shared<Config>,
     pub latency_ms: u64,
+    /// The policy document attached to every principal, if any.
+    pub policy: Option<Rc<str>>,
     pub devices: Rc<Vec<Rc<DeviceView>>>,
     pub lanes: Rc<Lanes>,
     pub timeline: Rc<Timeline>,
@@ -95,6 +97,7 @@ impl UiState {
             speed: 1.0,
             config: Shared(Rc::new(config)),
             latency_ms,
+            policy: None,
             devices: Rc::default(),
             lanes: Rc::new(Lanes::new(&[])),
             timeline: Rc::default(),
@@ -112,7 +115,12 @@ pub enum UiAction {
     /// A frame of the simulation.
     Frame(Box<Frame>),
     /// The world was replaced (profile change, lesson, import): start the views afresh.
-    Reset { config: Config, latency_ms: u64 },
+    Reset {
+        /// Boxed: the configuration is much larger than the other actions.
+        config: Box<Config>,
+        latency_ms: u64,
+        policy: Option<Rc<str>>,
+    },
     /// Show a packet in the inspector.
     Select(Option<u64>),
     /// Show or clear a notice.
@@ -126,13 +134,18 @@ impl Reducible for UiState {
         let mut next = (*self).clone();
         match action {
             UiAction::Frame(frame) => next.apply_frame(*frame),
-            UiAction::Reset { config, latency_ms } => {
+            UiAction::Reset {
+                config,
+                latency_ms,
+                policy,
+            } => {
                 next = UiState {
+                    policy,
                     playing: self.playing,
                     speed: self.speed,
                     notice: self.notice.clone(),
                     stats: self.stats.clone(),
-                    ..UiState::new(config, latency_ms)
+                    ..UiState::new(*config, latency_ms)
                 };
             }
             UiAction::Select(packet) => next.selected = packet,

@@ -1,8 +1,10 @@
 //! The broker panel: the profile, each AWS rule's control, the seed and the latency.
 //! Every change replays the run so far under the new settings.
 
+use std::rc::Rc;
+
 use broker_core::{Config, Profile, Qos2Mode, RetainMode};
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::ui::hooks::use_sim;
@@ -13,6 +15,8 @@ use crate::ui::state::Shared;
 pub struct BrokerProps {
     pub config: Shared<Config>,
     pub latency_ms: u64,
+    /// The policy document attached to every principal, if any.
+    pub policy: Option<Rc<str>>,
 }
 
 /// Changes one setting, from the new value of the control that fired `Event`.
@@ -144,6 +148,7 @@ pub fn BrokerPanel(props: &BrokerProps) -> Html {
                 <input data-testid="latency" type="number" min="0" value={props.latency_ms.to_string()}
                     onchange={latency} />
             </label>
+            <PolicyEditor policy={props.policy.clone()} />
         </div>
     }
 }
@@ -164,5 +169,66 @@ fn Knob(props: &KnobProps) -> Html {
             <span class="knob-text">{ props.text }</span>
             { props.children.clone() }
         </label>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct PolicyEditorProps {
+    policy: Option<Rc<str>>,
+}
+
+/// The AWS IoT policy attached to every principal: the document, applied by replaying
+/// the run under it. A malformed document is refused with its line and column, shown
+/// here, and the run stays as it was.
+#[component]
+fn PolicyEditor(props: &PolicyEditorProps) -> Html {
+    let sim = use_sim();
+    let text = use_node_ref();
+    let error = use_state(|| None::<String>);
+    // A new scenario (a lesson, an import, a cleared policy) brings its own document:
+    // the editor shows it, and an error about the previous text no longer applies.
+    {
+        let error = error.clone();
+        use_effect_with(props.policy.clone(), move |_| error.set(None));
+    }
+    let apply = {
+        let (sim, text, error) = (sim.clone(), text.clone(), error.clone());
+        Callback::from(move |_: MouseEvent| {
+            let value = text
+                .cast::<HtmlTextAreaElement>()
+                .map(|t| t.value())
+                .unwrap_or_default();
+            let policy = (!value.trim().is_empty()).then_some(value);
+            error.set(sim.set_policy(policy).err());
+        })
+    };
+    let clear = {
+        let (sim, text, error) = (sim.clone(), text.clone(), error.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Some(t) = text.cast::<HtmlTextAreaElement>() {
+                t.set_value("");
+            }
+            error.set(sim.set_policy(None).err());
+        })
+    };
+    let current = props.policy.as_deref().unwrap_or_default().to_owned();
+    html! {
+        <fieldset class="policy">
+            <legend>{ "AWS IoT policy (every device)" }</legend>
+            <p class="muted small">
+                { if props.policy.is_some() {
+                    "Enforced: default deny, an explicit Deny wins."
+                } else {
+                    "None attached: everything is allowed. Paste a policy document to enforce it."
+                } }
+            </p>
+            <textarea data-testid="policy-editor" rows="10" spellcheck="false" ref={text}
+                value={current} placeholder="{ \"Version\": \"2012-10-17\", \"Statement\": [ ... ] }" />
+            if let Some(e) = &*error {
+                <p class="policy-error" data-testid="policy-error">{ e.clone() }</p>
+            }
+            <button data-testid="policy-apply" onclick={apply}>{ "Apply policy" }</button>
+            <button data-testid="policy-clear" onclick={clear}>{ "Remove policy" }</button>
+        </fieldset>
     }
 }

@@ -144,6 +144,20 @@ fn TimelineRow(props: &RowProps) -> Html {
                 </div>
             </div>
         },
+        Row::Policy {
+            at,
+            client_id,
+            reason,
+            ..
+        } => html! {
+            <div class="trow policy-denied" data-testid="policy-denied">
+                <span class="t">{ seconds(*at) }</span>
+                <div class="area">
+                    <span class="policy-text">{ reason }</span>
+                    <span class="muted">{ format!(" ({client_id})") }</span>
+                </div>
+            </div>
+        },
         Row::Note { at, text, .. } => html! {
             <div class="trow note">
                 <span class="t">{ seconds(*at) }</span>
