@@ -96,7 +96,11 @@ impl Page {
             .connect(&format!("http://127.0.0.1:{}", driver.port))
             .await
             .context("cannot open a browser session")?;
-        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+        // xtask names the folder inside the target directory in use; run by hand, the
+        // test falls back to the workspace's own target folder.
+        let shots = std::env::var_os("BROKERLAB_E2E_SHOTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e"));
         std::fs::create_dir_all(&shots)?;
         let page = Page {
             client,

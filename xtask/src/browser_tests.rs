@@ -63,6 +63,7 @@ pub fn run_e2e(server: &Path, filter: &str) -> Result<()> {
             ])
             .args(["--nocapture", filter])
             .env("BROKERLAB_BIN", server)
+            .env("BROKERLAB_E2E_SHOTS", workspace::target_dir()?.join("e2e"))
             .env("CHROMEDRIVER", chromium::chromedriver())
             .env("CHROMIUM", chromium::chromium()),
     )
