@@ -6,7 +6,7 @@ use broker_core::{CloseReason, Event, Output};
 
 use super::World;
 use crate::network::Delivery;
-use crate::trace::{describe, Direction, PacketTrace, TraceEntry};
+use crate::trace::{Direction, TraceEntry};
 
 impl World {
     /// Polls the broker until it has nothing more to say. Called after every input.
@@ -27,21 +27,13 @@ impl World {
                         .get(device as usize)
                         .map(|d| d.spec.client_id.clone())
                         .unwrap_or_default();
-                    let packet = self.next_packet;
-                    self.next_packet += 1;
-                    let (kind, label, spans) = describe(&bytes);
-                    self.trace.push(TraceEntry::Packet(PacketTrace {
-                        id: packet,
+                    let packet = self.trace_packet(
                         device,
                         client_id,
-                        direction: Direction::ToDevice,
-                        sent_at: self.now.as_millis(),
-                        arrives_at: arrives_at.as_millis(),
-                        kind,
-                        label,
-                        bytes: bytes.to_vec(),
-                        spans,
-                    }));
+                        Direction::ToDevice,
+                        arrives_at,
+                        &bytes,
+                    );
                     self.network.send(
                         arrives_at,
                         Delivery::ToDevice {

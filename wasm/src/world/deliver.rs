@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::World;
 use crate::network::{Delivery, LinkState};
 use crate::scenario::DeviceId;
-use crate::trace::{describe, Direction, PacketTrace, TraceEntry};
+use crate::trace::{Direction, TraceEntry};
 
 impl World {
     /// When something sent now arrives at the other end of its link.
@@ -104,33 +104,30 @@ impl World {
         };
         let client_id = d.spec.client_id.clone();
         let conn = d.conn;
-        while let Some(bytes) = d.client.poll_transmit() {
-            // A client only transmits on a transport; with none, there is nothing to carry.
-            let Some(conn) = conn else { continue };
-            let packet = self.next_packet;
-            self.next_packet += 1;
-            let (kind, label, spans) = describe(&bytes);
-            self.trace.push(TraceEntry::Packet(PacketTrace {
-                id: packet,
-                device,
-                client_id: client_id.clone(),
-                direction: Direction::ToBroker,
-                sent_at: now.as_millis(),
-                arrives_at: arrives_at.as_millis(),
-                kind,
-                label,
-                bytes: bytes.to_vec(),
-                spans,
-            }));
-            self.network.send(
-                arrives_at,
-                Delivery::ToBroker {
-                    conn,
-                    packet,
-                    bytes,
-                },
-            );
+        let sent: Vec<Bytes> = std::iter::from_fn(|| d.client.poll_transmit()).collect();
+        // A client only transmits on a transport; with none, there is nothing to carry.
+        if let Some(conn) = conn {
+            for bytes in sent {
+                let packet = self.trace_packet(
+                    device,
+                    client_id.clone(),
+                    Direction::ToBroker,
+                    arrives_at,
+                    &bytes,
+                );
+                self.network.send(
+                    arrives_at,
+                    Delivery::ToBroker {
+                        conn,
+                        packet,
+                        bytes,
+                    },
+                );
+            }
         }
+        let Some(d) = self.devices.get_mut(device as usize) else {
+            return;
+        };
         while let Some(event) = d.client.poll_event() {
             if let ClientEvent::Message(m) = event {
                 d.receive(&m);

@@ -253,3 +253,36 @@ impl World {
         &self.broker
     }
 }
+
+impl World {
+    /// Numbers a packet put on the wire, now, arriving at `arrives_at`, and records it in
+    /// the trace with its decoded kind, label and field spans. Returns its number, which
+    /// the network carries so the arrival can name it.
+    fn trace_packet(
+        &mut self,
+        device: DeviceId,
+        client_id: String,
+        direction: crate::trace::Direction,
+        arrives_at: Instant,
+        bytes: &bytes::Bytes,
+    ) -> u64 {
+        let id = self.next_packet;
+        self.next_packet += 1;
+        let (kind, label, spans) = crate::trace::describe(bytes);
+        self.trace.push(crate::trace::TraceEntry::Packet(
+            crate::trace::PacketTrace {
+                id,
+                device,
+                client_id,
+                direction,
+                sent_at: self.now.as_millis(),
+                arrives_at: arrives_at.as_millis(),
+                kind,
+                label,
+                bytes: bytes.to_vec(),
+                spans,
+            },
+        ));
+        id
+    }
+}
