@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use broker_core::{Event, PacketType, Stats};
+use broker_core::{DropReason, Event, PacketType, Stats};
 use serde::Serialize;
 
 /// Counters derived from events, kept by the owner loop.
@@ -33,12 +33,7 @@ impl EventCounters {
                 &[("reason", &variant_name(reason))],
                 1,
             ),
-            Event::Dropped { reason, .. } => self.add(
-                "brokerlab_dropped_messages_total",
-                "Messages not delivered to a subscriber, by reason.",
-                &[("reason", &variant_name(reason))],
-                1,
-            ),
+            Event::Dropped { reason, .. } => self.dropped(reason),
             Event::ProtocolViolation { violation, .. } => self.add(
                 "brokerlab_protocol_violations_total",
                 "Connections closed for breaking MQTT, by the statement broken.",
@@ -87,6 +82,16 @@ impl EventCounters {
             ),
             _ => {}
         }
+    }
+
+    /// Counts a message not delivered to a subscriber, by reason.
+    pub fn dropped(&mut self, reason: &DropReason) {
+        self.add(
+            "brokerlab_dropped_messages_total",
+            "Messages not delivered to a subscriber, by reason.",
+            &[("reason", &variant_name(reason))],
+            1,
+        );
     }
 
     /// Counts a connection whose outgoing queue went past its high-water mark.

@@ -67,6 +67,8 @@ pub enum Pushed {
     Queued,
     /// Queued, and the queue just went past the high-water mark.
     Congested,
+    /// Not queued: a QoS 0 PUBLISH for a congested connection.
+    Dropped,
 }
 
 /// The queue already held `limit` bytes; the connection must be dropped.
@@ -87,6 +89,12 @@ impl Outbox {
         let mut state = self.lock();
         if state.end.is_some() {
             return Ok(Pushed::Queued); // Closing: the packet could not be sent anyway.
+        }
+        // The broker stops sending QoS 0 messages once told of congestion, but one input
+        // (a read holding many PUBLISH packets) may have produced more before it was told.
+        // Those are dropped here, as the broker would have: at most once allows it.
+        if state.congested && is_qos0_publish(&packet) {
+            return Ok(Pushed::Dropped);
         }
         if !state.packets.is_empty() && state.bytes + packet.len() > self.limit {
             return Err(Overflow);
@@ -156,6 +164,13 @@ impl Outbox {
     }
 }
 
+/// True for an encoded PUBLISH with QoS 0 (fixed header type 3, QoS bits 00).
+fn is_qos0_publish(packet: &[u8]) -> bool {
+    packet
+        .first()
+        .is_some_and(|&first| first >> 4 == 3 && first & 0b0110 == 0)
+}
+
 /// Wakes the connection task, after letting go of the lock it will take.
 fn wake(mut state: MutexGuard<'_, State>) {
     let waiting = state.waiting.take();
@@ -223,6 +238,21 @@ mod tests {
             .push(packet(150))
             .expect("an empty queue takes one packet");
         assert!(outbox.push(packet(1)).is_err());
+    }
+
+    #[test]
+    fn a_congested_queue_drops_qos0_publishes_but_keeps_the_rest() {
+        let outbox = Outbox::new(100);
+        let qos0 = |len: usize| {
+            let mut bytes = vec![0; len];
+            bytes[0] = 0x30;
+            Bytes::from(bytes)
+        };
+        let qos1 = Bytes::from_static(&[0x32, 0]);
+        assert_eq!(outbox.push(qos0(60)).expect("room"), Pushed::Congested);
+        assert_eq!(outbox.push(qos0(10)).expect("no error"), Pushed::Dropped);
+        assert_eq!(outbox.push(qos1).expect("room"), Pushed::Queued);
+        assert_eq!(outbox.lock().bytes, 62);
     }
 
     #[tokio::test]

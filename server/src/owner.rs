@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use broker_core::policy::Action;
-use broker_core::{Broker, Config, ConnId, Event, EventConfig, Output, PeerInfo};
+use broker_core::{Broker, Config, ConnId, DropReason, Event, EventConfig, Output, PeerInfo};
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -336,6 +336,10 @@ impl Owner {
         };
         match connection.outbox.push(bytes) {
             Ok(Pushed::Queued) => {}
+            Ok(Pushed::Dropped) => {
+                debug!(%conn, "QoS 0 message dropped: the connection is congested");
+                self.counters.dropped(&DropReason::SlowConsumer);
+            }
             Ok(Pushed::Congested) => {
                 debug!(%conn, "congested: the client reads more slowly than it is sent to");
                 self.counters.congested();
