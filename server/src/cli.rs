@@ -116,6 +116,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_connections: usize,
 
+    /// The most new connections (TCP, TLS and WebSocket together) one source address may
+    /// open per second; further ones are closed unanswered, logged once a second and
+    /// counted in /metrics (brokerlab_connections_refused_total{reason="connect-rate"}).
+    /// The default is 500 in the aws-iot profile (AWS's connect quota per account, which a
+    /// local broker applies per address) and no limit in mqtt-3.1.1; 0 turns it off.
+    #[arg(long, value_name = "N")]
+    pub connect_rate_per_ip: Option<u32>,
+
     /// The most bytes waiting to be written to one connection, so that a slow reader
     /// cannot grow the server's memory without bound. Past half of it the connection is
     /// congested: its QoS 0 messages are dropped and its QoS 1 and 2 messages wait in the
@@ -124,4 +132,18 @@ pub struct ServeArgs {
     /// brokerlab_slow_consumer_disconnects_total). One packet is always accepted.
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_outgoing_bytes: usize,
+}
+
+/// AWS IoT's quota of CONNECT requests per second per account.
+const AWS_CONNECTS_PER_SECOND: u32 = 500;
+
+impl ServeArgs {
+    /// `--connect-rate-per-ip`, or the profile's default; `None` means no limit.
+    pub fn connect_rate_per_ip(&self, profile: Profile) -> Option<u32> {
+        match (self.connect_rate_per_ip, profile) {
+            (Some(0), _) | (None, Profile::Mqtt311) => None,
+            (Some(limit), _) => Some(limit),
+            (None, Profile::AwsIot) => Some(AWS_CONNECTS_PER_SECOND),
+        }
+    }
 }

@@ -25,7 +25,7 @@ use tracing::debug;
 
 use crate::context::Context;
 use crate::outbox::{Batch, Outbox};
-use crate::owner::{OwnerHandle, Stopped};
+use crate::owner::{Cause, OwnerHandle, Stopped};
 
 /// How long a closing connection waits for the peer to close its side. Reading until the
 /// peer's FIN (or WebSocket close frame) before dropping the socket keeps the kernel from
@@ -44,6 +44,40 @@ pub trait Transport: Send {
     /// Closes the sending side cleanly (TCP FIN, TLS close_notify, WebSocket close frame).
     async fn close(&mut self) -> io::Result<()>;
 }
+
+/// A peer broke the framing MQTT rides on (a WebSocket text frame, say): carried inside
+/// the `io::Error` of a failed read, so that the owner can log and count it by `kind`.
+#[derive(Debug)]
+pub struct TransportViolation {
+    /// The metrics label: `websocket-text-frame`, `websocket-protocol`, ...
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+impl TransportViolation {
+    pub fn error(kind: &'static str, detail: impl Into<String>) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            TransportViolation {
+                kind,
+                detail: detail.into(),
+            },
+        )
+    }
+
+    /// The violation inside `err`, if that is what it is.
+    fn of(err: &io::Error) -> Option<&TransportViolation> {
+        err.get_ref()?.downcast_ref()
+    }
+}
+
+impl std::fmt::Display for TransportViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for TransportViolation {}
 
 /// A connection's task's belongings, passed whole so that the task stores each once.
 pub struct Connection<T> {
@@ -70,6 +104,12 @@ pub fn run<T: Transport>(mut connection: Connection<T>) -> impl Future<Output = 
         let accepted = Box::pin(connection.ctx.owner.accept(connection.peer, outbox.clone())).await;
         let Some(conn) = accepted else {
             return; // The server is stopping.
+        };
+        // tokio keeps a panicking task from taking the server down; this tells the owner,
+        // so that the broker closes the connection (publishing its Will) like any other.
+        let _guard = PanicGuard {
+            owner: &connection.ctx.owner,
+            conn,
         };
         loop {
             // Writing first keeps what the broker queued, and so memory, small.
@@ -103,6 +143,20 @@ pub fn run<T: Transport>(mut connection: Connection<T>) -> impl Future<Output = 
                 Flow::End => return,
                 Flow::Close => return Box::pin(close(transport, conn)).await,
             }
+        }
+    }
+}
+
+/// Reports the connection closed if the task unwinds from a panic.
+struct PanicGuard<'a> {
+    owner: &'a OwnerHandle,
+    conn: ConnId,
+}
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.owner.closed_after_panic(self.conn);
         }
     }
 }
@@ -151,8 +205,14 @@ async fn handle<T: Transport>(
             Flow::End
         }
         Wake::Failed(err) => {
-            debug!(%conn, %err, "read failed");
-            owner.closed(conn).await;
+            let cause = match TransportViolation::of(&err) {
+                Some(violation) => Cause::Violation(violation.kind),
+                None => {
+                    debug!(%conn, %err, "read failed");
+                    Cause::Network
+                }
+            };
+            owner.closed_by(conn, cause).await;
             Flow::Close
         }
     }

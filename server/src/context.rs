@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tracing::warn;
 
+use crate::connect_rate::{Admission, ConnectRate};
 use crate::owner::OwnerHandle;
 
 #[derive(Debug)]
@@ -16,7 +17,9 @@ pub struct Context {
     /// One permit per open connection or `/events` watcher (`--max-connections`).
     connections: Arc<Semaphore>,
     max_connections: usize,
-    refused: AtomicU64,
+    /// `--connect-rate-per-ip`, if any.
+    connect_rate: Option<ConnectRate>,
+    refusals: Refusals,
     /// The most bytes queued for one connection (`--max-outgoing-bytes`).
     pub max_outgoing_bytes: usize,
     /// The broker's largest packet, which also bounds WebSocket messages.
@@ -25,39 +28,81 @@ pub struct Context {
     pub stop: watch::Receiver<bool>,
 }
 
+/// Connections the listeners turned away before the broker saw them, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    /// `--max-connections` were open.
+    pub max_connections: AtomicU64,
+    /// The source address went over `--connect-rate-per-ip`.
+    pub connect_rate: AtomicU64,
+    /// A WebSocket handshake offered no MQTT subprotocol (MQTT-6.0.0-3).
+    pub no_subprotocol: AtomicU64,
+}
+
+/// Why a connection was turned away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    MaxConnections,
+    ConnectRate,
+}
+
+/// The limits the listeners apply before a connection reaches the broker.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub connect_rate_per_ip: Option<u32>,
+    pub max_outgoing_bytes: usize,
+    pub max_packet_size: usize,
+}
+
 impl Context {
-    pub fn new(
-        owner: OwnerHandle,
-        max_connections: usize,
-        max_outgoing_bytes: usize,
-        max_packet_size: usize,
-        stop: watch::Receiver<bool>,
-    ) -> Self {
+    pub fn new(owner: OwnerHandle, limits: Limits, stop: watch::Receiver<bool>) -> Self {
         Context {
             owner,
-            connections: Arc::new(Semaphore::new(max_connections)),
-            max_connections,
-            refused: AtomicU64::new(0),
-            max_outgoing_bytes,
-            max_packet_size,
+            connections: Arc::new(Semaphore::new(limits.max_connections)),
+            max_connections: limits.max_connections,
+            connect_rate: limits.connect_rate_per_ip.map(ConnectRate::new),
+            refusals: Refusals::default(),
+            max_outgoing_bytes: limits.max_outgoing_bytes,
+            max_packet_size: limits.max_packet_size,
             stop,
         }
     }
 
-    /// A place for one more connection, or `None` (logged and counted) if all are taken.
-    pub fn admit(&self, peer: SocketAddr) -> Option<OwnedSemaphorePermit> {
-        match self.connections.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) => {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                warn!(%peer, max = self.max_connections, "refusing a connection: --max-connections reached");
-                None
+    /// A place for one more connection, or why not (counted, and logged at most once a
+    /// second per address) if its address is over the connect rate or all places are
+    /// taken.
+    pub fn admit(&self, peer: SocketAddr) -> Result<OwnedSemaphorePermit, Refused> {
+        if let Some(rate) = &self.connect_rate {
+            if let Admission::Refused { first } = rate.admit(peer.ip(), tokio::time::Instant::now())
+            {
+                self.refusals.connect_rate.fetch_add(1, Ordering::Relaxed);
+                if first {
+                    warn!(
+                        peer = %peer.ip(),
+                        limit = rate.limit(),
+                        "refusing connections: over --connect-rate-per-ip this second \
+                         (further refusals this second are counted, not logged)"
+                    );
+                }
+                return Err(Refused::ConnectRate);
             }
         }
+        self.connections.clone().try_acquire_owned().map_err(|_| {
+            self.refusals.max_connections.fetch_add(1, Ordering::Relaxed);
+            warn!(%peer, max = self.max_connections, "refusing a connection: --max-connections reached");
+            Refused::MaxConnections
+        })
     }
 
-    pub fn connections_refused(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
+    /// Counts a WebSocket handshake refused for want of an MQTT subprotocol.
+    pub fn refused_no_subprotocol(&self, peer: SocketAddr) {
+        self.refusals.no_subprotocol.fetch_add(1, Ordering::Relaxed);
+        warn!(%peer, "refusing a WebSocket handshake without the mqtt subprotocol (MQTT-6.0.0-3)");
+    }
+
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     /// Waits until every connection task has ended, or `limit` has passed.

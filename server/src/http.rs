@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, warn};
 
 use crate::connection::{self, Connection};
-use crate::context::Context;
+use crate::context::{Context, Refused};
 use crate::listeners::peer_info;
 use crate::websocket::WebSocketTransport;
 use crate::{bundle, events, metrics};
@@ -73,7 +73,7 @@ async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            metrics::render(&snapshot, ctx.connections_refused()),
+            metrics::render(&snapshot, ctx.refusals()),
         )
             .into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response(),
@@ -90,14 +90,16 @@ async fn mqtt(
 ) -> Response {
     let ws = ws.protocols(MQTT_SUBPROTOCOLS);
     if ws.selected_protocol().is_none() {
+        ctx.refused_no_subprotocol(addr);
         return (
             StatusCode::BAD_REQUEST,
             "MQTT over WebSocket needs the subprotocol `mqtt` (or `mqttv3.1`)\n",
         )
             .into_response();
     }
-    let Some(permit) = ctx.admit(addr) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
+    let permit = match ctx.admit(addr) {
+        Ok(permit) => permit,
+        Err(refused) => return refusal(refused),
     };
     // A message bigger than the largest packet cannot be legitimate, so tungstenite
     // refuses it before buffering it all.
@@ -122,12 +124,27 @@ async fn events(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let Some(permit) = ctx.admit(addr) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
+    let permit = match ctx.admit(addr) {
+        Ok(permit) => permit,
+        Err(refused) => return refusal(refused),
     };
     // Subscribing before the handshake completes means the watcher sees every event
     // caused by anything done after its connection is accepted.
     let watch = ctx.owner.watch_events();
     ws.read_buffer_size(WS_READ_BUFFER)
         .on_upgrade(move |socket| events::stream(socket, watch, ctx, permit))
+}
+
+/// The answer to a handshake the listener's limits turned away.
+fn refusal(refused: Refused) -> Response {
+    match refused {
+        Refused::MaxConnections => {
+            (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response()
+        }
+        Refused::ConnectRate => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from this address this second\n",
+        )
+            .into_response(),
+    }
 }

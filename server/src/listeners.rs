@@ -20,7 +20,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Accepts plain TCP connections until the server stops.
 pub async fn tcp(listener: TcpListener, ctx: Arc<Context>) {
     while let Some((stream, addr)) = accept(&listener, &ctx).await {
-        let Some(permit) = ctx.admit(addr) else {
+        let Ok(permit) = ctx.admit(addr) else {
             continue;
         };
         tokio::spawn(connection::run(Connection {
@@ -36,7 +36,7 @@ pub async fn tcp(listener: TcpListener, ctx: Arc<Context>) {
 /// connection's own task, so a slow handshake never holds up the next accept.
 pub async fn tls(listener: TcpListener, acceptor: TlsAcceptor, ctx: Arc<Context>) {
     while let Some((stream, addr)) = accept(&listener, &ctx).await {
-        let Some(permit) = ctx.admit(addr) else {
+        let Ok(permit) = ctx.admit(addr) else {
             continue;
         };
         let acceptor = acceptor.clone();

@@ -4,6 +4,7 @@
 mod bundle;
 mod cli;
 mod config;
+mod connect_rate;
 mod connection;
 mod context;
 mod events;

@@ -6,9 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 
 use broker_core::{DropReason, Event, PacketType, Stats};
 use serde::Serialize;
+
+use crate::context::Refusals;
 
 /// Counters derived from events, kept by the owner loop.
 #[derive(Clone, Debug, Default)]
@@ -94,6 +97,28 @@ impl EventCounters {
         );
     }
 
+    /// Counts a connection closed because the peer broke its transport's framing.
+    pub fn transport_violation(&mut self, kind: &str) {
+        self.add(
+            "brokerlab_transport_errors_total",
+            "Connections closed because the peer broke the transport's framing, by kind \
+             (websocket-text-frame is MQTT-6.0.0-1).",
+            &[("kind", kind)],
+            1,
+        );
+    }
+
+    /// Counts a panic that the server survived, by where it happened.
+    pub fn panicked(&mut self, place: &str) {
+        self.add(
+            "brokerlab_panics_total",
+            "Panics caught and survived, by place; each closed the connection involved. \
+             Any is a bug: please report it with the log.",
+            &[("place", place)],
+            1,
+        );
+    }
+
     /// Counts a connection whose outgoing queue went past its high-water mark.
     pub fn congested(&mut self) {
         self.add(
@@ -152,8 +177,8 @@ const PACKET_TYPES: [PacketType; 14] = [
     PacketType::Disconnect,
 ];
 
-/// Renders `snapshot` plus the listeners' refusal count in the Prometheus text format.
-pub fn render(snapshot: &Snapshot, connections_refused: u64) -> String {
+/// Renders `snapshot` plus the listeners' refusals in the Prometheus text format.
+pub fn render(snapshot: &Snapshot, refusals: &Refusals) -> String {
     let stats = &snapshot.stats;
     let mut out = String::new();
     let mut single = |name: &str, kind: &str, help: &str, value: u64| {
@@ -177,12 +202,6 @@ pub fn render(snapshot: &Snapshot, connections_refused: u64) -> String {
         "counter",
         "MQTT connections accepted.",
         stats.connections_accepted,
-    );
-    single(
-        "brokerlab_connections_refused_total",
-        "counter",
-        "Connections refused because --max-connections were open.",
-        connections_refused,
     );
     single(
         "brokerlab_bytes_received_total",
@@ -230,6 +249,30 @@ pub fn render(snapshot: &Snapshot, connections_refused: u64) -> String {
             sample(&mut out, name, &render_labels(&[("type", t.name())]), count);
         }
     }
+    let refused = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let name = "brokerlab_connections_refused_total";
+    family_header(
+        &mut out,
+        name,
+        "counter",
+        "Connections closed unanswered by the listeners, by reason: --max-connections were \
+         open, or the source address went over --connect-rate-per-ip.",
+    );
+    for (reason, value) in [
+        ("max-connections", refused(&refusals.max_connections)),
+        ("connect-rate", refused(&refusals.connect_rate)),
+    ] {
+        sample(&mut out, name, &render_labels(&[("reason", reason)]), value);
+    }
+    let name = "brokerlab_websocket_handshakes_refused_total";
+    family_header(
+        &mut out,
+        name,
+        "counter",
+        "WebSocket handshakes at /mqtt answered 400, by reason (MQTT-6.0.0-3).",
+    );
+    let labels = render_labels(&[("reason", "no-subprotocol")]);
+    sample(&mut out, name, &labels, refused(&refusals.no_subprotocol));
     for (name, family) in &snapshot.counters.families {
         family_header(&mut out, name, "counter", family.help);
         for (labels, value) in &family.samples {
@@ -308,7 +351,7 @@ mod tests {
             connections_open: 0,
             event_watchers: 0,
         };
-        let text = render(&snapshot, 0);
+        let text = render(&snapshot, &Refusals::default());
         assert!(text.contains("# TYPE brokerlab_disconnects_total counter\n"));
         assert!(text.contains("brokerlab_disconnects_total{reason=\"KeepAliveTimeout\"} 2\n"));
         assert!(text.contains("brokerlab_disconnects_total{reason=\"TakenOver\"} 1\n"));

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,7 +18,7 @@ use broker_core::policy::Action;
 use broker_core::{Broker, Config, ConnId, DropReason, Event, EventConfig, Output, PeerInfo};
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::connection::Flow;
 use crate::metrics::{EventCounters, Snapshot};
@@ -44,7 +45,7 @@ enum Input {
     /// Bytes arrived, split anywhere.
     Bytes { conn: ConnId, bytes: Bytes },
     /// The transport closed or failed.
-    Closed { conn: ConnId },
+    Closed { conn: ConnId, cause: Cause },
     /// A congested connection's outgoing queue has drained (see `outbox.rs`).
     Relieved { conn: ConnId },
     /// `/metrics` wants the counters.
@@ -52,6 +53,29 @@ enum Input {
     /// The server is stopping: close every connection once its queue is sent.
     /// The broker publishes their Wills (AWS: SERVER_INITIATED_DISCONNECT).
     Shutdown { done: oneshot::Sender<()> },
+}
+
+impl Input {
+    /// The connection the input comes from, if any.
+    fn conn(&self) -> Option<ConnId> {
+        match self {
+            Input::Bytes { conn, .. } | Input::Closed { conn, .. } | Input::Relieved { conn } => {
+                Some(*conn)
+            }
+            Input::Accept { .. } | Input::Snapshot { .. } | Input::Shutdown { .. } => None,
+        }
+    }
+}
+
+/// Why a connection's transport ended, as far as the server can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The peer closed it, or the network failed: nothing to count.
+    Network,
+    /// The peer broke the transport's framing (see `TransportViolation`), by kind.
+    Violation(&'static str),
+    /// The connection's task panicked.
+    Panic,
 }
 
 /// Handing bytes to a busy owner: what the connection's task does next, once it is done.
@@ -99,8 +123,25 @@ impl OwnerHandle {
     }
 
     pub async fn closed(&self, conn: ConnId) {
+        self.closed_by(conn, Cause::Network).await;
+    }
+
+    pub async fn closed_by(&self, conn: ConnId, cause: Cause) {
         // If the owner has stopped, there is nobody left to tell.
-        let _ = self.send(Input::Closed { conn }).await;
+        let _ = self.send(Input::Closed { conn, cause }).await;
+    }
+
+    /// Tells the owner that `conn`'s task panicked. Called while unwinding, so it cannot
+    /// wait: when the owner's queue is full, a new task waits instead.
+    pub fn closed_after_panic(&self, conn: ConnId) {
+        let input = Input::Closed {
+            conn,
+            cause: Cause::Panic,
+        };
+        if let Err(mpsc::error::TrySendError::Full(input)) = self.inputs.try_send(input) {
+            let inputs = self.inputs.clone();
+            tokio::spawn(async move { inputs.send(input).await });
+        }
     }
 
     pub async fn relieved(&self, conn: ConnId) {
@@ -121,8 +162,8 @@ impl OwnerHandle {
         }
     }
 
-    /// Whether the owner loop still runs. It ends only at shutdown, or if the broker
-    /// panicked, which the panic message on standard error explains.
+    /// Whether the owner loop still runs. It ends only at shutdown: a panic in the broker
+    /// closes one connection, not the loop (see `Owner::guarded`).
     pub fn is_running(&self) -> bool {
         !self.inputs.is_closed()
     }
@@ -147,20 +188,7 @@ impl OwnerHandle {
 pub fn spawn(config: Config) -> OwnerHandle {
     let (inputs, receiver) = mpsc::channel(INPUT_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
-    let mut broker = Broker::new(config);
-    // Detailed events cost allocations on every packet; they are only worth it while
-    // someone watches /events (see `refresh_watching`).
-    broker.set_events(EventConfig::QUIET);
-    let owner = Owner {
-        broker,
-        clock: Clock::start(),
-        conns: HashMap::new(),
-        counters: EventCounters::default(),
-        events: events.clone(),
-        watching: false,
-        stopping: false,
-    };
-    tokio::spawn(owner.run(receiver));
+    tokio::spawn(Owner::new(config, events.clone()).run(receiver));
     OwnerHandle { inputs, events }
 }
 
@@ -211,9 +239,29 @@ struct Owner {
     /// Whether the detailed events are on, because someone watches `/events`.
     watching: bool,
     stopping: bool,
+    /// The transport that just ended and why, until the broker's `Disconnected` for it
+    /// is logged.
+    closing: Option<(ConnId, Cause)>,
 }
 
 impl Owner {
+    fn new(config: Config, events: broadcast::Sender<Arc<Event>>) -> Self {
+        let mut broker = Broker::new(config);
+        // Detailed events cost allocations on every packet; they are only worth it while
+        // someone watches /events (see `refresh_watching`).
+        broker.set_events(EventConfig::QUIET);
+        Owner {
+            broker,
+            clock: Clock::start(),
+            conns: HashMap::new(),
+            counters: EventCounters::default(),
+            events,
+            watching: false,
+            stopping: false,
+            closing: None,
+        }
+    }
+
     async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
         // One timer, moved only when the broker's next timeout changes: re-arming a timer
         // on every input would cost more than handling most inputs.
@@ -230,15 +278,48 @@ impl Owner {
             }
             tokio::select! {
                 input = inputs.recv() => match input {
-                    Some(input) => self.handle(input),
+                    Some(input) => self.guarded(input.conn(), |owner| owner.handle(input)),
                     None => return,
                 },
                 () = &mut timer, if armed.is_some() => {
                     armed = None;
-                    self.broker.handle_timeout(self.clock.now());
+                    self.guarded(None, |owner| owner.broker.handle_timeout(owner.clock.now()));
                 }
             }
+        }
+    }
+
+    /// Runs `step` and drains the broker's outputs. The broker is fuzzed not to panic on
+    /// any input; should it all the same, the panic must not end the server for everyone:
+    /// the connection whose input caused it is closed, the panic counted, and the loop
+    /// goes on. The broker's state is memory-safe after a panic, but may be incomplete
+    /// for that one step (a message routed to some subscribers and not others).
+    fn guarded(&mut self, conn: Option<ConnId>, step: impl FnOnce(&mut Self)) {
+        let stepped = catch_unwind(AssertUnwindSafe(|| {
+            step(self);
             self.drain();
+        }));
+        if stepped.is_ok() {
+            return;
+        }
+        self.counters.panicked("broker");
+        let Some(conn) = conn else {
+            error!("the broker panicked on a timer (a bug: please report it with the panic message above)");
+            return;
+        };
+        error!(%conn, "the broker panicked on this connection's input; closing it (a bug: please report it with the panic message above)");
+        if let Some(connection) = self.conns.get(&conn) {
+            connection.outbox.abort();
+        }
+        let now = self.clock.now();
+        let closed = catch_unwind(AssertUnwindSafe(|| {
+            self.broker.handle_closed(now, conn);
+            self.drain();
+        }));
+        // Whatever the broker managed, the server forgets the connection.
+        self.conns.remove(&conn);
+        if closed.is_err() {
+            error!(%conn, "the broker panicked again while closing the connection");
         }
     }
 
@@ -265,7 +346,15 @@ impl Owner {
             Input::Bytes { conn, bytes } if !self.stopping => {
                 self.broker.handle_bytes(now, conn, &bytes);
             }
-            Input::Closed { conn } if !self.stopping => self.broker.handle_closed(now, conn),
+            Input::Closed { conn, cause } if !self.stopping => {
+                match cause {
+                    Cause::Network => {}
+                    Cause::Violation(kind) => self.counters.transport_violation(kind),
+                    Cause::Panic => self.counters.panicked("connection-task"),
+                }
+                self.closing = Some((conn, cause));
+                self.broker.handle_closed(now, conn);
+            }
             Input::Relieved { conn } if !self.stopping => {
                 debug!(%conn, "no longer congested");
                 self.broker.handle_congestion(now, conn, false);
@@ -387,6 +476,16 @@ impl Owner {
                 reason,
             } => {
                 let connection = self.conns.remove(conn);
+                // One line per connection, so the transport's part in the end goes in it.
+                let reason = match self.closing.take() {
+                    Some((closing, Cause::Violation(kind))) if closing == *conn => {
+                        format!("{reason:?} ({kind})")
+                    }
+                    Some((closing, Cause::Panic)) if closing == *conn => {
+                        format!("{reason:?} (the connection's task panicked)")
+                    }
+                    _ => format!("{reason:?}"),
+                };
                 info!(
                     %conn,
                     client_id = client_id.as_deref().unwrap_or("-"),
@@ -394,7 +493,7 @@ impl Owner {
                         .as_ref()
                         .and_then(|c| c.peer.addr.as_deref())
                         .unwrap_or("-"),
-                    ?reason,
+                    reason,
                     "disconnected"
                 );
             }
@@ -438,3 +537,7 @@ impl Owner {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "owner_tests.rs"]
+mod tests;

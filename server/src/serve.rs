@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::cli::ServeArgs;
 use crate::config::{self, Loaded};
-use crate::context::Context;
+use crate::context::{Context, Limits};
 use crate::{http, listeners, owner, tls};
 
 /// How long connections get to send what is queued for them when the server stops.
@@ -70,13 +70,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         }
     }
     let (stop_tx, stop) = watch::channel(false);
-    let ctx = Arc::new(Context::new(
-        owner::spawn(config.clone()),
-        args.max_connections,
-        args.max_outgoing_bytes,
-        config.max_packet_size,
-        stop,
-    ));
+    let limits = Limits {
+        max_connections: args.max_connections,
+        connect_rate_per_ip: args.connect_rate_per_ip(config.profile),
+        max_outgoing_bytes: args.max_outgoing_bytes,
+        max_packet_size: config.max_packet_size,
+    };
+    let ctx = Arc::new(Context::new(owner::spawn(config.clone()), limits, stop));
 
     // The line tests and scripts read to learn the ports (port 0 binds a free one).
     let mut line = format!("http={} mqtt={}", http.local_addr()?, mqtt.local_addr()?);

@@ -7,7 +7,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use crate::connection::Transport;
+use crate::connection::{Transport, TransportViolation};
 
 /// The WebSocket close codes the server sends (RFC 6455, section 7.4.1).
 const NORMAL_CLOSURE: u16 = 1000;
@@ -33,15 +33,15 @@ impl Transport for WebSocketTransport {
         loop {
             let read = match ready!(self.socket.poll_next_unpin(cx)) {
                 None | Some(Ok(Message::Close(_))) => Ok(None),
-                Some(Err(err)) => Err(io::Error::other(err)),
+                Some(Err(err)) => Err(read_error(err)),
                 // Frame boundaries mean nothing to MQTT: the broker reassembles packets
                 // from any split (section 6.0).
                 Some(Ok(Message::Binary(bytes))) => Ok(Some(bytes)),
                 Some(Ok(Message::Text(_))) => {
                     // MQTT-6.0.0-1: any frame other than binary closes the connection.
                     self.close_code = UNSUPPORTED_DATA;
-                    Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
+                    Err(TransportViolation::error(
+                        "websocket-text-frame",
                         "a text frame (MQTT-6.0.0-1 allows binary frames only)",
                     ))
                 }
@@ -82,4 +82,20 @@ impl Transport for WebSocketTransport {
             .await
             .map_err(io::Error::other)
     }
+}
+
+/// Sorts a failed WebSocket read: a broken connection is the network's doing, anything
+/// else the peer's. axum hides tungstenite's error type (of another version than ours),
+/// so the kind is read from its message, whose prefixes tungstenite has kept for years.
+fn read_error(err: axum::Error) -> io::Error {
+    let message = err.to_string();
+    let kind = if message.starts_with("IO error") {
+        return io::Error::other(err);
+    } else if message.starts_with("Space limit exceeded") {
+        // A message or frame over the largest packet (`max_message_size` above).
+        "websocket-message-too-big"
+    } else {
+        "websocket-protocol"
+    };
+    TransportViolation::error(kind, message)
 }

@@ -12,6 +12,8 @@ use rumqttc::{Packet, QoS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 const BIN: &str = env!("CARGO_BIN_EXE_brokerlab");
 
@@ -124,8 +126,94 @@ async fn connections_over_the_limit_are_refused() -> Result<()> {
     }
     let metrics = get(server.http, "/metrics").await?.body;
     assert!(
-        metrics.contains("brokerlab_connections_refused_total 1\n"),
+        metrics.contains("brokerlab_connections_refused_total{reason=\"max-connections\"} 1\n"),
         "{metrics}"
     );
+    Ok(())
+}
+
+/// CONNECT (client id "r", clean session, keep-alive 60 s).
+const CONNECT_R: [u8; 15] = [
+    0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 1, b'r',
+];
+
+/// Opens a TCP connection, sends CONNECT and tells whether a CONNACK came back (the
+/// listener closes refused connections without reading them).
+async fn connack_over_tcp(server: &Server) -> Result<bool> {
+    let mut stream = TcpStream::connect(server.mqtt).await?;
+    // A refused connection may already be closed: a failed write means the same as EOF.
+    if stream.write_all(&CONNECT_R).await.is_err() {
+        return Ok(false);
+    }
+    let mut connack = [0u8; 4];
+    match tokio::time::timeout(TIMEOUT, stream.read_exact(&mut connack)).await? {
+        Ok(_) => Ok(connack == [0x20, 2, 0, 0]),
+        Err(_) => Ok(false),
+    }
+}
+
+#[tokio::test]
+async fn an_address_over_the_connect_rate_is_refused_and_counted() -> Result<()> {
+    let server = Server::start(
+        BIN,
+        &["--profile", "mqtt-3.1.1", "--connect-rate-per-ip", "3"],
+    )
+    .await?;
+    let mut admitted = 0;
+    let mut refused = 0;
+    for _ in 0..20 {
+        if connack_over_tcp(&server).await? {
+            admitted += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    // Twenty connections take milliseconds; should they straddle a second, two windows
+    // of three are admitted at most.
+    assert!((3..=6).contains(&admitted), "admitted {admitted}");
+    let metrics = get(server.http, "/metrics").await?.body;
+    let counted =
+        format!("brokerlab_connections_refused_total{{reason=\"connect-rate\"}} {refused}\n");
+    assert!(metrics.contains(&counted), "expected {counted}{metrics}");
+    // Logged once a second, not once a refusal.
+    let warnings = server
+        .log()
+        .iter()
+        .filter(|line| line.contains("over --connect-rate-per-ip"))
+        .count();
+    assert!(
+        (1..=2).contains(&warnings),
+        "{warnings} warnings for {refused} refusals"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn websocket_handshakes_over_the_connect_rate_get_429() -> Result<()> {
+    let server = Server::start(
+        BIN,
+        &["--profile", "mqtt-3.1.1", "--connect-rate-per-ip", "1"],
+    )
+    .await?;
+    let mut statuses = Vec::new();
+    let mut open = Vec::new();
+    // Five handshakes take milliseconds: at most two fall in distinct seconds.
+    for _ in 0..5 {
+        let mut request = format!("ws://{}/mqtt", server.http).into_client_request()?;
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", "mqtt".parse()?);
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => open.push(socket),
+            Err(WsError::Http(response)) => statuses.push(response.status().as_u16()),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    assert!(
+        (1..=2).contains(&open.len()),
+        "{} handshakes accepted",
+        open.len()
+    );
+    assert!(statuses.iter().all(|&status| status == 429), "{statuses:?}");
     Ok(())
 }
