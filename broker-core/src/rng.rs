@@ -26,15 +26,19 @@ impl Rng {
         z ^ (z >> 31)
     }
 
+    /// A number in [0, 1), uniformly.
+    pub fn next_f64(&mut self) -> f64 {
+        // 53 random bits give every representable step in [0, 1).
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// True with probability `p` (clamped to 0..=1). A probability of zero never draws,
     /// so switching a random rule off leaves the rest of the sequence unchanged.
     pub fn chance(&mut self, p: f64) -> bool {
         if p <= 0.0 {
             return false;
         }
-        // 53 random bits give every representable probability step in [0, 1).
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        unit < p
+        self.next_f64() < p
     }
 }
 

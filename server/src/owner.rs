@@ -493,7 +493,7 @@ impl Owner {
                         .as_ref()
                         .and_then(|c| c.peer.addr.as_deref())
                         .unwrap_or("-"),
-                    reason,
+                    %reason,
                     "disconnected"
                 );
             }

@@ -10,6 +10,8 @@
 //! - [`mqtt`]: a `rumqttc` client over TCP, TLS or WebSocket, with waits that time out.
 //! - [`pki`]: a throwaway CA, server and client certificates for TLS tests.
 //! - [`http`]: a minimal HTTP/1.1 GET, enough for `/healthz` and `/metrics`.
+//! - [`soak`]: many persistent-session devices under churn, with a ledger of every
+//!   message (`cargo xtask soak`).
 //!
 //! Nothing here sleeps to synchronise: every wait is for a condition, with a deadline.
 
@@ -17,6 +19,7 @@ pub mod http;
 pub mod mqtt;
 pub mod pki;
 pub mod server;
+pub mod soak;
 
 use std::time::Duration;
 

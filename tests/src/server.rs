@@ -180,3 +180,10 @@ fn address(line: &str, key: &str) -> Result<SocketAddr> {
         .parse()
         .with_context(|| format!("bad {key} address in `{line}`"))
 }
+
+impl Server {
+    /// The server process's id, for reading its memory use from `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}

@@ -134,6 +134,11 @@ impl Broker {
         Ok(broker)
     }
 
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The broker's resident memory, in KiB, from `/proc`.
     pub fn resident_kib(&self) -> Result<u64> {
         let mut status = String::new();

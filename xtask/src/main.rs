@@ -9,6 +9,7 @@ mod mosquitto;
 mod process;
 mod serve;
 mod server_bench;
+mod soak;
 mod steps;
 mod test_suite;
 mod wasm_bindgen_cli;
@@ -43,6 +44,12 @@ Commands:
                     for example a name filter, or `--save-baseline main`), then
                     brokerlab against Mosquitto. `bench engine [args...]` and
                     `bench servers [--rounds N] [--secs S]` run one of the two.
+  soak [--minutes N] [--clients N]
+                    1,000 persistent-session devices (by default) publishing QoS 1
+                    and 2 to one another for 10 minutes (by default) while dropping
+                    and restoring their connections, against a release server;
+                    prints its memory over time and fails on any lost message, any
+                    QoS 2 duplicate, or memory that does not stay flat.
   help              Show this text.
 ";
 
@@ -85,6 +92,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             serve::dist()
         }
         "bench" => bench::run(rest),
+        "soak" => soak::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

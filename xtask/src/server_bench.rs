@@ -107,19 +107,7 @@ struct Measured {
 pub fn run(args: &[String]) -> Result<()> {
     let options = parse(args)?;
     mosquitto::ensure_installed()?;
-    process::run(workspace::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "brokerlab",
-        "-p",
-        "brokerlab-tests",
-        "--bin",
-        "brokerlab",
-        "--bin",
-        "brokerlab-loadgen",
-    ]))?;
-    let release = workspace::target_dir()?.join("release");
+    let release = workspace::build_server_and("brokerlab-loadgen")?;
     let server = release.join("brokerlab");
     let loadgen = release.join("brokerlab-loadgen");
     let dir = workspace::target_dir()?.join("bench");

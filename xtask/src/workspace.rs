@@ -31,3 +31,21 @@ pub fn cargo() -> Command {
     cmd.current_dir(root());
     cmd
 }
+
+/// Builds the server and one of the harness's tools (`brokerlab-loadgen`,
+/// `brokerlab-soak`) for release; returns the folder that holds both.
+pub fn build_server_and(tool: &str) -> Result<PathBuf> {
+    crate::process::run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "brokerlab",
+        "-p",
+        "brokerlab-tests",
+        "--bin",
+        "brokerlab",
+        "--bin",
+        tool,
+    ]))?;
+    Ok(target_dir()?.join("release"))
+}

@@ -1,0 +1,74 @@
+//! `cargo xtask soak [--minutes N] [--clients N]`: 1,000 persistent-session devices under
+//! churn against a release build of the server, with the server's resident memory sampled
+//! as it goes (see `brokerlab_tests::soak`). Fails unless every confirmed message arrived,
+//! no QoS 2 message arrived twice, and memory stayed flat.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::brokers::Broker;
+use crate::workspace;
+
+/// Memory may grow this much from the first half's peak to the end and still be flat.
+/// Allocators keep freed pages for a while, so a few percent is noise, not a leak.
+const FLAT_PERCENT: f64 = 10.0;
+
+pub fn run(args: &[String]) -> Result<()> {
+    let (minutes, clients) = parse(args)?;
+    let release = workspace::build_server_and("brokerlab-soak")?;
+    let broker = Broker::brokerlab(&release.join("brokerlab"), None)?;
+    let seconds = minutes * 60;
+    // Twenty rows or so, whatever the length.
+    let sample_every = (seconds / 20).max(5);
+    println!(
+        "soak: {clients} devices for {minutes} min against brokerlab (pid {}, mqtt-3.1.1 at {})",
+        broker.pid(),
+        broker.mqtt
+    );
+    let output = Command::new(release.join("brokerlab-soak"))
+        .arg(broker.mqtt.to_string())
+        .args(["--clients", &clients.to_string()])
+        .args(["--seconds", &seconds.to_string()])
+        .args(["--sample-every", &sample_every.to_string()])
+        .args(["--broker-pid", &broker.pid().to_string()])
+        .output()
+        .context("cannot run brokerlab-soak")?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    print!("{report}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        bail!("the soak is not clean: see the ledger above");
+    }
+    let growth = report
+        .lines()
+        .find_map(|line| line.strip_prefix("memory: "))
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|number| number.trim().parse::<f64>().ok())
+        .context("the soak printed no memory line")?;
+    if growth > FLAT_PERCENT {
+        bail!("memory grew {growth:+.1}% over the run (flat means at most {FLAT_PERCENT}%)");
+    }
+    println!("soak: clean, memory flat ({growth:+.1}%)");
+    Ok(())
+}
+
+fn parse(args: &[String]) -> Result<(u64, usize)> {
+    let mut minutes = 10;
+    let mut clients = 1_000;
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--minutes" => minutes = value.parse().context("--minutes needs a number")?,
+            "--clients" => clients = value.parse().context("--clients needs a number")?,
+            other => bail!("unknown argument `{other}` (soak takes --minutes N and --clients N)"),
+        }
+    }
+    if minutes == 0 {
+        bail!("--minutes must be at least 1");
+    }
+    Ok((minutes, clients))
+}
