@@ -12,9 +12,12 @@
 //! - [`http`]: a minimal HTTP/1.1 GET, enough for `/healthz` and `/metrics`.
 //! - [`soak`]: many persistent-session devices under churn, with a ledger of every
 //!   message (`cargo xtask soak`).
+//! - [`hostile`]: raw TCP and WebSocket clients that send malformed input, with the
+//!   metrics, log and memory checks that judge how the server treated them.
 //!
 //! Nothing here sleeps to synchronise: every wait is for a condition, with a deadline.
 
+pub mod hostile;
 pub mod http;
 pub mod mqtt;
 pub mod pki;
