@@ -583,7 +583,7 @@ fn mqtt_3_1_2_14_will_qos_3_is_malformed() {
     // Will flag with both QoS bits: 0x04 | 0x18 | clean 0x02.
     assert_malformed(
         &connect_bytes(0x1E, &fields(&[b"a", b"w", b"bye"])),
-        DecodeError::InvalidQoS,
+        DecodeError::InvalidWillQoS,
     );
 }
 
@@ -888,6 +888,7 @@ fn a_malformed_body_is_judged_only_once_the_whole_packet_is_there() {
 #[test]
 fn errors_name_the_statement_they_break() {
     assert_eq!(DecodeError::InvalidQoS.statement(), "MQTT-3.3.1-4");
+    assert_eq!(DecodeError::InvalidWillQoS.statement(), "MQTT-3.1.2-14");
     assert_eq!(DecodeError::DupWithQoS0.statement(), "MQTT-3.3.1-2");
     assert_eq!(DecodeError::ZeroPacketId.statement(), "MQTT-2.3.1-1");
     assert_eq!(

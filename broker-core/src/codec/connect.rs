@@ -74,7 +74,7 @@ impl Connect {
         if !will_flag && (will_qos_bits != 0 || will_retain) {
             return Err(DecodeError::InvalidWillFlags); // MQTT-3.1.2-11, -13, -15
         }
-        let will_qos = QoS::from_bits(will_qos_bits).ok_or(DecodeError::InvalidQoS)?; // MQTT-3.1.2-14
+        let will_qos = QoS::from_bits(will_qos_bits).ok_or(DecodeError::InvalidWillQoS)?; // MQTT-3.1.2-14
         let has_username = flags & FLAG_USERNAME != 0;
         let has_password = flags & FLAG_PASSWORD != 0;
         if has_password && !has_username {

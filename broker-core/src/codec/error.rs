@@ -32,8 +32,10 @@ pub enum DecodeError {
         /// The configured maximum.
         max: usize,
     },
-    /// A PUBLISH with both QoS bits set (MQTT-3.3.1-4), or a will QoS of 3 (MQTT-3.1.2-14).
+    /// A PUBLISH with both QoS bits set (MQTT-3.3.1-4).
     InvalidQoS,
+    /// A CONNECT whose Will QoS is 3 (MQTT-3.1.2-14).
+    InvalidWillQoS,
     /// A QoS 0 PUBLISH with DUP set (MQTT-3.3.1-2).
     DupWithQoS0,
     /// A string is not well-formed UTF-8 (MQTT-1.5.3-1).
@@ -94,6 +96,7 @@ impl DecodeError {
             DecodeError::RemainingLengthTooLong => "section 2.2.3",
             DecodeError::PacketTooLarge { .. } => "configured maximum packet size",
             DecodeError::InvalidQoS => "MQTT-3.3.1-4",
+            DecodeError::InvalidWillQoS => "MQTT-3.1.2-14",
             DecodeError::DupWithQoS0 => "MQTT-3.3.1-2",
             DecodeError::InvalidUtf8 { .. } => "MQTT-1.5.3-1",
             DecodeError::NullCharacter { .. } => "MQTT-1.5.3-2",
@@ -128,6 +131,7 @@ impl fmt::Display for DecodeError {
                 write!(f, "packet of {size} bytes exceeds the maximum of {max}")
             }
             DecodeError::InvalidQoS => f.write_str("QoS 3 is not a QoS"),
+            DecodeError::InvalidWillQoS => f.write_str("Will QoS 3 is not a QoS"),
             DecodeError::DupWithQoS0 => f.write_str("DUP set on a QoS 0 PUBLISH"),
             DecodeError::InvalidUtf8 { field } => write!(f, "{field} is not valid UTF-8"),
             DecodeError::NullCharacter { field } => write!(f, "{field} contains U+0000"),
