@@ -20,10 +20,11 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use brokerlab_tests::hostile::{
-    connack, connect, disconnected_lines, expect_one_disconnected, memory_kib, series,
-    wait_for_disconnected, Bystander, Closed, Ending, Metrics, RawClient, Transport,
+    connack, connect, disconnected_lines, expect_one_disconnected, series, wait_for_disconnected,
+    Bystander, Closed, Ending, Metrics, RawClient, Transport,
 };
 use brokerlab_tests::mqtt::{options, Client, Via};
+use brokerlab_tests::proc_status::memory_kib;
 use brokerlab_tests::server::Server;
 use rumqttc::QoS;
 use tokio::task::JoinSet;

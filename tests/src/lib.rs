@@ -13,7 +13,9 @@
 //! - [`soak`]: many persistent-session devices under churn, with a ledger of every
 //!   message (`cargo xtask soak`).
 //! - [`hostile`]: raw TCP and WebSocket clients that send malformed input, with the
-//!   metrics, log and memory checks that judge how the server treated them.
+//!   metrics and log checks that judge how the server treated them.
+//! - [`proc_status`]: a process's memory use, from `/proc/<pid>/status`, for the hostile
+//!   tests' memory bounds and the soak's samples.
 //!
 //! Nothing here sleeps to synchronise: every wait is for a condition, with a deadline.
 
@@ -21,6 +23,7 @@ pub mod hostile;
 pub mod http;
 pub mod mqtt;
 pub mod pki;
+pub mod proc_status;
 pub mod server;
 pub mod soak;
 

@@ -29,6 +29,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 pub use ledger::{Ledger, Tally};
 
+use crate::proc_status::memory_kib;
 use device::Device;
 
 /// What to run.
@@ -337,21 +338,12 @@ fn tally(shared: &Shared) -> Tally {
 fn sample(shared: &Shared) -> Sample {
     Sample {
         at: shared.start.elapsed(),
-        rss_kib: shared.options.broker_pid.and_then(rss_kib),
+        rss_kib: shared
+            .options
+            .broker_pid
+            .and_then(|pid| memory_kib(pid, "VmRSS").ok()),
         tally: tally(shared),
         connects: shared.counters.connects.load(Ordering::Relaxed),
         drops: shared.counters.drops.load(Ordering::Relaxed),
     }
-}
-
-/// A process's resident memory in KiB, from `/proc/<pid>/status` (`VmRSS`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }

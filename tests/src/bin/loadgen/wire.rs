@@ -1,6 +1,9 @@
 //! The few MQTT 3.1.1 packets a load generator sends, and a parser for what it needs of
 //! the packets it receives. Hand-written and minimal on purpose: the generator must cost
 //! far less per message than the brokers it measures, and must not share code with them.
+//! The fixed header is the hostile tests' [`put_packet`].
+
+use brokerlab_tests::hostile::put_packet;
 
 /// What the generator needs to know of one packet from the broker.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,7 +91,7 @@ pub fn connect(out: &mut Vec<u8>, client_id: &str) {
     let id = client_id.as_bytes();
     let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0x02, 0x58];
     put_string(&mut body, id);
-    packet(out, 0x10, &body);
+    put_packet(out, 0x10, &body);
 }
 
 /// SUBSCRIBE with packet id 1 to one filter.
@@ -96,7 +99,7 @@ pub fn subscribe(out: &mut Vec<u8>, filter: &str, qos: u8) {
     let mut body = vec![0, 1];
     put_string(&mut body, filter.as_bytes());
     body.push(qos);
-    packet(out, 0x82, &body);
+    put_packet(out, 0x82, &body);
 }
 
 /// PUBLISH whose payload starts with the send time, so the receiver can compute latency.
@@ -107,7 +110,7 @@ pub fn publish(out: &mut Vec<u8>, topic: &str, qos: u8, packet_id: u16, payload:
         body.extend_from_slice(&packet_id.to_be_bytes());
     }
     body.extend_from_slice(payload);
-    packet(out, 0x30 | (qos << 1), &body);
+    put_packet(out, 0x30 | (qos << 1), &body);
 }
 
 pub fn puback(out: &mut Vec<u8>, packet_id: u16) {
@@ -119,23 +122,6 @@ fn put_string(out: &mut Vec<u8>, s: &[u8]) {
     // Names and topics here are the generator's own and short.
     out.extend_from_slice(&(s.len() as u16).to_be_bytes());
     out.extend_from_slice(s);
-}
-
-fn packet(out: &mut Vec<u8>, first: u8, body: &[u8]) {
-    out.push(first);
-    let mut len = body.len();
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if len == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(body);
 }
 
 #[cfg(test)]
