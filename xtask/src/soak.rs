@@ -3,7 +3,8 @@
 //! as it goes (see `brokerlab_tests::soak`). Fails unless every confirmed message arrived,
 //! no QoS 2 message arrived twice, and memory stayed flat.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
@@ -26,18 +27,25 @@ pub fn run(args: &[String]) -> Result<()> {
         broker.pid(),
         broker.mqtt
     );
-    let output = Command::new(release.join("brokerlab-soak"))
+    // The table is printed as the run goes, and kept to read the verdict from.
+    let mut soak = Command::new(release.join("brokerlab-soak"))
         .arg(broker.mqtt.to_string())
         .args(["--clients", &clients.to_string()])
         .args(["--seconds", &seconds.to_string()])
         .args(["--sample-every", &sample_every.to_string()])
         .args(["--broker-pid", &broker.pid().to_string()])
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .context("cannot run brokerlab-soak")?;
-    let report = String::from_utf8_lossy(&output.stdout);
-    print!("{report}");
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    if !output.status.success() {
+    let stdout = soak.stdout.take().context("no stdout pipe")?;
+    let mut report = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("cannot read brokerlab-soak's output")?;
+        println!("{line}");
+        report.push_str(&line);
+        report.push('\n');
+    }
+    if !soak.wait().context("brokerlab-soak vanished")?.success() {
         bail!("the soak is not clean: see the ledger above");
     }
     let growth = report
