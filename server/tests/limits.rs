@@ -161,6 +161,7 @@ async fn an_address_over_the_connect_rate_is_refused_and_counted() -> Result<()>
     .await?;
     let mut admitted = 0;
     let mut refused = 0;
+    let started = Instant::now();
     for _ in 0..20 {
         if connack_over_tcp(&server).await? {
             admitted += 1;
@@ -168,9 +169,13 @@ async fn an_address_over_the_connect_rate_is_refused_and_counted() -> Result<()>
             refused += 1;
         }
     }
-    // Twenty connections take milliseconds; should they straddle a second, two windows
-    // of three are admitted at most.
-    assert!((3..=6).contains(&admitted), "admitted {admitted}");
+    // Twenty connections take milliseconds, but a loaded machine may stretch them over
+    // more than one of the rate's one-second windows: three are admitted in each.
+    let windows = seconds_touched(started);
+    assert!(
+        (3..=3 * windows).contains(&admitted),
+        "admitted {admitted} in {windows} windows"
+    );
     let metrics = get(server.http, "/metrics").await?.body;
     let counted =
         format!("brokerlab_connections_refused_total{{reason=\"connect-rate\"}} {refused}\n");
@@ -182,8 +187,8 @@ async fn an_address_over_the_connect_rate_is_refused_and_counted() -> Result<()>
         .filter(|line| line.contains("over --connect-rate-per-ip"))
         .count();
     assert!(
-        (1..=2).contains(&warnings),
-        "{warnings} warnings for {refused} refusals"
+        (1..=windows).contains(&warnings),
+        "{warnings} warnings for {refused} refusals in {windows} windows"
     );
     Ok(())
 }
@@ -197,7 +202,7 @@ async fn websocket_handshakes_over_the_connect_rate_get_429() -> Result<()> {
     .await?;
     let mut statuses = Vec::new();
     let mut open = Vec::new();
-    // Five handshakes take milliseconds: at most two fall in distinct seconds.
+    let started = Instant::now();
     for _ in 0..5 {
         let mut request = format!("ws://{}/mqtt", server.http).into_client_request()?;
         request
@@ -209,11 +214,19 @@ async fn websocket_handshakes_over_the_connect_rate_get_429() -> Result<()> {
             Err(err) => return Err(err.into()),
         }
     }
+    // One handshake is admitted in each one-second window the five touched.
+    let windows = seconds_touched(started);
     assert!(
-        (1..=2).contains(&open.len()),
-        "{} handshakes accepted",
+        (1..=windows).contains(&open.len()) && !statuses.is_empty(),
+        "{} handshakes accepted in {windows} windows",
         open.len()
     );
     assert!(statuses.iter().all(|&status| status == 429), "{statuses:?}");
     Ok(())
+}
+
+/// How many of the server's one-second rate windows a burst that began at `started` and
+/// ends now can have touched: one more than the whole seconds it took.
+fn seconds_touched(started: Instant) -> usize {
+    usize::try_from(started.elapsed().as_secs()).unwrap_or(usize::MAX - 1) + 2
 }
