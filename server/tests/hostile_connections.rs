@@ -87,23 +87,7 @@ async fn huge_claim(transport: Transport, header: &[u8], statement: &str) -> Res
     bystander.publish_next().await?;
 
     let before = Metrics::fetch(&server).await?;
-    let resident_before = memory_kib(server.pid(), "VmRSS")?;
-    // The bystander publishes while the flood is on.
-    let (flood, published) =
-        tokio::join!(client.flood(header, JUNK_LIMIT), bystander.publish_next());
-    let (written, closed) = flood?;
-    published?;
-    let peak_after = memory_kib(server.pid(), "VmHWM")?;
-    // Shown with the test's output, to see the margins when it fails.
-    eprintln!(
-        "closed after {written} bytes of junk; resident {resident_before} KiB before, \
-         peak {peak_after} KiB after"
-    );
-
-    ensure!(
-        written < JUNK_LIMIT,
-        "the server was still reading after {written} bytes of junk"
-    );
+    let closed = flood_within_budget(&server, &mut client, &mut bystander, header).await?;
     ensure!(
         closed.received.is_empty(),
         "the server sent {:02x?}",
@@ -113,14 +97,6 @@ async fn huge_claim(transport: Transport, header: &[u8], statement: &str) -> Res
         matches!(closed.ending, Ending::Eof | Ending::CloseFrame(_)),
         "the connection ended with {:?}",
         closed.ending
-    );
-    // The peak since start-up bounds anything the flood made the server hold, however
-    // briefly.
-    let growth = peak_after.saturating_sub(resident_before);
-    ensure!(
-        growth < MEMORY_BUDGET_KIB,
-        "the server's resident memory peaked {growth} KiB above its level before the flood \
-         ({resident_before} KiB; {written} bytes of junk were written)"
     );
 
     let line = wait_for_disconnected(&server, client.peer()).await?;
@@ -157,36 +133,16 @@ async fn a_256_mb_websocket_frame_is_cut_off_without_buffering() -> Result<()> {
     let mut client = client.without_websocket();
 
     let before = Metrics::fetch(&server).await?;
-    let resident_before = memory_kib(server.pid(), "VmRSS")?;
     // FIN and binary opcode; masked (a client must mask), 64-bit length 2^28; the mask.
     let mut frame_header = vec![0x82, 0xFF];
     frame_header.extend_from_slice(&(256u64 * 1024 * 1024).to_be_bytes());
     frame_header.extend_from_slice(&[0x12, 0x34, 0x56, 0x78]);
-    let (flood, published) = tokio::join!(
-        client.flood(&frame_header, JUNK_LIMIT),
-        bystander.publish_next()
-    );
-    let (written, closed) = flood?;
-    published?;
-    let peak_after = memory_kib(server.pid(), "VmHWM")?;
-    eprintln!(
-        "closed after {written} bytes of junk; resident {resident_before} KiB before, \
-         peak {peak_after} KiB after"
-    );
-    ensure!(
-        written < JUNK_LIMIT,
-        "the server was still reading after {written} bytes of junk"
-    );
+    let closed = flood_within_budget(&server, &mut client, &mut bystander, &frame_header).await?;
     // What comes back, if anything, is a close frame (opcode 8); never MQTT.
     ensure!(
         matches!(closed.received.first(), None | Some(0x88)),
         "the server sent {:02x?}",
         closed.received
-    );
-    let growth = peak_after.saturating_sub(resident_before);
-    ensure!(
-        growth < MEMORY_BUDGET_KIB,
-        "the server's resident memory peaked {growth} KiB above its level before the flood"
     );
 
     // The broker sees the transport fail: one close, and no MQTT violation.
@@ -373,4 +329,39 @@ fn check_file_limit(needed: usize) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Sends `header` and then junk until the server cuts `client` off, while the bystander
+/// publishes. The server must stop reading before `JUNK_LIMIT` bytes, and its resident
+/// memory must never have peaked `MEMORY_BUDGET_KIB` above its level before the flood.
+async fn flood_within_budget(
+    server: &Server,
+    client: &mut RawClient,
+    bystander: &mut Bystander,
+    header: &[u8],
+) -> Result<Closed> {
+    let resident_before = memory_kib(server.pid(), "VmRSS")?;
+    let (flood, published) =
+        tokio::join!(client.flood(header, JUNK_LIMIT), bystander.publish_next());
+    let (written, closed) = flood?;
+    published?;
+    let peak_after = memory_kib(server.pid(), "VmHWM")?;
+    // Shown with the test's output, to see the margins when it fails.
+    eprintln!(
+        "closed after {written} bytes of junk; resident {resident_before} KiB before, \
+         peak {peak_after} KiB after"
+    );
+    ensure!(
+        written < JUNK_LIMIT,
+        "the server was still reading after {written} bytes of junk"
+    );
+    // The peak since start-up bounds anything the flood made the server hold, however
+    // briefly.
+    let growth = peak_after.saturating_sub(resident_before);
+    ensure!(
+        growth < MEMORY_BUDGET_KIB,
+        "the server's resident memory peaked {growth} KiB above its level before the flood \
+         ({resident_before} KiB; {written} bytes of junk were written)"
+    );
+    Ok(closed)
 }
