@@ -11,8 +11,8 @@ pub fn run() -> Result<()> {
         vec![
             Step::new("format check (cargo fmt --all -- --check)", format_check),
             Step::new(
-                "Mosquitto broker and clients for the server's tests (apt-get if missing)",
-                mosquitto::ensure_installed,
+                "Mosquitto and openssl for the server's tests (apt-get if missing)",
+                mosquitto::ensure_installed_for_tests,
             ),
             Step::new(
                 "unit, integration and doc tests (cargo test --workspace)",
