@@ -140,7 +140,7 @@ fn qos1_round_trip(c: &mut Criterion) {
                 broker.handle_bytes(Instant::ZERO, publisher, &bytes);
                 let mut ack = None;
                 while let Some(out) = broker.poll_output() {
-                    if let Output::Transmit { conn, bytes } = out {
+                    if let Output::Transmit { conn, bytes, .. } = out {
                         if conn == sub {
                             // The delivered PUBLISH's packet id sits after the topic.
                             let at = 2 + 2 + TOPIC.len();

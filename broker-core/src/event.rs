@@ -19,9 +19,16 @@ pub enum Output {
         conn: ConnId,
         /// One encoded packet.
         bytes: Bytes,
+        /// True for a QoS 0 PUBLISH, which a shell whose outgoing queue for `conn` is
+        /// congested may drop: QoS 0 is delivered at most once (section 4.3.1). Every
+        /// other packet must be sent.
+        droppable: bool,
     },
-    /// Send what was transmitted before, then close the connection. The broker has
-    /// already forgotten it; bytes that still arrive for it are ignored.
+    /// The connection has ended: send what was transmitted before, then close the
+    /// transport (if it is still open). Every connection the broker accepted ends with
+    /// exactly one `Close`, whatever the reason, `handle_closed` included, after which
+    /// the broker never names it again: a shell drops its own state for the connection
+    /// here. Bytes that still arrive for it are ignored.
     Close {
         /// The connection to close.
         conn: ConnId,
@@ -68,6 +75,78 @@ impl CloseReason {
     pub fn publishes_will(&self) -> bool {
         !matches!(self, CloseReason::ClientDisconnect)
     }
+
+    /// A stable name for metrics labels and log fields: the variant's name.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CloseReason::ClientDisconnect => "ClientDisconnect",
+            CloseReason::TransportClosed => "TransportClosed",
+            CloseReason::ProtocolViolation(_) => "ProtocolViolation",
+            CloseReason::KeepAliveTimeout => "KeepAliveTimeout",
+            CloseReason::ConnectTimeout => "ConnectTimeout",
+            CloseReason::TakenOver { .. } => "TakenOver",
+            CloseReason::ConnectRefused(_) => "ConnectRefused",
+            CloseReason::Rule(_) => "Rule",
+            CloseReason::ServerShutdown => "ServerShutdown",
+            CloseReason::AuthError => "AuthError",
+        }
+    }
+
+    /// The `disconnectReason` AWS IoT reports for this close in its lifecycle events
+    /// (docs/aws-iot-profile.md, "Lifecycle events").
+    pub fn aws_reason(&self) -> &'static str {
+        match self {
+            CloseReason::ClientDisconnect => "CLIENT_INITIATED_DISCONNECT",
+            CloseReason::TransportClosed => "CONNECTION_LOST",
+            CloseReason::KeepAliveTimeout => "MQTT_KEEP_ALIVE_TIMEOUT",
+            CloseReason::TakenOver { .. } => "DUPLICATE_CLIENTID",
+            CloseReason::ServerShutdown => "SERVER_INITIATED_DISCONNECT",
+            CloseReason::AuthError => "AUTH_ERROR",
+            CloseReason::Rule(Rule::ConnectRate | Rule::PublishRate) => "THROTTLED",
+            CloseReason::ProtocolViolation(_) | CloseReason::Rule(_) => "CLIENT_ERROR",
+            // These close connections that never connected, which have no lifecycle
+            // events; CLIENT_ERROR is what AWS would say of them.
+            CloseReason::ConnectTimeout | CloseReason::ConnectRefused(_) => "CLIENT_ERROR",
+        }
+    }
+
+    /// The sentence a person reads: what ended the connection, naming the statement or
+    /// rule behind it with the values in force. The server logs it and the simulator
+    /// shows it.
+    pub fn describe(&self, config: &crate::Config) -> String {
+        match self {
+            CloseReason::ClientDisconnect => "the client sent DISCONNECT".to_owned(),
+            CloseReason::TransportClosed => "the network connection was lost".to_owned(),
+            CloseReason::ProtocolViolation(v) => {
+                format!("protocol violation: {} ({})", v.describe(), v.statement())
+            }
+            CloseReason::KeepAliveTimeout => {
+                "nothing arrived for 1.5 times the keep-alive (MQTT-3.1.2-24)".to_owned()
+            }
+            CloseReason::ConnectTimeout => format!(
+                "no CONNECT arrived within {} ms of connecting",
+                config.connect_timeout_ms
+            ),
+            CloseReason::TakenOver { by } => {
+                format!("{by} took over the client id (MQTT-3.1.4-2)")
+            }
+            CloseReason::ConnectRefused(code) => {
+                format!(
+                    "CONNECT refused with CONNACK {:#04x}: {}",
+                    *code as u8,
+                    code.describe()
+                )
+            }
+            CloseReason::Rule(rule) => format!(
+                "{} ({}): {}",
+                rule.code(),
+                self.aws_reason(),
+                rule.explanation(&config.aws)
+            ),
+            CloseReason::AuthError => "a policy denied the request (AUTH_ERROR)".to_owned(),
+            CloseReason::ServerShutdown => "the server closed the connection".to_owned(),
+        }
+    }
 }
 
 /// A way the client broke MQTT 3.1.1.
@@ -92,6 +171,18 @@ impl Violation {
             Violation::FirstPacketNotConnect(_) => "MQTT-3.1.0-1",
             Violation::SecondConnect => "MQTT-3.1.0-2",
             Violation::ServerPacketFromClient(_) => "MQTT-4.8.0-1",
+        }
+    }
+
+    /// What the client did, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Violation::Malformed(e) => e.to_string(),
+            Violation::FirstPacketNotConnect(t) => format!("its first packet was {}", t.name()),
+            Violation::SecondConnect => "it sent a second CONNECT".to_owned(),
+            Violation::ServerPacketFromClient(t) => {
+                format!("it sent {}, which only a server sends", t.name())
+            }
         }
     }
 }
@@ -167,10 +258,8 @@ pub enum Event {
         /// The keep-alive in seconds.
         keep_alive: u16,
     },
-    /// A connection ended. Every connection the broker accepted ends with exactly one
-    /// `Disconnected`, whatever the reason (including refusals before CONNECT and
-    /// `handle_closed`), after which the broker never names it again: a shell may drop
-    /// its own state for the connection here.
+    /// A connection ended, for logs and the simulator: emitted just before the
+    /// connection's `Output::Close`, which is what a shell acts on.
     Disconnected {
         /// The connection.
         conn: ConnId,
@@ -292,4 +381,6 @@ pub enum TimerKind {
     Resend,
     /// The expiry of a persistent session after its connection ended (aws-iot quota).
     SessionExpiry,
+    /// The release of a packet held back by the aws-iot reorder rule (D8).
+    Reorder,
 }

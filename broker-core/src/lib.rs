@@ -1,4 +1,4 @@
-//! A deterministic, sans-IO MQTT 3.1.1 broker engine.
+//! A deterministic, sans-IO MQTT broker engine.
 //!
 //! The engine owns no sockets, reads no clock and draws no randomness from the system:
 //! the caller passes bytes and the current [`Instant`] in, and takes bytes, closes and
@@ -6,12 +6,35 @@
 //! outputs, byte for byte, on every target. The native server and the browser simulator
 //! drive this same code.
 //!
+//! # The four kinds of methods
+//!
+//! As in quinn-proto, [`Broker`]'s methods come in four kinds:
+//!
+//! - **inputs**, `handle_*` (and [`Broker::accept`]): something happened on a transport
+//!   or time passed;
+//! - **outputs**, `poll_*`: what the broker wants done ([`Broker::poll_output`]) and when
+//!   it wants to be woken ([`Broker::poll_timeout`]);
+//! - **commands**, such as [`Broker::close_connection`] and [`Broker::set_events`];
+//! - **getters**, read-only views such as [`Broker::sessions`] and [`Broker::stats`].
+//!
 //! # The drain contract
 //!
-//! **After every call to a `handle_*` method (and after `accept`), call
-//! [`Broker::poll_output`] until it returns `None`, then sleep until
-//! [`Broker::poll_timeout`] and call [`Broker::handle_timeout`].** Outputs accumulate
-//! until drained; they are not lost if you drain late, but nothing is sent until you do.
+//! **After every input, call [`Broker::poll_output`] until it returns `None`, then
+//! [`Broker::poll_timeout`], and call [`Broker::handle_timeout`] when that instant comes
+//! (or later).** More precisely:
+//!
+//! - **Time never goes backwards.** Every input carries an [`Instant`] no earlier than the
+//!   one before it. The server's clock is monotonic; the simulator's is virtual.
+//! - **Outputs wait until polled.** They accumulate in the order they happened and are
+//!   never lost if drained late, but nothing is sent until they are drained.
+//! - **Inputs may arrive in the middle of a drain.** A shell may feed an input before it
+//!   has taken every output of the last one (the server does, when writing to a socket
+//!   reveals congestion): outputs stay in order, the new input's after the old.
+//! - **Poll in this order:** outputs first, then the timeout, because handling an input
+//!   may arm, move or stop a timer. Every armed timer is live, so something is always
+//!   due at the instant `poll_timeout` names.
+//! - **Every connection ends with one [`Output::Close`]**, whatever ended it, including
+//!   [`Broker::handle_closed`]; after it the broker never names the connection again.
 //!
 //! ```
 //! use broker_core::{Broker, Config, Instant, Output, PeerInfo};
@@ -19,6 +42,8 @@
 //! let mut broker = Broker::new(Config::default());
 //! let now = Instant::from_millis(0);
 //! let conn = broker.accept(now, PeerInfo::default());
+//! // Until CONNECT arrives, the CONNECT deadline (10 s) is the only timer.
+//! assert_eq!(broker.poll_timeout(), Some(Instant::from_millis(10_000)));
 //! // CONNECT: protocol "MQTT" level 4, clean session, keep-alive 60 s, client id "a".
 //! let connect = [
 //!     0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 1, b'a',
@@ -31,12 +56,10 @@
 //!     }
 //! }
 //! assert_eq!(sent, [0x20, 2, 0, 0]); // CONNACK, session present 0, accepted
-//! // The next wake-up is the CONNECT deadline (10 s). It is moot now that CONNECT has
-//! // arrived; calling `handle_timeout` then does nothing but arm the keep-alive check.
-//! assert_eq!(broker.poll_timeout(), Some(Instant::from_millis(10_000)));
-//! broker.handle_timeout(Instant::from_millis(10_000));
-//! assert!(broker.poll_output().is_none());
-//! assert_eq!(broker.poll_timeout(), Some(Instant::from_millis(90_000))); // 1.5 x 60 s
+//! // CONNECT stopped the deadline; the keep-alive check (1.5 x 60 s) is next.
+//! assert_eq!(broker.poll_timeout(), Some(Instant::from_millis(90_000)));
+//! broker.handle_timeout(Instant::from_millis(90_000));
+//! assert!(matches!(broker.poll_output(), Some(Output::Event(_)))); // TimerFired
 //! ```
 //!
 //! # Where things are
@@ -45,6 +68,7 @@
 //! - [`topic`]: [`TopicName`] and [`TopicFilter`], parsed at the edge.
 //! - [`Broker`]: the state machine; its `handle_*` methods live in `broker/` by concern.
 //! - [`Event`] and [`Output`]: everything the broker reports.
+//! - [`client`]: a sans-IO MQTT client on the same codec, for virtual devices and tests.
 
 #![warn(missing_docs)]
 
@@ -65,7 +89,7 @@ mod time;
 pub mod topic;
 mod types;
 
-pub use broker::{disconnect_reason, Broker, ConnectionView, PeerInfo};
+pub use broker::{Broker, ConnectionView, PeerInfo};
 pub use codec::{
     ConnAck, Connect, DecodeError, FieldSpan, LastWill, Packet, PacketType, Publish, SubAck,
     Subscribe, Unsubscribe,
@@ -81,7 +105,7 @@ pub use session::{InflightState, SessionView};
 pub use stats::Stats;
 pub use time::Instant;
 pub use topic::{HashMatchesParent, TopicError, TopicFilter, TopicName};
-pub use types::{ConnId, ConnectReturnCode, PacketId, QoS, SubscribeReturnCode};
+pub use types::{ConnId, ConnectReturnCode, PacketId, ProtocolVersion, QoS, SubscribeReturnCode};
 
 /// Session identifiers are exposed only so the subscription index can be used and tested
 /// on its own.

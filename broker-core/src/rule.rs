@@ -1,8 +1,8 @@
-//! The named rules of the `aws-iot` profile (../shared/AWS-IOT.md): the eight documented
-//! deviations D1 to D8 and the quotas. Each time one changes what the broker does, it
+//! The named rules of the `aws-iot` profile (docs/aws-iot-profile.md): the eight
+//! documented deviations D1 to D8 and the quotas. Each time one changes what the broker does, it
 //! emits `Event::RuleFired`, so the simulator can mark the diagram and say why.
 
-use core::fmt;
+use crate::config::{AwsRules, RetainMode};
 
 /// One rule of the `aws-iot` profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -81,49 +81,123 @@ impl Rule {
         }
     }
 
-    /// One line for a learner: what AWS IoT does here, and what happened.
-    pub fn explanation(self) -> &'static str {
+    /// One line for a learner: what AWS IoT does here, and what happened, with the
+    /// values of `rules`, the quotas in force (never AWS's defaults when they differ).
+    pub fn explanation(self, rules: &AwsRules) -> String {
         use Rule::*;
         match self {
-            D1Qos0Duplicate => "QoS 0 is delivered zero or more times; this message was sent twice",
-            D2Qos2Unsupported => "AWS IoT does not support QoS 2; no acknowledgement is sent",
-            D3SessionPresent => "a persistent session was resumed; CONNACK says session present",
-            D4SubscriptionDelay => {
-                "the subscription is not in effect yet after SUBACK; this message was not delivered"
+            D1Qos0Duplicate => {
+                "QoS 0 is delivered zero or more times; this message was sent twice".into()
             }
-            D5Retain => "retained messages are not supported as the standard describes them",
-            D6DuplicateClientId => "client id already connected; the older connection is closed",
-            D7Resend => "the same message was sent again with a new packet id and DUP=0",
-            D8Reorder => "no ordering guarantee; this packet was held back behind the next one",
-            ClientIdTooLong => "client ids are limited to 128 bytes; the connection is closed",
-            TopicTooLong => "topics are limited to 256 bytes; the connection is closed",
-            TooManyTopicLevels => {
-                "topics may have at most 7 forward slashes; the connection is closed"
+            D2Qos2Unsupported => {
+                "AWS IoT does not support QoS 2; no acknowledgement is sent".into()
             }
-            PayloadTooLarge => "payloads are limited to 128 KiB; the connection is closed",
-            TooManyFiltersPerSubscribe => {
-                "a SUBSCRIBE may carry at most 8 filters; the connection is closed"
+            D3SessionPresent => {
+                "a persistent session was resumed; CONNACK says session present".into()
             }
-            TooManySubscriptions => {
-                "at most 50 subscriptions per connection; this filter got SUBACK 0x80"
+            D4SubscriptionDelay => format!(
+                "a subscription takes effect {} ms after SUBACK; this message was not delivered",
+                rules.subscription_delay_ms
+            ),
+            D5Retain => match rules.retain {
+                RetainMode::Disconnect => {
+                    "retained messages are not supported; RETAIN=1 closes the connection".into()
+                }
+                RetainMode::ExactMatch => {
+                    "retained messages reach only subscriptions whose filter has no wildcard".into()
+                }
+            },
+            D6DuplicateClientId => {
+                "client id already connected; the older connection is closed".into()
             }
-            KeepAliveClamped => "keep-alive is clamped to 30..1200 seconds (0 becomes 1200)",
-            InflightLimit => {
-                "at most 100 unacknowledged QoS 1 messages per connection; this one waits"
-            }
-            PublishRate => "at most 100 publishes per second per connection; the excess is dropped",
-            ConnectRate => "one CONNECT per second per client id; this connection is refused",
-            SessionExpired => "a persistent session expires an hour after its client disconnects",
+            D7Resend => "the same message was sent again with a new packet id and DUP=0".into(),
+            D8Reorder => format!(
+                "no ordering guarantee; this packet was held back up to {} ms and later \
+                 packets overtook it",
+                rules.reorder_max_delay_ms
+            ),
+            ClientIdTooLong => format!(
+                "client ids are limited to {} bytes; the connection is closed",
+                rules.max_client_id_len
+            ),
+            TopicTooLong => format!(
+                "topics are limited to {} bytes; the connection is closed",
+                rules.max_topic_len
+            ),
+            TooManyTopicLevels => format!(
+                "topics may have at most {} forward slashes; the connection is closed",
+                rules.max_topic_slashes
+            ),
+            PayloadTooLarge => format!(
+                "payloads are limited to {}; the connection is closed",
+                bytes(rules.max_payload)
+            ),
+            TooManyFiltersPerSubscribe => format!(
+                "a SUBSCRIBE may carry at most {} filters; the connection is closed",
+                rules.max_filters_per_subscribe
+            ),
+            TooManySubscriptions => format!(
+                "at most {} subscriptions per connection; this filter got SUBACK 0x80",
+                rules.max_subscriptions
+            ),
+            KeepAliveClamped => format!(
+                "keep-alive is clamped to {}..{} seconds (0 becomes {})",
+                rules.keep_alive_min,
+                rules.keep_alive_max.max(rules.keep_alive_min),
+                rules.keep_alive_max.max(rules.keep_alive_min)
+            ),
+            InflightLimit => format!(
+                "at most {} unacknowledged QoS 1 messages per connection; this one waits",
+                rules.max_inflight
+            ),
+            PublishRate => format!(
+                "at most {} publishes per second per connection; the excess is dropped",
+                rules.publish_rate_per_second
+            ),
+            ConnectRate => format!(
+                "at most {} CONNECT per second per client id; this connection is refused",
+                rules.connect_rate_per_second
+            ),
+            SessionExpired => format!(
+                "a persistent session expires {} s after its client disconnects",
+                rules.session_expiry_secs
+            ),
             ReservedTopic => {
-                "only the $aws topics AWS IoT defines may be used; the connection is closed"
+                "only the $aws topics AWS IoT defines may be used; the connection is closed".into()
             }
-            HashExcludesParent => "in AWS IoT, sensor/# does not match sensor itself",
+            HashExcludesParent => "in AWS IoT, sensor/# does not match sensor itself".into(),
         }
     }
 }
 
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code(), self.explanation())
+/// `131072` reads "128 KiB", `1000` reads "1000 bytes".
+fn bytes(n: usize) -> String {
+    if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explanations_show_the_quota_in_force() {
+        let mut rules = AwsRules::default();
+        assert!(Rule::PayloadTooLarge
+            .explanation(&rules)
+            .contains("128 KiB"));
+        rules.max_payload = 1000;
+        let text = Rule::PayloadTooLarge.explanation(&rules);
+        assert!(
+            text.contains("1000 bytes") && !text.contains("128"),
+            "{text}"
+        );
+        rules.max_subscriptions = 3;
+        assert!(Rule::TooManySubscriptions
+            .explanation(&rules)
+            .contains("at most 3 "));
     }
 }

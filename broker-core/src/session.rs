@@ -3,8 +3,11 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use core::time::Duration;
+
 use bytes::Bytes;
 
+use crate::codec::{Packet, Publish};
 use crate::map::Set;
 use crate::time::Instant;
 use crate::topic::{TopicFilter, TopicName};
@@ -99,8 +102,9 @@ impl Session {
     }
 
     /// Picks the next packet id not used by an in-flight message (MQTT-2.3.1-2). The
-    /// window is bounded well below 65535, so a free id always exists.
-    pub(crate) fn allocate_packet_id(&mut self) -> PacketId {
+    /// window is bounded well below 65535 (`Broker::new` clamps it), so a free id always
+    /// exists and the walk ends within a window's length of steps.
+    fn allocate_packet_id(&mut self) -> PacketId {
         loop {
             let id = self.next_packet_id;
             self.next_packet_id = id.next();
@@ -112,6 +116,118 @@ impl Session {
 
     pub(crate) fn inflight_position(&self, id: PacketId) -> Option<usize> {
         self.inflight.iter().position(|m| m.packet_id == id)
+    }
+
+    /// An incoming QoS 2 PUBLISH with `id` arrived: true if it is new, false for a
+    /// repeat not yet released by PUBREL (MQTT-4.3.3-2, method B of figure 4.3).
+    pub(crate) fn receive_qos2(&mut self, id: PacketId) -> bool {
+        self.qos2_received.insert(id)
+    }
+
+    /// PUBREL released incoming QoS 2 id `id`: a later PUBLISH with it is a new message.
+    pub(crate) fn release_qos2(&mut self, id: PacketId) {
+        self.qos2_received.remove(&id);
+    }
+
+    /// Queues a message behind those waiting for the window or a connection.
+    pub(crate) fn enqueue(&mut self, message: Message) {
+        self.queue.push_back(message);
+    }
+
+    /// Whether the in-flight window is full.
+    pub(crate) fn window_full(&self, max_inflight: usize) -> bool {
+        self.inflight.len() >= max_inflight
+    }
+
+    /// When the oldest unacknowledged message was last sent.
+    pub(crate) fn oldest_inflight(&self) -> Option<Instant> {
+        self.inflight.iter().map(|m| m.sent_at).min()
+    }
+
+    /// Gives `message` a packet id and tracks it until acknowledged; returns the PUBLISH
+    /// to send.
+    pub(crate) fn start_inflight(&mut self, now: Instant, message: Message) -> Publish {
+        let packet_id = self.allocate_packet_id();
+        let state = match message.qos {
+            QoS::ExactlyOnce => InflightState::AwaitingPubRec,
+            _ => InflightState::AwaitingPubAck,
+        };
+        let publish = message.to_publish(Some(packet_id), false);
+        self.inflight.push_back(Inflight {
+            packet_id,
+            message,
+            state,
+            sent_at: now,
+        });
+        publish
+    }
+
+    /// Moves queued messages into the in-flight window while it has room, appending the
+    /// PUBLISH packets to send to `out`, in queue order.
+    pub(crate) fn pump(&mut self, now: Instant, max_inflight: usize, out: &mut Vec<Publish>) {
+        while !self.window_full(max_inflight) {
+            let Some(message) = self.queue.pop_front() else {
+                return;
+            };
+            out.push(self.start_inflight(now, message));
+        }
+    }
+
+    /// Removes the in-flight message `id` if it is in `state`: the final acknowledgement
+    /// (PUBACK, PUBCOMP) frees its id and its place in the window. True if it was there.
+    pub(crate) fn complete(&mut self, id: PacketId, state: InflightState) -> bool {
+        match self.inflight_position(id) {
+            Some(pos) if self.inflight[pos].state == state => {
+                self.inflight.remove(pos);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// PUBREC for an outgoing QoS 2 message: it now awaits PUBCOMP (MQTT-4.3.3-1).
+    /// Returns the state it was in, or `None` if `id` is not in flight.
+    pub(crate) fn received(&mut self, now: Instant, id: PacketId) -> Option<InflightState> {
+        let pos = self.inflight_position(id)?;
+        let m = &mut self.inflight[pos];
+        let before = m.state;
+        if before != InflightState::AwaitingPubAck {
+            m.state = InflightState::AwaitingPubComp;
+            m.sent_at = now;
+        }
+        Some(before)
+    }
+
+    /// The packets that re-send the in-flight messages, in the order first sent
+    /// (MQTT-4.6.0-1): PUBLISH with DUP=1 (MQTT-3.3.1-1) where no PUBREC came yet, PUBREL
+    /// where it did. With `older_than`, only the messages sent at least that long ago.
+    pub(crate) fn resend(&mut self, now: Instant, older_than: Option<Duration>) -> Vec<Packet> {
+        let mut packets = Vec::new();
+        for m in self.inflight.iter_mut() {
+            if older_than.is_some_and(|interval| m.sent_at + interval > now) {
+                continue;
+            }
+            m.sent_at = now;
+            packets.push(match m.state {
+                InflightState::AwaitingPubComp => Packet::PubRel(m.packet_id),
+                _ => Packet::Publish(m.message.to_publish(Some(m.packet_id), true)),
+            });
+        }
+        packets
+    }
+}
+
+impl Message {
+    /// The PUBLISH that carries this message with `packet_id` (QoS 1 and 2) and DUP.
+    pub(crate) fn to_publish(&self, packet_id: Option<PacketId>, dup: bool) -> Publish {
+        Publish {
+            dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: self.topic.clone(),
+            packet_id,
+            payload: self.payload.clone(),
+        }
     }
 }
 
@@ -175,17 +291,36 @@ mod tests {
     #[test]
     fn mqtt_2_3_1_4_allocation_skips_ids_still_in_flight_after_wrapping() {
         let mut s = Session::new("c".into(), false, Hashing::new(0).set());
-        let first = s.allocate_packet_id();
-        s.inflight.push_back(Inflight {
-            packet_id: first,
-            message: message(),
-            state: InflightState::AwaitingPubAck,
-            sent_at: Instant::ZERO,
-        });
+        let first = s.start_inflight(Instant::ZERO, message()).packet_id;
+        assert_eq!(first.map(PacketId::get), Some(1));
         // Walk the counter all the way round: id 1 is still in flight and must be skipped.
         for _ in 0..65_534 {
             s.allocate_packet_id();
         }
         assert_eq!(s.allocate_packet_id().get(), 2);
+    }
+
+    #[test]
+    fn pump_fills_the_window_in_queue_order_and_complete_frees_a_place() {
+        let mut s = Session::new("c".into(), false, Hashing::new(0).set());
+        for _ in 0..3 {
+            s.queue.push_back(message());
+        }
+        let mut out = Vec::new();
+        s.pump(Instant::ZERO, 2, &mut out);
+        let ids: Vec<u16> = out
+            .iter()
+            .filter_map(|p| p.packet_id.map(PacketId::get))
+            .collect();
+        assert_eq!((ids, s.queue.len()), (vec![1, 2], 1));
+        let first = PacketId::FIRST;
+        assert!(
+            !s.complete(first, InflightState::AwaitingPubComp),
+            "a QoS 1 id awaits PUBACK"
+        );
+        assert!(s.complete(first, InflightState::AwaitingPubAck));
+        out.clear();
+        s.pump(Instant::ZERO, 2, &mut out);
+        assert_eq!(out.len(), 1);
     }
 }

@@ -149,7 +149,7 @@ impl fmt::Display for TopicFilter {
 }
 
 /// How `#` treats the level above it. The standard says `sport/#` also matches `sport`
-/// (section 4.7.1.2); AWS IoT says it does not (AWS-IOT.md, quotas table).
+/// (section 4.7.1.2); AWS IoT says it does not (docs/aws-iot-profile.md, "Quotas and rules").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum HashMatchesParent {

@@ -69,6 +69,15 @@ impl fmt::Display for PacketId {
     }
 }
 
+/// The MQTT version a connection speaks, fixed by its CONNECT.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum ProtocolVersion {
+    /// MQTT 3.1.1: protocol level 4.
+    #[default]
+    V311,
+}
+
 /// Identifies one transport connection. Never reused within a broker's life, so an event
 /// about a closed connection can never be mistaken for one about a newer connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -100,6 +109,18 @@ pub enum ConnectReturnCode {
 }
 
 impl ConnectReturnCode {
+    /// What the code tells the client, as table 3.1 of MQTT 3.1.1 words it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Accepted => "connection accepted",
+            Self::UnacceptableProtocolVersion => "unacceptable protocol version",
+            Self::IdentifierRejected => "identifier rejected",
+            Self::ServerUnavailable => "server unavailable",
+            Self::BadUsernameOrPassword => "bad user name or password",
+            Self::NotAuthorized => "not authorized",
+        }
+    }
+
     /// The code for the wire value, or `None` for the reserved values 6 to 255.
     pub fn from_byte(b: u8) -> Option<Self> {
         Some(match b {

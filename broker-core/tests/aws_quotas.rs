@@ -1,4 +1,4 @@
-//! The aws-iot profile's quotas and rules (AWS-IOT.md, "Quotas and rules"), each at its
+//! The aws-iot profile's quotas and rules (docs/aws-iot-profile.md, "Quotas and rules"), each at its
 //! limit and one past it.
 
 mod support;
@@ -180,7 +180,7 @@ fn keep_alive_zero_times_out_at_one_and_a_half_times_1200_seconds() {
     sim.advance(1);
     assert_eq!(sim.closed(conn), Some(&CloseReason::KeepAliveTimeout));
     assert_eq!(
-        disconnect_reason(&CloseReason::KeepAliveTimeout),
+        CloseReason::KeepAliveTimeout.aws_reason(),
         "MQTT_KEEP_ALIVE_TIMEOUT"
     );
 }
@@ -327,7 +327,7 @@ fn one_connect_per_second_per_client_id_and_the_second_is_throttled() {
         Some(&CloseReason::Rule(Rule::ConnectRate))
     );
     assert_eq!(
-        disconnect_reason(&CloseReason::Rule(Rule::ConnectRate)),
+        CloseReason::Rule(Rule::ConnectRate).aws_reason(),
         "THROTTLED"
     );
     assert!(

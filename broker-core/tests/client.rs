@@ -1,6 +1,9 @@
 //! The sans-IO client (the simulator's virtual devices) against the real broker.
 
-use broker_core::client::{Client, ClientEvent, ClientOptions, ClientState, OutgoingState};
+use broker_core::client::{
+    Client, ClientError, ClientEvent, ClientOptions, ClientState, OutgoingState,
+    MAX_PENDING_SUBSCRIPTIONS,
+};
 use broker_core::*;
 use bytes::Bytes;
 
@@ -13,8 +16,12 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        World::with(Config::default())
+    }
+
+    fn with(config: Config) -> Self {
         World {
-            broker: Broker::new(Config::default()),
+            broker: Broker::new(config),
             now: Instant::ZERO,
             clients: Vec::new(),
         }
@@ -57,7 +64,7 @@ impl World {
             while let Some(out) = self.broker.poll_output() {
                 moved = true;
                 match out {
-                    Output::Transmit { conn, bytes } => {
+                    Output::Transmit { conn, bytes, .. } => {
                         if let Some((_, c)) = self.clients.iter_mut().find(|(id, _)| *id == conn) {
                             c.handle_bytes(self.now, &bytes);
                         }
@@ -114,7 +121,8 @@ impl World {
     fn subscribe(&mut self, i: usize, filter: &str, qos: QoS) {
         let now = self.now;
         self.client(i)
-            .subscribe(now, vec![(TopicFilter::new(filter).expect("filter"), qos)]);
+            .subscribe(now, vec![(TopicFilter::new(filter).expect("filter"), qos)])
+            .expect("few subscriptions pending");
         self.settle();
     }
 
@@ -128,7 +136,7 @@ impl World {
             false,
         );
         self.settle();
-        id
+        id.expect("room in the queue")
     }
 }
 
@@ -243,16 +251,141 @@ fn a_persistent_client_resends_its_unacknowledged_publish_on_reconnect() {
     let s = w.add(ClientOptions::new("s"));
     w.subscribe(s, "t", QoS::AtLeastOnce);
     let p = w.add(persistent("p"));
+    let now = w.now;
+    let topic = TopicName::new("t").expect("topic");
+    let id = w
+        .client(p)
+        .publish(
+            now,
+            topic,
+            Bytes::from_static(b"lost"),
+            QoS::AtLeastOnce,
+            false,
+        )
+        .expect("room")
+        .expect("sent at once");
+    // The network fails before the PUBLISH reaches the broker.
     w.drop_network(p);
-    // Published while offline: it waits for the next CONNACK.
-    let id = w.publish(p, "t", "later", QoS::AtLeastOnce);
     assert_eq!(
         w.client(p).outgoing(),
-        [(id.expect("id"), OutgoingState::AwaitingPubAck)]
+        [(id, OutgoingState::AwaitingPubAck)]
     );
+    // Published while offline: it waits for the next CONNACK, its packet id reserved.
+    let later = w.publish(p, "t", "later", QoS::AtLeastOnce).expect("an id");
+    assert_ne!(later, id);
+    assert_eq!(w.client(p).waiting(), 1);
     w.reconnect(p);
-    assert_eq!(w.messages(s), ["later"]);
+    assert_eq!(w.messages(s), ["lost", "later"]);
     assert!(w.client(p).outgoing().is_empty());
+    assert_eq!(w.client(p).waiting(), 0);
+}
+
+/// Under aws-iot a QoS 2 PUBLISH is never acknowledged (D2). The client used to give
+/// every such message a packet id of its own, and once all 65,535 were in use its id
+/// allocation looped forever, freezing the simulator's tab.
+#[test]
+fn a_client_whose_messages_are_never_acknowledged_stays_bounded_and_says_so() {
+    let mut w = World::with(Config::for_profile(Profile::AwsIot));
+    let p = w.add(ClientOptions {
+        max_inflight: 20,
+        max_queued: 100,
+        ..ClientOptions::new("p")
+    });
+    let mut refused = 0;
+    for i in 0..70_000u32 {
+        let now = w.now;
+        let topic = TopicName::new("t").expect("topic");
+        let payload = Bytes::from(i.to_string());
+        match w
+            .client(p)
+            .publish(now, topic, payload, QoS::ExactlyOnce, false)
+        {
+            Ok(_) => {}
+            Err(ClientError::QueueFull { .. }) => refused += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+        w.settle();
+    }
+    assert_eq!(w.client(p).outgoing().len(), 20, "the window holds 20");
+    assert_eq!(w.client(p).waiting(), 100, "the queue holds 100");
+    assert_eq!(refused, 70_000 - 120);
+    let events: Vec<_> = std::iter::from_fn(|| w.client(p).poll_event())
+        .filter(|e| matches!(e, ClientEvent::Refused(ClientError::QueueFull { .. })))
+        .collect();
+    assert_eq!(events.len(), refused, "each refusal is reported");
+}
+
+#[test]
+fn a_client_publishing_while_disconnected_stays_bounded() {
+    let mut c = Client::new(ClientOptions {
+        max_queued: 10,
+        ..ClientOptions::new("p")
+    });
+    let topic = TopicName::new("t").expect("topic");
+    let results: Vec<_> = (0..70_000)
+        .map(|_| {
+            c.publish(
+                Instant::ZERO,
+                topic.clone(),
+                Bytes::new(),
+                QoS::AtLeastOnce,
+                false,
+            )
+        })
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 10);
+    assert_eq!(c.waiting(), 10);
+    assert!(
+        c.poll_transmit().is_none(),
+        "nothing is sent without a connection"
+    );
+}
+
+#[test]
+fn unanswered_subscriptions_are_bounded_too() {
+    // D2: AWS IoT sends no SUBACK for a SUBSCRIBE asking QoS 2.
+    let mut w = World::with(Config::for_profile(Profile::AwsIot));
+    let s = w.add(ClientOptions::new("s"));
+    let filter = TopicFilter::new("t").expect("filter");
+    let mut refused = 0;
+    for _ in 0..MAX_PENDING_SUBSCRIPTIONS + 5 {
+        let now = w.now;
+        if w.client(s)
+            .subscribe(now, vec![(filter.clone(), QoS::ExactlyOnce)])
+            .is_err()
+        {
+            refused += 1;
+        }
+        w.settle();
+    }
+    assert_eq!(refused, 5);
+}
+
+#[test]
+fn acknowledgements_let_waiting_messages_through_in_order() {
+    let mut w = World::new();
+    let s = w.add(ClientOptions::new("s"));
+    w.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = w.add(ClientOptions {
+        max_inflight: 2,
+        ..ClientOptions::new("p")
+    });
+    // Without settling between publishes, the window of 2 fills and the rest wait.
+    let now = w.now;
+    for i in 0..5 {
+        let topic = TopicName::new("t").expect("topic");
+        let _ = w.client(p).publish(
+            now,
+            topic,
+            Bytes::from(format!("m{i}")),
+            QoS::AtLeastOnce,
+            false,
+        );
+    }
+    assert_eq!(w.client(p).waiting(), 3);
+    w.settle();
+    assert_eq!(w.messages(s), ["m0", "m1", "m2", "m3", "m4"]);
+    assert_eq!(w.client(p).waiting(), 0);
 }
 
 #[test]
@@ -264,13 +397,15 @@ fn the_client_resends_with_dup_after_its_interval_while_connected() {
     c.connect(Instant::ZERO);
     c.handle_bytes(Instant::ZERO, &[0x20, 0x02, 0x00, 0x00]);
     let topic = TopicName::new("t").expect("topic");
-    let id = c.publish(
-        Instant::ZERO,
-        topic,
-        Bytes::from_static(b"x"),
-        QoS::AtLeastOnce,
-        false,
-    );
+    let id = c
+        .publish(
+            Instant::ZERO,
+            topic,
+            Bytes::from_static(b"x"),
+            QoS::AtLeastOnce,
+            false,
+        )
+        .expect("room");
     let sent: Vec<Bytes> = std::iter::from_fn(|| c.poll_transmit()).collect();
     assert_eq!(sent.len(), 2, "CONNECT and PUBLISH");
     assert_eq!(c.poll_timeout(), Some(Instant::from_millis(2_000)));

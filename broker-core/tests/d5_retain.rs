@@ -15,7 +15,7 @@ fn disconnect_mode_closes_on_retain_and_keeps_nothing() {
     sim.publish(p, "t", "x", QoS::AtMostOnce, true, 0);
     assert_eq!(sim.closed(p), Some(&CloseReason::Rule(Rule::D5Retain)));
     assert_eq!(
-        disconnect_reason(&CloseReason::Rule(Rule::D5Retain)),
+        CloseReason::Rule(Rule::D5Retain).aws_reason(),
         "CLIENT_ERROR"
     );
     assert!(sim.publishes(s).is_empty(), "the message is not delivered");

@@ -40,7 +40,7 @@ fn denied_connect_closes_under_aws_with_auth_error() {
     let (conn, ack) = connect_any(&mut sim, "blocked");
     assert_eq!(ack, None);
     assert_eq!(sim.closed(conn), Some(&CloseReason::AuthError));
-    assert_eq!(disconnect_reason(&CloseReason::AuthError), "AUTH_ERROR");
+    assert_eq!(CloseReason::AuthError.aws_reason(), "AUTH_ERROR");
     let (_, ok) = connect_any(&mut sim, "fine");
     assert_eq!(ok.map(|a| a.code), Some(ConnectReturnCode::Accepted));
 }

@@ -4,15 +4,17 @@ use std::sync::Arc;
 
 use core::time::Duration;
 
+use super::refusal::Refusal;
+use super::timers::Timer;
 use super::{Broker, ConnState};
 use crate::codec::{ConnAck, Connect, Packet};
 use crate::config::{Qos2Mode, RetainMode};
-use crate::event::{CloseReason, Event, Output, SessionChange, TimerKind};
+use crate::event::{CloseReason, Event, Output, SessionChange};
 use crate::policy::Action;
 use crate::rule::Rule;
 use crate::session::{AuthContext, Session, SessionId};
 use crate::time::Instant;
-use crate::types::{ConnId, ConnectReturnCode, QoS};
+use crate::types::{ConnId, ConnectReturnCode, ProtocolVersion, QoS};
 
 impl Broker {
     pub(super) fn handle_connect(&mut self, now: Instant, conn: ConnId, mut connect: Connect) {
@@ -58,12 +60,12 @@ impl Broker {
         let client_id: Arc<str> = if connect.client_id.is_empty() {
             // MQTT-3.1.3-8: an empty id with Clean Session 0 gets CONNACK 0x02.
             if !connect.clean_session {
-                return self.refuse_connect(now, conn, ConnectReturnCode::IdentifierRejected);
+                return self.refuse(now, conn, Refusal::IdentifierRejected);
             }
             // MQTT-3.1.3-6: with Clean Session 1 the server assigns a unique id.
             self.assign_client_id()
         } else if connect.client_id.len() > self.config.max_client_id_len {
-            return self.refuse_connect(now, conn, ConnectReturnCode::IdentifierRejected);
+            return self.refuse(now, conn, Refusal::IdentifierRejected);
         } else {
             Arc::from(connect.client_id)
         };
@@ -83,11 +85,7 @@ impl Broker {
         // Credentials: a connection authenticated by its certificate needs no password.
         let (user, password) = (connect.username.as_deref(), connect.password.as_deref());
         if peer.principal.is_none() && !self.credentials_accepted(user, password) {
-            // aws-iot closes without a CONNACK (AUTH_ERROR); MQTT 3.1.1 answers 0x04.
-            return match self.aws() {
-                Some(_) => self.close(now, conn, CloseReason::AuthError),
-                None => self.refuse_connect(now, conn, ConnectReturnCode::BadUsernameOrPassword),
-            };
+            return self.refuse(now, conn, Refusal::BadCredentials);
         }
 
         // Policies: iot:Connect on the client id, and iot:Publish on the Will's topic. A
@@ -108,12 +106,7 @@ impl Broker {
             );
         }
         if !allowed {
-            // aws-iot: the connection is closed without a CONNACK (AUTH_ERROR); MQTT 3.1.1
-            // answers CONNACK 0x05, not authorized (section 3.2.2.3).
-            return match self.aws() {
-                Some(_) => self.close(now, conn, CloseReason::AuthError),
-                None => self.refuse_connect(now, conn, ConnectReturnCode::NotAuthorized),
-            };
+            return self.refuse(now, conn, Refusal::ConnectDenied);
         }
 
         // MQTT-3.1.4-2 and D6: a client id already connected is taken over; the older
@@ -146,6 +139,8 @@ impl Broker {
                 (self.create_session(client_id.clone(), clean), false)
             }
         };
+        // A resumed session no longer expires while its client is connected.
+        self.timers.stop(Timer::SessionExpiry(session));
         if let Some(s) = self.session_mut(session) {
             s.conn = Some(conn);
             s.disconnected_at = None;
@@ -153,7 +148,9 @@ impl Broker {
         }
         let keep_alive = self.effective_keep_alive(conn, connect.keep_alive);
         let lifecycle = self.lifecycle_for(&client_id, connect.username.as_deref(), &peer);
+        self.timers.stop(Timer::ConnectDeadline(conn));
         if let Some(c) = self.conns.get_mut(&conn) {
+            c.version = ProtocolVersion::V311;
             c.state = ConnState::Connected {
                 session,
                 keep_alive,
@@ -190,13 +187,7 @@ impl Broker {
                 "CONNACK session present = 1".into(),
             );
         }
-        if keep_alive > 0 {
-            self.timers.schedule(
-                now + keep_alive_limit(keep_alive),
-                conn,
-                TimerKind::KeepAlive,
-            );
-        }
+        self.arm_keep_alive(conn, now, keep_alive);
         if let Some(l) = &lifecycle {
             self.publish_connected(now, l);
         }
@@ -291,12 +282,14 @@ impl Broker {
     /// the lifecycle event, and publishes the Will for every reason but DISCONNECT. The
     /// one place a connection ends.
     pub(super) fn close(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
-        // Bytes held back by D8 still go out before the close.
-        self.flush_held_of(now, conn);
+        // Packets held back by D8 still go out before the close: nothing is lost to it.
+        self.flush_held(now, conn);
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
-        self.compact_timers();
+        for timer in Timer::of_conn(conn) {
+            self.timers.stop(timer);
+        }
         let mut client_id = None;
         let mut will = None;
         let mut lifecycle = None;
@@ -309,19 +302,16 @@ impl Broker {
         {
             will = w;
             lifecycle = l;
-            client_id = self.detach_session(now, conn, session);
+            client_id = self.detach_session(now, session);
         }
-        if reason != CloseReason::TransportClosed {
-            self.out.push_back(Output::Close {
-                conn,
-                reason: reason.clone(),
-            });
-        }
-        let publishes_will = reason.publishes_will();
         let id = client_id.as_deref().map(str::to_owned);
         self.emit(Event::Disconnected {
             conn,
             client_id: id,
+            reason: reason.clone(),
+        });
+        self.out.push_back(Output::Close {
+            conn,
             reason: reason.clone(),
         });
         if let Some(l) = &lifecycle {
@@ -329,7 +319,7 @@ impl Broker {
         }
         // Section 3.1.2.5: the Will goes out on any close except DISCONNECT, which
         // deleted it (MQTT-3.1.2-10). Its QoS and RETAIN are honoured (MQTT-3.1.2-14..17).
-        if let (true, Some(w), Some(id)) = (publishes_will, will, client_id) {
+        if let (true, Some(w), Some(id)) = (reason.publishes_will(), will, client_id) {
             self.emit(Event::WillPublished {
                 client_id: id.to_string(),
                 topic: w.topic.clone(),
@@ -340,12 +330,7 @@ impl Broker {
 
     /// Detaches a session from its ending connection; a clean session is discarded
     /// (MQTT-3.1.2-6) and, under aws-iot, a persistent one starts its expiry clock.
-    fn detach_session(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        session: SessionId,
-    ) -> Option<Arc<str>> {
+    fn detach_session(&mut self, now: Instant, session: SessionId) -> Option<Arc<str>> {
         let expiry = self
             .aws()
             .map(|r| Duration::from_secs(r.session_expiry_secs));
@@ -356,45 +341,24 @@ impl Broker {
         if clean {
             self.discard_session(session);
         } else if let Some(expiry) = expiry {
-            self.expiring.insert(conn, session);
-            self.timers
-                .schedule(now + expiry, conn, TimerKind::SessionExpiry);
+            self.timers.set(Timer::SessionExpiry(session), now + expiry);
         }
         Some(client_id)
     }
 
-    /// Discards a persistent session left by `conn` if it is still offline and its time
-    /// is up (aws-iot quota); the next CONNECT then answers session present 0.
-    pub(super) fn expire_session(&mut self, now: Instant, conn: ConnId) {
-        let Some(session) = self.expiring.remove(&conn) else {
+    /// A persistent session's time offline is up (aws-iot quota): it is discarded, and
+    /// the next CONNECT answers session present 0.
+    pub(super) fn expire_session(&mut self, _now: Instant, session: SessionId) {
+        let Some(s) = self.session_ref(session) else {
             return;
         };
-        let Some(expiry) = self
-            .aws()
-            .map(|r| Duration::from_secs(r.session_expiry_secs))
-        else {
-            return;
-        };
-        let due = self
-            .session_ref(session)
-            .and_then(|s| s.disconnected_at.filter(|_| s.conn.is_none()))
-            .is_some_and(|at| at + expiry <= now);
-        if due {
-            let client_id = self
-                .session_ref(session)
-                .map(|s| s.client_id.to_string())
-                .unwrap_or_default();
-            self.emit(Event::TimerFired {
-                conn,
-                timer: TimerKind::SessionExpiry,
-            });
-            self.fire(
-                Rule::SessionExpired,
-                None,
-                format!("session {client_id:?} discarded"),
-            );
-            self.discard_session(session);
-        }
+        let client_id = s.client_id.to_string();
+        self.fire(
+            Rule::SessionExpired,
+            None,
+            format!("session {client_id:?} discarded"),
+        );
+        self.discard_session(session);
     }
 
     fn create_session(&mut self, client_id: Arc<str>, clean: bool) -> SessionId {
@@ -421,6 +385,7 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(id.0 as usize).and_then(Option::take) else {
             return;
         };
+        self.timers.stop(Timer::SessionExpiry(id));
         for filter in session.subscriptions.keys() {
             self.index.remove(filter, id);
         }

@@ -1,4 +1,4 @@
-//! AWS IoT lifecycle events (AWS-IOT.md, "Lifecycle events"): JSON messages the broker
+//! AWS IoT lifecycle events (docs/aws-iot-profile.md, "Lifecycle events"): JSON messages the broker
 //! publishes itself on `$aws/events/...` when clients connect, disconnect, subscribe and
 //! unsubscribe. They go through ordinary routing, so subscribers receive them like any
 //! QoS 0 message.
@@ -20,24 +20,6 @@ pub(super) struct Lifecycle {
     pub(super) principal: String,
     pub(super) ip_address: String,
     pub(super) version: u64,
-}
-
-/// The `disconnectReason` AWS reports for a close.
-pub fn disconnect_reason(reason: &CloseReason) -> &'static str {
-    match reason {
-        CloseReason::ClientDisconnect => "CLIENT_INITIATED_DISCONNECT",
-        CloseReason::TransportClosed => "CONNECTION_LOST",
-        CloseReason::KeepAliveTimeout => "MQTT_KEEP_ALIVE_TIMEOUT",
-        CloseReason::TakenOver { .. } => "DUPLICATE_CLIENTID",
-        CloseReason::ServerShutdown => "SERVER_INITIATED_DISCONNECT",
-        CloseReason::AuthError => "AUTH_ERROR",
-        CloseReason::Rule(crate::rule::Rule::ConnectRate | crate::rule::Rule::PublishRate) => {
-            "THROTTLED"
-        }
-        CloseReason::ProtocolViolation(_) | CloseReason::Rule(_) => "CLIENT_ERROR",
-        // These close connections that never connected, which have no lifecycle events.
-        CloseReason::ConnectTimeout | CloseReason::ConnectRefused(_) => "CLIENT_ERROR",
-    }
 }
 
 impl Broker {
@@ -112,7 +94,7 @@ impl Broker {
             *reason == CloseReason::ClientDisconnect,
             json(&l.session_identifier),
             json(&l.principal),
-            disconnect_reason(reason),
+            reason.aws_reason(),
             l.version
         );
         self.publish_event(

@@ -1,4 +1,4 @@
-//! The broker: a sans-IO MQTT 3.1.1 state machine.
+//! The broker: a sans-IO MQTT state machine.
 //!
 //! Methods come in the four kinds quinn-proto documents: `handle_*` feed it inputs,
 //! `poll_*` drain what it wants done, commands change it, and getters give read-only
@@ -9,9 +9,10 @@ mod connect;
 mod lifecycle;
 mod policy;
 mod publish;
+mod refusal;
+mod reorder;
 mod subscribe;
 mod timers;
-mod violation;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -25,17 +26,16 @@ use crate::index::{Skipped, SubscriptionIndex};
 use crate::map::{Hashing, Map};
 use crate::retained::{RetainedMessage, RetainedStore};
 use crate::rng::Rng;
-use crate::rule::Rule;
 use crate::session::{InflightState, Session, SessionId, SessionView};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::topic::HashMatchesParent;
-use crate::types::{ConnId, QoS};
+use crate::types::{ConnId, ProtocolVersion, QoS};
 use crate::LastWill;
 use aws::RateWindow;
-pub use lifecycle::disconnect_reason;
 use lifecycle::Lifecycle;
-use timers::Timers;
+use reorder::Held;
+use timers::{Timer, TimerTable};
 
 /// What the transport knows about a peer, given to [`Broker::accept`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,10 +57,10 @@ struct Conn {
     /// When the last complete packet arrived: the keep-alive's reference point.
     last_packet: Instant,
     state: ConnState,
-    /// Whether a resend timer is pending for this connection.
-    resend_armed: bool,
-    /// A packet held back by the aws-iot reorder rule (D8), sent after the next one.
-    held: Option<Box<(Bytes, Packet)>>,
+    /// The protocol version of the CONNECT, once one arrived.
+    version: ProtocolVersion,
+    /// Packets held back by the aws-iot reorder rule (D8), released by a timer.
+    held: Option<Box<Held>>,
     /// PUBLISH packets this second, for the aws-iot rate quota.
     rate: RateWindow,
     /// The shell says the client is not reading fast enough (see `handle_congestion`).
@@ -94,7 +94,7 @@ pub struct ConnectionView {
     pub keep_alive: Option<u16>,
 }
 
-/// A deterministic MQTT 3.1.1 broker. See the crate documentation.
+/// A deterministic MQTT broker. See the crate documentation.
 #[derive(Debug)]
 pub struct Broker {
     config: Config,
@@ -107,17 +107,13 @@ pub struct Broker {
     by_client: Map<Arc<str>, SessionId>,
     index: SubscriptionIndex,
     retained: RetainedStore,
-    timers: Timers,
+    timers: TimerTable,
     out: VecDeque<Output>,
     /// Scratch space for routing, kept to avoid an allocation per publish.
     matched: Vec<(SessionId, QoS)>,
     skipped: Vec<(SessionId, Skipped)>,
-    /// Connections with a packet held back by D8, flushed when the input is handled.
-    held_conns: Vec<ConnId>,
     /// The next lifecycle `versionNumber` of each client id (aws-iot).
     lifecycle_versions: Map<Arc<str>, u64>,
-    /// Persistent sessions waiting to expire, by the connection that left them (aws-iot).
-    expiring: Map<ConnId, SessionId>,
     /// Recent CONNECTs per client id: when the current second began and how many (aws-iot).
     connects: Map<Arc<str>, (Instant, u32)>,
     connects_pruned_at: Instant,
@@ -156,13 +152,11 @@ impl Broker {
             by_client: hashing.map(),
             index: SubscriptionIndex::new(hashing, config.hash_matches_parent),
             retained: RetainedStore::new(hashing, config.hash_matches_parent),
-            timers: Timers::default(),
+            timers: TimerTable::new(hashing),
             out: VecDeque::new(),
             matched: Vec::new(),
             skipped: Vec::new(),
-            held_conns: Vec::new(),
             lifecycle_versions: hashing.map(),
-            expiring: hashing.map(),
             connects: hashing.map(),
             connects_pruned_at: Instant::ZERO,
             stats: Stats::default(),
@@ -182,15 +176,14 @@ impl Broker {
             partial: Vec::new(),
             last_packet: now,
             state: ConnState::AwaitingConnect,
-            resend_armed: false,
+            version: ProtocolVersion::default(),
             held: None,
             rate: RateWindow::default(),
             congested: false,
         };
         self.conns.insert(conn, c);
         let deadline = now + self.config.connect_timeout();
-        self.timers
-            .schedule(deadline, conn, crate::event::TimerKind::ConnectDeadline);
+        self.timers.set(Timer::ConnectDeadline(conn), deadline);
         self.stats.connections_accepted += 1;
         conn
     }
@@ -199,14 +192,12 @@ impl Broker {
     /// Bytes for a connection the broker has closed are ignored.
     pub fn handle_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         self.receive(now, conn, data);
-        self.flush_held(now);
     }
 
     /// The transport went away without the broker asking. The Will is published unless
     /// DISCONNECT came first (section 3.1.2.5).
     pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
         self.close(now, conn, CloseReason::TransportClosed);
-        self.flush_held(now);
     }
 
     /// The shell's outgoing buffer for `conn` went over (`true`) or back under (`false`)
@@ -224,16 +215,15 @@ impl Broker {
                 self.pump(now, session);
             }
         }
-        self.flush_held(now);
     }
 
     /// Time passed: fire every timer due at `now` (CONNECT deadlines, keep-alive,
-    /// resends, session expiry). Call it at the instant `poll_timeout` named, or later.
+    /// resends, D8's held packets, session expiry). Call it at the instant
+    /// `poll_timeout` named, or later.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((conn, kind)) = self.timers.pop_due(now) {
-            self.on_timer(now, conn, kind);
+        while let Some(timer) = self.timers.pop_due(now) {
+            self.on_timer(now, timer);
         }
-        self.flush_held(now);
     }
 
     // ----- outputs ----------------------------------------------------------------
@@ -244,8 +234,8 @@ impl Broker {
         self.out.pop_front()
     }
 
-    /// When to call `handle_timeout` next, if any timer is pending. It may name an
-    /// instant at which nothing turns out to be due; that call is then harmless.
+    /// When to call `handle_timeout` next, if any timer is pending. Timers that no
+    /// longer matter are stopped, so something is always due at the instant named.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
     }
@@ -262,7 +252,6 @@ impl Broker {
     /// published (AWS: SERVER_INITIATED_DISCONNECT).
     pub fn close_connection(&mut self, now: Instant, conn: ConnId) {
         self.close(now, conn, CloseReason::ServerShutdown);
-        self.flush_held(now);
     }
 
     // ----- views ------------------------------------------------------------------
@@ -334,8 +323,7 @@ impl Broker {
         &self.stats
     }
 
-    /// How many timer entries are pending, stale ones included (bounded: see
-    /// `compact_timers`). For metrics and tests.
+    /// How many timers are armed. For metrics and tests.
     pub fn pending_timers(&self) -> usize {
         self.timers.len()
     }
@@ -412,8 +400,17 @@ impl Broker {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        // Any control packet counts as activity for the keep-alive (MQTT-3.1.2-23).
-        c.last_packet = now;
+        // Any control packet counts as activity for the keep-alive (MQTT-3.1.2-23). The
+        // check moves at most once per millisecond, however many packets arrive in it.
+        if c.last_packet != now {
+            c.last_packet = now;
+            if let ConnState::Connected { keep_alive, .. } = c.state {
+                self.arm_keep_alive(conn, now, keep_alive);
+            }
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         let session = match &c.state {
             ConnState::AwaitingConnect => {
                 return match packet {
@@ -460,43 +457,19 @@ impl Broker {
     /// Encodes `packet` and queues it for `conn`.
     fn send(&mut self, now: Instant, conn: ConnId, packet: Packet) {
         let bytes = packet.to_bytes();
-        self.transmit(now, conn, bytes, &packet);
+        self.transmit(now, conn, bytes, &packet, false);
     }
 
-    /// Queues already-encoded bytes (possibly shared between subscribers) for `conn`,
-    /// unless the aws-iot reorder rule (D8) holds them back behind the next packet.
-    fn transmit(&mut self, now: Instant, conn: ConnId, bytes: Bytes, packet: &Packet) {
-        let reorder = self.aws().map_or(0.0, |r| r.reorder_probability);
-        if reorder > 0.0 {
-            let held = self
-                .conns
-                .get_mut(&conn)
-                .and_then(|c| c.held.take())
-                .map(|b| *b);
-            if let Some((held_bytes, held_packet)) = held {
-                // The held packet is overtaken by this one: D8 changed the order.
-                let detail = format!(
-                    "{} sent after {}",
-                    held_packet.packet_type().name(),
-                    packet.packet_type().name()
-                );
-                self.fire(Rule::D8Reorder, Some(conn), detail);
-                self.push_transmit(now, conn, bytes, packet);
-                self.push_transmit(now, conn, held_bytes, &held_packet);
-                return;
-            }
-            if self.rng.chance(reorder) {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.held = Some(Box::new((bytes, packet.clone())));
-                    self.held_conns.push(conn);
-                    return;
-                }
-            }
-        }
-        self.push_transmit(now, conn, bytes, packet);
-    }
-
-    fn push_transmit(&mut self, now: Instant, conn: ConnId, bytes: Bytes, packet: &Packet) {
+    /// Puts bytes on the wire for `conn`: the one place outgoing packets are counted and
+    /// reported.
+    fn push_transmit(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        bytes: Bytes,
+        packet: &Packet,
+        droppable: bool,
+    ) {
         self.stats.count_out(packet.packet_type(), bytes.len());
         if self.config.events.packets {
             let mut spans = Vec::new();
@@ -511,26 +484,11 @@ impl Broker {
                 spans,
             });
         }
-        self.out.push_back(Output::Transmit { conn, bytes });
-    }
-
-    /// Sends packets D8 held back that no later packet overtook. The reorder window is
-    /// one input: a packet is only ever held until the broker finishes handling it.
-    fn flush_held(&mut self, now: Instant) {
-        for conn in std::mem::take(&mut self.held_conns) {
-            self.flush_held_of(now, conn);
-        }
-    }
-
-    fn flush_held_of(&mut self, now: Instant, conn: ConnId) {
-        if let Some((bytes, packet)) = self
-            .conns
-            .get_mut(&conn)
-            .and_then(|c| c.held.take())
-            .map(|b| *b)
-        {
-            self.push_transmit(now, conn, bytes, &packet);
-        }
+        self.out.push_back(Output::Transmit {
+            conn,
+            bytes,
+            droppable,
+        });
     }
 
     fn session_ref(&self, id: SessionId) -> Option<&Session> {

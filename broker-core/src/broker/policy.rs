@@ -1,6 +1,6 @@
 //! Enforcing AWS IoT policies: the one place that asks the policy set and reports the
-//! decision. What a denial does on the wire depends on the profile and is decided by the
-//! callers in `connect.rs`, `publish.rs` and `subscribe.rs`, each citing its rule.
+//! decision. What a denial does on the wire depends on the profile and the protocol
+//! version, and is decided in `refusal.rs`.
 
 use super::Broker;
 use crate::event::Event;
@@ -54,7 +54,7 @@ impl Broker {
         self.authorize(conn, &client_id, &auth, action, name)
     }
 
-    /// iot:Receive: a denied receive silently skips delivery to that client (AWS-IOT.md).
+    /// iot:Receive: a denied receive silently skips delivery to that client (docs/policies.md, "What a denial does").
     pub(super) fn may_receive(&mut self, session: SessionId, topic: &TopicName) -> bool {
         self.authorize_session(session, Action::Receive, topic.as_str())
     }

@@ -4,15 +4,17 @@
 use bytes::Bytes;
 
 use super::aws::{check_topic, TopicUse};
+use super::refusal::{Consequence, Refusal};
+use super::timers::Timer;
 use super::Broker;
 use crate::codec::{Packet, PacketType, Publish};
 use crate::config::{Qos2Mode, RetainMode};
-use crate::event::{CloseReason, DropReason, Event, TimerKind};
+use crate::event::{DropReason, Event};
 use crate::index::Skipped;
 use crate::policy::Action;
 use crate::retained::RetainedMessage;
 use crate::rule::Rule;
-use crate::session::{Inflight, InflightState, Message, SessionId};
+use crate::session::{InflightState, Message, SessionId};
 use crate::time::Instant;
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{ConnId, PacketId, QoS};
@@ -41,12 +43,13 @@ impl Broker {
         if allowed && p.retain {
             allowed = self.authorize_session(session, Action::RetainPublish, p.topic.as_str());
         }
-        if !allowed && self.aws().is_some() {
-            // aws-iot: a denied publish closes the connection (AUTH_ERROR).
-            return self.close(now, conn, CloseReason::AuthError);
+        if !allowed {
+            match self.consequence(conn, &Refusal::PublishDenied) {
+                // The message is dropped below, and acknowledged as its QoS requires.
+                Consequence::DropAndAck => {}
+                _ => return self.refuse(now, conn, Refusal::PublishDenied),
+            }
         }
-        // MQTT 3.1.1 has no negative PUBACK: a denied message is dropped, and still
-        // acknowledged as its QoS requires, so the client does not retry it forever.
         match (p.qos, p.packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 if allowed {
@@ -67,7 +70,7 @@ impl Broker {
                 // answered with PUBREC.
                 let first = self
                     .session_mut(session)
-                    .is_some_and(|s| s.qos2_received.insert(id));
+                    .is_some_and(|s| s.receive_qos2(id));
                 if first && allowed {
                     self.route(now, &p.topic, &p.payload, p.qos, p.retain);
                 }
@@ -131,7 +134,11 @@ impl Broker {
         id: PacketId,
         awaiting: InflightState,
     ) {
-        if self.complete(session, id, awaiting) {
+        let completed = self
+            .session_mut(session)
+            .is_some_and(|s| s.complete(id, awaiting));
+        if completed {
+            self.arm_resend(conn, session);
             self.pump(now, session);
         } else {
             let packet = match awaiting {
@@ -154,16 +161,7 @@ impl Broker {
         session: SessionId,
         id: PacketId,
     ) {
-        let state = self.session_mut(session).and_then(|s| {
-            let pos = s.inflight_position(id)?;
-            let m = &mut s.inflight[pos];
-            let before = m.state;
-            if before != InflightState::AwaitingPubAck {
-                m.state = InflightState::AwaitingPubComp;
-                m.sent_at = now;
-            }
-            Some(before)
-        });
+        let state = self.session_mut(session).and_then(|s| s.received(now, id));
         match state {
             // MQTT-4.3.3-1: answer PUBREC with PUBREL; a repeated PUBREC gets it again.
             Some(InflightState::AwaitingPubRec | InflightState::AwaitingPubComp) => {
@@ -188,23 +186,9 @@ impl Broker {
         // message; PUBCOMP is sent even for an id we no longer hold, because the client
         // may be re-sending PUBREL after a reconnect.
         if let Some(s) = self.session_mut(session) {
-            s.qos2_received.remove(&id);
+            s.release_qos2(id);
         }
         self.send(now, conn, Packet::PubComp(id));
-    }
-
-    /// Removes the in-flight message `id` if it is in `state`; true if it was.
-    fn complete(&mut self, session: SessionId, id: PacketId, state: InflightState) -> bool {
-        let Some(s) = self.session_mut(session) else {
-            return false;
-        };
-        match s.inflight_position(id) {
-            Some(pos) if s.inflight[pos].state == state => {
-                s.inflight.remove(pos);
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Delivers a message published to `topic` to every matching subscription, and
@@ -368,7 +352,7 @@ impl Broker {
                 });
                 let bytes = qos0_bytes.get_or_insert_with(|| packet.to_bytes()).clone();
                 self.count_delivery(session, topic, qos, false);
-                self.transmit(now, conn, bytes.clone(), &packet);
+                self.transmit(now, conn, bytes.clone(), &packet, true);
                 // D1: QoS 0 is "zero or more times"; the repeat is the same bytes.
                 let p = self.aws().map_or(0.0, |r| r.qos0_duplicate_probability);
                 if self.rng.chance(p) {
@@ -377,7 +361,7 @@ impl Broker {
                         Some(conn),
                         format!("{topic} delivered twice"),
                     );
-                    self.transmit(now, conn, bytes, &packet);
+                    self.transmit(now, conn, bytes, &packet, true);
                 }
             }
             Outcome::SendInflight => {
@@ -429,7 +413,7 @@ impl Broker {
             return Outcome::Drop(DropReason::QueueFull);
         };
         let conn = s.conn;
-        let window_full = s.inflight.len() >= max_inflight;
+        let window_full = s.window_full(max_inflight);
         let congested = conn.is_some_and(|c| self.is_congested(c));
         let sendable = s.queue.is_empty() && !window_full && !congested;
         let queue_full = s.queue.len() >= max_queued;
@@ -453,7 +437,7 @@ impl Broker {
                     retain,
                 };
                 if let Some(s) = self.session_mut(session) {
-                    s.queue.push_back(message);
+                    s.enqueue(message);
                 }
                 Outcome::Queued {
                     window_full: conn.is_some() && window_full,
@@ -481,7 +465,7 @@ impl Broker {
         let queued = self.session_mut(session).is_some_and(|s| {
             let room = s.queue.len() < max_queued;
             if room {
-                s.queue.push_back(message);
+                s.enqueue(message);
             }
             room
         });
@@ -517,57 +501,40 @@ impl Broker {
         let Some(conn) = s.conn else {
             return;
         };
-        let packet_id = s.allocate_packet_id();
-        let state = match message.qos {
-            QoS::ExactlyOnce => InflightState::AwaitingPubRec,
-            _ => InflightState::AwaitingPubAck,
-        };
-        let packet = Packet::Publish(Publish {
-            dup: false,
-            qos: message.qos,
-            retain: message.retain,
-            topic: message.topic.clone(),
-            packet_id: Some(packet_id),
-            payload: message.payload.clone(),
-        });
-        s.inflight.push_back(Inflight {
-            packet_id,
-            message,
-            state,
-            sent_at: now,
-        });
-        self.send(now, conn, packet);
-        self.arm_resend(now, conn);
-    }
-
-    /// Moves queued messages into the in-flight window while it has room and the
-    /// connection is not congested.
-    pub(super) fn pump(&mut self, now: Instant, session: SessionId) {
-        let max_inflight = self.config.max_inflight;
-        loop {
-            let Some(conn) = self.session_conn(session) else {
-                return;
-            };
-            if self.is_congested(conn) {
-                return;
-            }
-            let Some(s) = self.session_mut(session) else {
-                return;
-            };
-            if s.inflight.len() >= max_inflight {
-                return;
-            }
-            let Some(message) = s.queue.pop_front() else {
-                return;
-            };
-            self.send_inflight(now, session, message);
+        let publish = s.start_inflight(now, message);
+        self.send(now, conn, Packet::Publish(publish));
+        if self.timers.get(Timer::Resend(conn)).is_none() {
+            self.arm_resend(conn, session);
         }
     }
 
-    /// Re-sends every in-flight message of `session`, in the order first sent
-    /// (MQTT-4.6.0-1): PUBLISH with DUP=1 (MQTT-3.3.1-1) where no PUBREC came yet,
-    /// PUBREL where it did. On a resend timer (not a reconnect), only the messages older
-    /// than the resend interval.
+    /// Moves queued messages into the in-flight window while it has room and the
+    /// connection is not congested, and sends them.
+    pub(super) fn pump(&mut self, now: Instant, session: SessionId) {
+        let Some(conn) = self.session_conn(session) else {
+            return;
+        };
+        if self.is_congested(conn) {
+            return;
+        }
+        let max_inflight = self.config.max_inflight;
+        let mut publishes = Vec::new();
+        if let Some(s) = self.session_mut(session) {
+            s.pump(now, max_inflight, &mut publishes);
+        }
+        if publishes.is_empty() {
+            return;
+        }
+        for publish in publishes {
+            self.send(now, conn, Packet::Publish(publish));
+        }
+        if self.timers.get(Timer::Resend(conn)).is_none() {
+            self.arm_resend(conn, session);
+        }
+    }
+
+    /// Re-sends every in-flight message of `session` (MQTT-4.4.0-1 on a reconnect), or on
+    /// a resend timer only those older than the resend interval, then re-arms the timer.
     pub(super) fn resend_inflight(&mut self, now: Instant, session: SessionId, on_reconnect: bool) {
         let cutoff = if on_reconnect {
             None
@@ -580,50 +547,18 @@ impl Broker {
         let Some(conn) = s.conn else {
             return;
         };
-        let mut packets = Vec::new();
-        for m in s.inflight.iter_mut() {
-            if cutoff.is_some_and(|interval| m.sent_at + interval > now) {
-                continue;
-            }
-            m.sent_at = now;
-            packets.push(match m.state {
-                InflightState::AwaitingPubComp => Packet::PubRel(m.packet_id),
-                _ => Packet::Publish(Publish {
-                    dup: true,
-                    qos: m.message.qos,
-                    retain: m.message.retain,
-                    topic: m.message.topic.clone(),
-                    packet_id: Some(m.packet_id),
-                    payload: m.message.payload.clone(),
-                }),
+        let packets = s.resend(now, cutoff);
+        if !packets.is_empty() {
+            let client_id = s.client_id.to_string();
+            self.emit(Event::Resent {
+                client_id,
+                count: packets.len(),
+                on_reconnect,
             });
-        }
-        if packets.is_empty() {
-            return;
-        }
-        let client_id = s.client_id.to_string();
-        self.emit(Event::Resent {
-            client_id,
-            count: packets.len(),
-            on_reconnect,
-        });
-        for p in packets {
-            self.send(now, conn, p);
-        }
-        self.arm_resend(now, conn);
-    }
-
-    /// Starts the resend timer for `conn` if resends are configured and none is pending.
-    fn arm_resend(&mut self, now: Instant, conn: ConnId) {
-        let Some(interval) = self.config.resend_interval() else {
-            return;
-        };
-        if let Some(c) = self.conns.get_mut(&conn) {
-            if !c.resend_armed {
-                c.resend_armed = true;
-                self.timers
-                    .schedule(now + interval, conn, TimerKind::Resend);
+            for p in packets {
+                self.send(now, conn, p);
             }
         }
+        self.arm_resend(conn, session);
     }
 }

@@ -3,10 +3,10 @@
 use core::time::Duration;
 
 use super::aws::{check_topic, TopicUse};
+use super::refusal::{Consequence, Refusal};
 use super::Broker;
 use crate::codec::{Packet, SubAck, Subscribe, Unsubscribe};
 use crate::config::Qos2Mode;
-use crate::event::CloseReason;
 use crate::policy::Action;
 use crate::rule::Rule;
 use crate::session::SessionId;
@@ -31,10 +31,10 @@ impl Broker {
                 denied.push(filter.clone());
             }
         }
-        if !denied.is_empty() && self.aws().is_some() {
-            // aws-iot: a denied subscription closes the connection (AUTH_ERROR): the
-            // reconnect loop AWS users meet when a policy lacks iot:Subscribe.
-            return self.close(now, conn, CloseReason::AuthError);
+        if !denied.is_empty()
+            && self.consequence(conn, &Refusal::SubscribeDenied) != Consequence::SubAckFailure
+        {
+            return self.refuse(now, conn, Refusal::SubscribeDenied);
         }
         let max_qos = self.config.max_qos;
         let max_subscriptions = self.config.max_subscriptions;
@@ -44,7 +44,7 @@ impl Broker {
         let mut codes = Vec::with_capacity(sub.filters.len());
         let mut granted = Vec::with_capacity(sub.filters.len());
         for (filter, requested) in sub.filters {
-            // MQTT 3.1.1: a denied filter gets 0x80, the others are granted (MQTT-3.9.3-2).
+            // A denied filter gets the failure code; the others are granted (MQTT-3.9.3-2).
             if denied.contains(&filter) {
                 codes.push(SubscribeReturnCode::Failure);
                 continue;

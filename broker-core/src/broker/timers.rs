@@ -1,129 +1,210 @@
-//! The broker's timers: an enum of kinds and one heap, as quinn-proto keeps them.
+//! The broker's timers: an enum of kinds and one table with `set` and `stop`, as
+//! quinn-proto keeps them (its `TimerTable`).
 //!
-//! Entries are never cancelled. When one fires, `on_timer` checks against the
-//! connection's current state whether it is still due, and re-arms it if the deadline
-//! moved (a keep-alive refreshed by a packet). This keeps a busy connection from pushing
-//! a heap entry per packet.
+//! Every timer has one key (its kind and what it is for) and at most one deadline. `set`
+//! moves a timer, `stop` removes it, and a connection's timers are stopped when it
+//! closes, so the table holds only timers that will really be acted on: `poll_timeout`
+//! names the instant the next one is due, exactly.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeSet;
 
 use super::connect::keep_alive_limit;
 use super::{Broker, ConnState};
 use crate::event::{CloseReason, Event, TimerKind};
+use crate::map::{Hashing, Map};
+use crate::session::SessionId;
 use crate::time::Instant;
 use crate::types::ConnId;
 
-#[derive(Debug, Default)]
-pub(super) struct Timers {
-    /// Ordered by instant, then by insertion, so timers due together fire in the order
-    /// they were set: deterministic.
-    heap: BinaryHeap<Reverse<(Instant, u64, ConnId, TimerKind)>>,
-    seq: u64,
+/// What a timer is for: a connection's timers end with it, a session's outlive its
+/// connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum Timer {
+    /// The CONNECT deadline of a new connection.
+    ConnectDeadline(ConnId),
+    /// 1.5 times the keep-alive after the connection's last packet (MQTT-3.1.2-24).
+    KeepAlive(ConnId),
+    /// The oldest unacknowledged outgoing message is due to be sent again.
+    Resend(ConnId),
+    /// A packet held back by D8 is due to be released.
+    Reorder(ConnId),
+    /// A persistent session left offline is due to expire.
+    SessionExpiry(SessionId),
 }
 
-impl Timers {
-    pub(super) fn schedule(&mut self, at: Instant, conn: ConnId, kind: TimerKind) {
-        self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, conn, kind)));
+impl Timer {
+    /// The kind reported in `Event::TimerFired`.
+    pub(super) fn kind(self) -> TimerKind {
+        match self {
+            Timer::ConnectDeadline(_) => TimerKind::ConnectDeadline,
+            Timer::KeepAlive(_) => TimerKind::KeepAlive,
+            Timer::Resend(_) => TimerKind::Resend,
+            Timer::Reorder(_) => TimerKind::Reorder,
+            Timer::SessionExpiry(_) => TimerKind::SessionExpiry,
+        }
     }
 
+    /// The timers that belong to a connection, stopped when it closes.
+    pub(super) fn of_conn(conn: ConnId) -> [Timer; 4] {
+        [
+            Timer::ConnectDeadline(conn),
+            Timer::KeepAlive(conn),
+            Timer::Resend(conn),
+            Timer::Reorder(conn),
+        ]
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct TimerTable {
+    deadlines: Map<Timer, Instant>,
+    /// The same timers ordered by deadline, then by key, so that timers due together
+    /// fire in an order fixed by the inputs alone: deterministic.
+    order: BTreeSet<(Instant, Timer)>,
+}
+
+impl TimerTable {
+    pub(super) fn new(hashing: Hashing) -> Self {
+        TimerTable {
+            deadlines: hashing.map(),
+            order: BTreeSet::new(),
+        }
+    }
+
+    /// Arms `timer` for `at`, replacing its earlier deadline if it had one.
+    pub(super) fn set(&mut self, timer: Timer, at: Instant) {
+        if let Some(old) = self.deadlines.insert(timer, at) {
+            if old == at {
+                return;
+            }
+            self.order.remove(&(old, timer));
+        }
+        self.order.insert((at, timer));
+    }
+
+    /// Disarms `timer`, if it was armed.
+    pub(super) fn stop(&mut self, timer: Timer) {
+        if let Some(old) = self.deadlines.remove(&timer) {
+            self.order.remove(&(old, timer));
+        }
+    }
+
+    /// When `timer` is due, if it is armed.
+    pub(super) fn get(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines.get(&timer).copied()
+    }
+
+    /// The earliest deadline.
     pub(super) fn next(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, ..))| *at)
+        self.order.first().map(|(at, _)| *at)
     }
 
     pub(super) fn len(&self) -> usize {
-        self.heap.len()
+        self.order.len()
     }
 
-    /// Drops every entry `keep` refuses. Entries are never cancelled when a connection
-    /// closes, so without this a client that connects with a long keep-alive and leaves,
-    /// again and again, would grow the heap for up to 27 hours per connection.
-    pub(super) fn retain(&mut self, mut keep: impl FnMut(ConnId, TimerKind) -> bool) {
-        let entries = std::mem::take(&mut self.heap).into_vec();
-        self.heap = entries
-            .into_iter()
-            .filter(|Reverse((_, _, c, k))| keep(*c, *k))
-            .collect();
-    }
-
-    pub(super) fn pop_due(&mut self, now: Instant) -> Option<(ConnId, TimerKind)> {
-        match self.heap.peek() {
-            Some(Reverse((at, ..))) if *at <= now => {
-                self.heap.pop().map(|Reverse((_, _, c, k))| (c, k))
-            }
-            _ => None,
+    /// Takes the earliest timer due at `now`, if any.
+    pub(super) fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+        let &(at, timer) = self.order.first()?;
+        if at > now {
+            return None;
         }
+        self.order.pop_first();
+        self.deadlines.remove(&timer);
+        Some(timer)
     }
 }
 
 impl Broker {
-    /// Compacts the timer heap once stale entries (of closed connections) outnumber the
-    /// live ones several times over: amortised constant time per close.
-    pub(super) fn compact_timers(&mut self) {
-        let live = self.conns.len() + self.expiring.len();
-        if self.timers.len() <= 4 * live + 64 {
-            return;
-        }
-        let (conns, expiring) = (&self.conns, &self.expiring);
-        self.timers.retain(|conn, kind| match kind {
-            TimerKind::SessionExpiry => expiring.contains_key(&conn),
-            _ => conns.contains_key(&conn),
-        });
-    }
-
-    /// The one place a timer's expiry is handled: one arm per kind.
-    pub(super) fn on_timer(&mut self, now: Instant, conn: ConnId, kind: TimerKind) {
-        // A session's expiry outlives the connection whose end started it.
-        if kind == TimerKind::SessionExpiry {
-            return self.expire_session(now, conn);
-        }
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return; // The connection closed since; the entry is stale.
-        };
-        match (kind, &c.state) {
-            (TimerKind::ConnectDeadline, ConnState::AwaitingConnect) => {
-                self.emit(Event::TimerFired { conn, timer: kind });
-                self.close(now, conn, CloseReason::ConnectTimeout);
-            }
-            (TimerKind::KeepAlive, ConnState::Connected { keep_alive, .. }) if *keep_alive > 0 => {
-                let deadline = c.last_packet + keep_alive_limit(*keep_alive);
-                if now >= deadline {
-                    // MQTT-3.1.2-24: silence for 1.5 keep-alive periods closes the
-                    // connection, as a network failure (the Will is published).
-                    self.emit(Event::TimerFired { conn, timer: kind });
-                    self.close(now, conn, CloseReason::KeepAliveTimeout);
-                } else {
-                    self.timers.schedule(deadline, conn, kind);
+    /// The one place a timer's expiry is handled: one arm per kind. Every timer in the
+    /// table is live, so each arm acts; the checks only guard the table's invariants.
+    pub(super) fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::SessionExpiry(session) => self.expire_session(now, session),
+            Timer::ConnectDeadline(conn) => {
+                if let Some(ConnState::AwaitingConnect) = self.conns.get(&conn).map(|c| &c.state) {
+                    self.emit(Event::TimerFired {
+                        conn,
+                        timer: timer.kind(),
+                    });
+                    self.close(now, conn, CloseReason::ConnectTimeout);
                 }
             }
-            (TimerKind::Resend, ConnState::Connected { session, .. }) => {
-                let session = *session;
-                c.resend_armed = false;
-                self.emit(Event::TimerFired { conn, timer: kind });
-                self.resend_inflight(now, session, false);
-                self.rearm_resend(now, conn, session);
+            Timer::KeepAlive(conn) => {
+                // MQTT-3.1.2-24: silence for 1.5 keep-alive periods closes the connection,
+                // as a network failure (the Will is published).
+                self.emit(Event::TimerFired {
+                    conn,
+                    timer: timer.kind(),
+                });
+                self.close(now, conn, CloseReason::KeepAliveTimeout);
             }
-            // A CONNECT deadline after CONNECT arrived, and the like: nothing to do.
-            _ => {}
+            Timer::Resend(conn) => {
+                let Some(session) = self.session_of_conn(conn) else {
+                    return;
+                };
+                self.emit(Event::TimerFired {
+                    conn,
+                    timer: timer.kind(),
+                });
+                self.resend_inflight(now, session, false);
+            }
+            Timer::Reorder(conn) => self.release_held(now, conn),
         }
     }
 
-    /// After a resend pass, waits for the oldest message still in flight.
-    fn rearm_resend(&mut self, now: Instant, conn: ConnId, session: crate::session::SessionId) {
+    /// Arms the keep-alive check of a connected connection whose last packet arrived at
+    /// `last_packet`; a keep-alive of zero turns the mechanism off (section 3.1.2.10).
+    pub(super) fn arm_keep_alive(&mut self, conn: ConnId, last_packet: Instant, keep_alive: u16) {
+        if keep_alive > 0 {
+            let at = last_packet + keep_alive_limit(keep_alive);
+            self.timers.set(Timer::KeepAlive(conn), at);
+        }
+    }
+
+    /// Arms the resend timer of `conn` for when its oldest unacknowledged message has
+    /// waited the resend interval, or stops it when nothing waits or resends are off.
+    pub(super) fn arm_resend(&mut self, conn: ConnId, session: SessionId) {
+        let timer = Timer::Resend(conn);
         let Some(interval) = self.config.resend_interval() else {
             return;
         };
-        let oldest = self
-            .session_ref(session)
-            .and_then(|s| s.inflight.iter().map(|m| m.sent_at).min());
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        if let (Some(oldest), false) = (oldest, c.resend_armed) {
-            c.resend_armed = true;
-            self.timers
-                .schedule((oldest + interval).max(now), conn, TimerKind::Resend);
+        match self.session_ref(session).and_then(|s| s.oldest_inflight()) {
+            Some(oldest) => self.timers.set(timer, oldest + interval),
+            None => self.timers.stop(timer),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    #[test]
+    fn set_moves_a_timer_and_stop_removes_it() {
+        let mut t = TimerTable::new(Hashing::new(0));
+        let a = Timer::KeepAlive(ConnId(1));
+        t.set(a, at(50));
+        t.set(a, at(20));
+        assert_eq!((t.len(), t.next()), (1, Some(at(20))));
+        t.stop(a);
+        assert_eq!((t.len(), t.next()), (0, None));
+    }
+
+    #[test]
+    fn due_timers_pop_in_deadline_then_key_order() {
+        let mut t = TimerTable::new(Hashing::new(0));
+        t.set(Timer::Resend(ConnId(2)), at(10));
+        t.set(Timer::ConnectDeadline(ConnId(9)), at(10));
+        t.set(Timer::KeepAlive(ConnId(1)), at(5));
+        assert_eq!(t.pop_due(at(4)), None);
+        assert_eq!(t.pop_due(at(10)), Some(Timer::KeepAlive(ConnId(1))));
+        assert_eq!(t.pop_due(at(10)), Some(Timer::ConnectDeadline(ConnId(9))));
+        assert_eq!(t.pop_due(at(10)), Some(Timer::Resend(ConnId(2))));
+        assert_eq!(t.pop_due(at(10)), None);
     }
 }

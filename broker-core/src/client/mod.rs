@@ -38,7 +38,20 @@ pub struct ClientOptions {
     pub auto_ack: bool,
     /// Re-send an unacknowledged PUBLISH (DUP=1) after this many milliseconds.
     pub resend_interval_ms: Option<u64>,
+    /// The most QoS 1 and 2 messages sent and not yet acknowledged; further messages
+    /// wait their turn. Taken as at least 1 and at most 32,000.
+    pub max_inflight: u16,
+    /// The most QoS 1 and 2 messages waiting for a place in the window or for a
+    /// connection; past it, `publish` refuses the message. Taken as at most 32,000, so
+    /// that the window, the queue and pending subscriptions never hold all 65,535
+    /// packet ids.
+    pub max_queued: usize,
 }
+
+/// The most SUBSCRIBE and UNSUBSCRIBE packets awaiting their acknowledgement at once.
+/// AWS IoT never answers a SUBSCRIBE asking QoS 2 (D2), so without a bound a device that
+/// keeps asking would hold ever more packet ids.
+pub const MAX_PENDING_SUBSCRIPTIONS: usize = 1000;
 
 impl ClientOptions {
     /// Options for `client_id` with a clean session, keep-alive 60 s and auto-ack on.
@@ -50,6 +63,8 @@ impl ClientOptions {
             will: None,
             auto_ack: true,
             resend_interval_ms: None,
+            max_inflight: 20,
+            max_queued: 1000,
         }
     }
 }
@@ -101,7 +116,42 @@ pub enum ClientEvent {
     },
     /// The broker sent bytes that are not a valid packet; the client stops reading.
     ProtocolError(DecodeError),
+    /// A command was refused; nothing was sent.
+    Refused(ClientError),
 }
+
+/// Why the client refused a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum ClientError {
+    /// `max_queued` QoS 1 and 2 messages already wait; this one was dropped.
+    QueueFull {
+        /// The topic of the dropped message.
+        topic: TopicName,
+    },
+    /// `MAX_PENDING_SUBSCRIPTIONS` SUBSCRIBE and UNSUBSCRIBE packets already await their
+    /// acknowledgement.
+    TooManyPending,
+}
+
+impl core::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClientError::QueueFull { topic } => {
+                write!(f, "message to {topic} dropped: the outgoing queue is full")
+            }
+            ClientError::TooManyPending => {
+                f.write_str("refused: too many subscriptions await their acknowledgement")
+            }
+        }
+    }
+}
+
+/// The largest in-flight window a client keeps.
+const MAX_INFLIGHT: u16 = 32_000;
+/// The most messages a client keeps waiting. With the window and pending subscriptions,
+/// fewer than the 65,535 packet ids there are.
+const MAX_QUEUED: usize = 32_000;
 
 /// A sans-IO MQTT 3.1.1 client.
 #[derive(Debug)]
@@ -112,8 +162,14 @@ pub struct Client {
     transmit: VecDeque<Bytes>,
     events: VecDeque<ClientEvent>,
     next_packet_id: PacketId,
-    /// Outgoing QoS 1 and 2 messages not yet completed, by packet id.
+    /// Outgoing QoS 1 and 2 messages sent and not yet completed, by packet id: the
+    /// in-flight window.
     outgoing: BTreeMap<PacketId, (Publish, OutgoingState, Instant)>,
+    /// QoS 1 and 2 messages waiting for a place in the window or for a connection, with
+    /// the packet ids they will be sent with.
+    waiting: VecDeque<Publish>,
+    /// The packet ids of `waiting`, so that no other packet takes them.
+    reserved: BTreeSet<PacketId>,
     /// Incoming QoS 2 ids received and not yet released (method B of figure 4.3).
     incoming_qos2: BTreeSet<PacketId>,
     /// Incoming QoS 1 and 2 messages waiting for a manual acknowledgement.
@@ -134,6 +190,8 @@ impl Client {
             events: VecDeque::new(),
             next_packet_id: PacketId::FIRST,
             outgoing: BTreeMap::new(),
+            waiting: VecDeque::new(),
+            reserved: BTreeSet::new(),
             incoming_qos2: BTreeSet::new(),
             unacked: BTreeMap::new(),
             pending: BTreeSet::new(),
@@ -180,25 +238,35 @@ impl Client {
         self.rx.clear();
     }
 
-    /// Subscribes; returns the SUBSCRIBE's packet id.
-    pub fn subscribe(&mut self, now: Instant, filters: Vec<(TopicFilter, QoS)>) -> PacketId {
-        let packet_id = self.allocate_packet_id();
-        self.pending.insert(packet_id);
+    /// Subscribes; returns the SUBSCRIBE's packet id, or why not (also reported as
+    /// `ClientEvent::Refused`).
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<(TopicFilter, QoS)>,
+    ) -> Result<PacketId, ClientError> {
+        let packet_id = self.allocate_pending()?;
         self.send(now, Packet::Subscribe(Subscribe { packet_id, filters }));
-        packet_id
+        Ok(packet_id)
     }
 
-    /// Unsubscribes; returns the UNSUBSCRIBE's packet id.
-    pub fn unsubscribe(&mut self, now: Instant, filters: Vec<TopicFilter>) -> PacketId {
-        let packet_id = self.allocate_packet_id();
-        self.pending.insert(packet_id);
+    /// Unsubscribes; returns the UNSUBSCRIBE's packet id, or why not.
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<TopicFilter>,
+    ) -> Result<PacketId, ClientError> {
+        let packet_id = self.allocate_pending()?;
         self.send(now, Packet::Unsubscribe(Unsubscribe { packet_id, filters }));
-        packet_id
+        Ok(packet_id)
     }
 
-    /// Publishes; returns the packet id for QoS 1 and 2. While disconnected, a QoS 1 or
-    /// 2 message waits and is sent after the next CONNACK of a persistent session; a
-    /// QoS 0 message is dropped, as no transport can carry it.
+    /// Publishes; returns the packet id of a QoS 1 or 2 message. A QoS 0 message is sent
+    /// now if connected, and otherwise dropped, as no transport can carry it. A QoS 1 or
+    /// 2 message is sent now if connected with room in the window; otherwise it waits,
+    /// with its packet id reserved, and is sent in order as acknowledgements free places
+    /// or after the next CONNACK. When `max_queued` messages already wait, it is refused
+    /// (also reported as `ClientEvent::Refused`).
     pub fn publish(
         &mut self,
         now: Instant,
@@ -206,28 +274,35 @@ impl Client {
         payload: Bytes,
         qos: QoS,
         retain: bool,
-    ) -> Option<PacketId> {
-        let packet_id = (qos != QoS::AtMostOnce).then(|| self.allocate_packet_id());
+    ) -> Result<Option<PacketId>, ClientError> {
         let publish = Publish {
             dup: false,
             qos,
             retain,
             topic,
-            packet_id,
+            packet_id: None,
             payload,
         };
-        if let Some(id) = packet_id {
-            let state = if qos == QoS::ExactlyOnce {
-                OutgoingState::AwaitingPubRec
-            } else {
-                OutgoingState::AwaitingPubAck
-            };
-            self.outgoing.insert(id, (publish.clone(), state, now));
+        if qos == QoS::AtMostOnce {
+            if self.state == ClientState::Connected {
+                self.send(now, Packet::Publish(publish));
+            }
+            return Ok(None);
         }
-        if self.state == ClientState::Connected {
-            self.send(now, Packet::Publish(publish));
+        if self.waiting.len() >= self.options.max_queued.min(MAX_QUEUED) {
+            return Err(self.refuse(ClientError::QueueFull {
+                topic: publish.topic,
+            }));
         }
-        packet_id
+        // The window, the queue and pending subscriptions together hold fewer ids than
+        // there are, so a free one exists (see `allocate_packet_id`).
+        let mut publish = publish;
+        let id = self.allocate_packet_id();
+        publish.packet_id = Some(id);
+        self.reserved.insert(id);
+        self.waiting.push_back(publish);
+        self.pump(now);
+        Ok(Some(id))
     }
 
     /// Acknowledges an incoming message held because auto-ack is off: PUBACK for QoS 1,
@@ -334,6 +409,11 @@ impl Client {
             .collect()
     }
 
+    /// How many QoS 1 and 2 messages wait for a place in the window or a connection.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
     /// Incoming messages waiting for a manual acknowledgement.
     pub fn unacked(&self) -> Vec<PacketId> {
         self.unacked.keys().copied().collect()
@@ -350,15 +430,17 @@ impl Client {
                         // The broker has no session: nothing in flight survives either.
                         self.incoming_qos2.clear();
                     }
-                    // MQTT-4.4.0-1: re-send what is unacknowledged, in order.
+                    // MQTT-4.4.0-1: re-send what is unacknowledged, in order, then
+                    // what waited for the connection.
                     self.resend(now, None);
+                    self.pump(now);
                 } else {
                     self.state = ClientState::Disconnected;
                 }
                 self.events.push_back(ClientEvent::ConnAck(ack));
             }
             Packet::Publish(p) => self.handle_publish(now, p),
-            Packet::PubAck(id) => self.complete(id, OutgoingState::AwaitingPubAck),
+            Packet::PubAck(id) => self.complete(now, id, OutgoingState::AwaitingPubAck),
             Packet::PubRec(id) => {
                 if let Some((_, state, at)) = self.outgoing.get_mut(&id) {
                     *state = OutgoingState::AwaitingPubComp;
@@ -367,7 +449,7 @@ impl Client {
                 // MQTT-4.3.3-1: answer PUBREC with PUBREL, even for a repeat.
                 self.send(now, Packet::PubRel(id));
             }
-            Packet::PubComp(id) => self.complete(id, OutgoingState::AwaitingPubComp),
+            Packet::PubComp(id) => self.complete(now, id, OutgoingState::AwaitingPubComp),
             Packet::PubRel(id) => {
                 // MQTT-4.3.3-2: release the id and answer PUBCOMP.
                 self.incoming_qos2.remove(&id);
@@ -421,7 +503,7 @@ impl Client {
         }
     }
 
-    fn complete(&mut self, id: PacketId, awaiting: OutgoingState) {
+    fn complete(&mut self, now: Instant, id: PacketId, awaiting: OutgoingState) {
         if self
             .outgoing
             .get(&id)
@@ -430,7 +512,49 @@ impl Client {
             self.outgoing.remove(&id);
             self.events
                 .push_back(ClientEvent::Delivered { packet_id: id });
+            self.pump(now);
         }
+    }
+
+    fn window_has_room(&self) -> bool {
+        let max = usize::from(self.options.max_inflight.clamp(1, MAX_INFLIGHT));
+        self.state == ClientState::Connected && self.outgoing.len() < max
+    }
+
+    /// Sends waiting messages, in order, while the window has room, and tracks each
+    /// until it is acknowledged.
+    fn pump(&mut self, now: Instant) {
+        while self.window_has_room() {
+            let Some(publish) = self.waiting.pop_front() else {
+                return;
+            };
+            let Some(id) = publish.packet_id else {
+                continue; // Every waiting message has its id; none is lost here.
+            };
+            self.reserved.remove(&id);
+            let state = if publish.qos == QoS::ExactlyOnce {
+                OutgoingState::AwaitingPubRec
+            } else {
+                OutgoingState::AwaitingPubAck
+            };
+            self.send(now, Packet::Publish(publish.clone()));
+            self.outgoing.insert(id, (publish, state, now));
+        }
+    }
+
+    /// A packet id for a SUBSCRIBE or UNSUBSCRIBE, while fewer than the bound await.
+    fn allocate_pending(&mut self) -> Result<PacketId, ClientError> {
+        if self.pending.len() >= MAX_PENDING_SUBSCRIPTIONS {
+            return Err(self.refuse(ClientError::TooManyPending));
+        }
+        let id = self.allocate_packet_id();
+        self.pending.insert(id);
+        Ok(id)
+    }
+
+    fn refuse(&mut self, error: ClientError) -> ClientError {
+        self.events.push_back(ClientEvent::Refused(error.clone()));
+        error
     }
 
     /// Re-sends unacknowledged messages in packet-id order (the order they were
@@ -461,11 +585,17 @@ impl Client {
         (ka > 0).then(|| self.last_sent + core::time::Duration::from_secs(u64::from(ka)))
     }
 
+    /// The next packet id in use by nothing outstanding (MQTT-2.3.1-2). At most
+    /// `MAX_INFLIGHT + MAX_QUEUED + MAX_PENDING_SUBSCRIPTIONS` ids are ever in use, fewer
+    /// than the 65535 there are, so the walk always ends.
     fn allocate_packet_id(&mut self) -> PacketId {
         loop {
             let id = self.next_packet_id;
             self.next_packet_id = id.next();
-            if !self.outgoing.contains_key(&id) && !self.pending.contains(&id) {
+            let taken = self.outgoing.contains_key(&id)
+                || self.reserved.contains(&id)
+                || self.pending.contains(&id);
+            if !taken {
                 return id;
             }
         }

@@ -1,4 +1,4 @@
-//! The `aws-iot` profile's rules and quotas (../shared/AWS-IOT.md), each switchable.
+//! The `aws-iot` profile's rules and quotas (docs/aws-iot-profile.md), each switchable.
 //!
 //! Field names are the configuration keys: `aws.qos0_duplicate_probability` in the
 //! server's TOML and `--set` is `AwsRules::qos0_duplicate_probability` here.
@@ -43,8 +43,12 @@ pub struct AwsRules {
     pub retain: RetainMode,
     /// D7: probability that a delivered PUBLISH is sent again with a new packet id.
     pub resend_probability: f64,
-    /// D8: probability that an outgoing packet is held back behind the next one.
+    /// D8: probability that an outgoing packet is held back, so that packets sent after
+    /// it to the same connection overtake it.
     pub reorder_probability: f64,
+    /// D8: the longest a held packet waits, in milliseconds of the broker's clock; each
+    /// held packet waits a seeded time from 1 to this. 0 holds nothing.
+    pub reorder_max_delay_ms: u64,
     /// Longest client id, in bytes; longer closes the connection.
     pub max_client_id_len: usize,
     /// Longest topic, in bytes of UTF-8; longer closes the connection.
@@ -86,6 +90,7 @@ impl Default for AwsRules {
             retain: RetainMode::Disconnect,
             resend_probability: 0.0,
             reorder_probability: 0.0,
+            reorder_max_delay_ms: 40,
             max_client_id_len: 128,
             max_topic_len: 256,
             max_topic_slashes: 7,

@@ -1,4 +1,4 @@
-//! AWS IoT policies (AWS-IOT.md, "Policies"): who may connect, publish, subscribe and
+//! AWS IoT policies (docs/policies.md): who may connect, publish, subscribe and
 //! receive. Documents attach to principals; evaluation is default deny, and an explicit
 //! Deny beats any Allow. The broker asks at each enforcement point and emits every
 //! decision as an event, so the simulator can show why a device was refused.
@@ -54,6 +54,31 @@ pub struct Decision {
     pub allowed: bool,
     /// The statement that decided; `None` when nothing matched (default deny).
     pub statement: Option<MatchedStatement>,
+}
+
+impl Decision {
+    /// The decision in one line a person reads: `iot:Subscribe on topicfilter/cmd/#
+    /// denied by statement 1 of policy "global"`, or `... denied: no statement allows it
+    /// (default deny)`. Statements are counted from 1, as a reader counts them in the
+    /// document; the server's log and the simulator both say it this way.
+    pub fn describe(&self) -> String {
+        // `arn:aws:iot:<region>:<account>:topicfilter/cmd/#` reads `topicfilter/cmd/#`.
+        let resource = self
+            .resource
+            .splitn(6, ':')
+            .nth(5)
+            .unwrap_or(&self.resource);
+        let verdict = if self.allowed { "allowed" } else { "denied" };
+        let what = format!("{} on {resource} {verdict}", self.action.name());
+        match &self.statement {
+            Some(s) => format!(
+                "{what} by statement {} of policy \"{}\"",
+                s.index + 1,
+                s.policy
+            ),
+            None => format!("{what}: no statement allows it (default deny)"),
+        }
+    }
 }
 
 impl PolicySet {
