@@ -20,6 +20,7 @@ use std::time::Duration;
 use broker_core::{ConnId, PeerInfo};
 use bytes::Bytes;
 use futures_util::future::Either;
+use futures_util::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 
@@ -130,7 +131,10 @@ pub fn run<T: Transport>(mut connection: Connection<T>) -> impl Future<Output = 
             let flow = match next {
                 Next::Bytes(bytes) => match owner.bytes(conn, bytes) {
                     Ok(None) => continue,
-                    Ok(Some(wait)) => Either::Left(wait),
+                    Ok(Some(wait)) => Either::Left(wait.map(|handed| match handed {
+                        Ok(()) => Flow::Continue,
+                        Err(Stopped) => Flow::End,
+                    })),
                     Err(Stopped) => return,
                 },
                 Next::Other(wake) => {

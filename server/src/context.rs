@@ -10,6 +10,7 @@ use tracing::warn;
 
 use crate::connect_rate::{Admission, ConnectRate};
 use crate::owner::OwnerHandle;
+use crate::refusals::Refusals;
 
 #[derive(Debug)]
 pub struct Context {
@@ -20,23 +21,16 @@ pub struct Context {
     /// `--connect-rate-per-ip`, if any.
     connect_rate: Option<ConnectRate>,
     refusals: Refusals,
+    /// When the server started, and the last second (counted from it) in which a
+    /// `--max-connections` refusal was logged: at most one such line a second.
+    started: tokio::time::Instant,
+    max_connections_logged: AtomicU64,
     /// The most bytes queued for one connection (`--max-outgoing-bytes`).
     pub max_outgoing_bytes: usize,
     /// The broker's largest packet, which also bounds WebSocket messages.
     pub max_packet_size: usize,
     /// Becomes `true` when the server starts stopping.
     pub stop: watch::Receiver<bool>,
-}
-
-/// Connections the listeners turned away before the broker saw them, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Refusals {
-    /// `--max-connections` were open.
-    pub max_connections: AtomicU64,
-    /// The source address went over `--connect-rate-per-ip`.
-    pub connect_rate: AtomicU64,
-    /// A WebSocket handshake offered no MQTT subprotocol (MQTT-6.0.0-3).
-    pub no_subprotocol: AtomicU64,
 }
 
 /// Why a connection was turned away.
@@ -63,6 +57,8 @@ impl Context {
             max_connections: limits.max_connections,
             connect_rate: limits.connect_rate_per_ip.map(ConnectRate::new),
             refusals: Refusals::default(),
+            started: tokio::time::Instant::now(),
+            max_connections_logged: AtomicU64::new(u64::MAX),
             max_outgoing_bytes: limits.max_outgoing_bytes,
             max_packet_size: limits.max_packet_size,
             stop,
@@ -89,8 +85,19 @@ impl Context {
             }
         }
         self.connections.clone().try_acquire_owned().map_err(|_| {
-            self.refusals.max_connections.fetch_add(1, Ordering::Relaxed);
-            warn!(%peer, max = self.max_connections, "refusing a connection: --max-connections reached");
+            self.refusals
+                .max_connections
+                .fetch_add(1, Ordering::Relaxed);
+            let second = self.started.elapsed().as_secs();
+            let logged = self.max_connections_logged.swap(second, Ordering::Relaxed);
+            if logged != second {
+                warn!(
+                    %peer,
+                    max = self.max_connections,
+                    "refusing connections: --max-connections reached (further refusals \
+                     this second are counted, not logged)"
+                );
+            }
             Refused::MaxConnections
         })
     }

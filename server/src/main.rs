@@ -14,6 +14,7 @@ mod metrics;
 mod outbox;
 mod owner;
 mod policies;
+mod refusals;
 mod serve;
 mod tls;
 mod transport;

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use broker_core::{DropReason, Event, PacketType, Stats};
 use serde::Serialize;
 
-use crate::context::Refusals;
+use crate::refusals::Refusals;
 
 /// Counters derived from events, kept by the owner loop.
 #[derive(Clone, Debug, Default)]
@@ -33,7 +33,7 @@ impl EventCounters {
             Event::Disconnected { reason, .. } => self.add(
                 "brokerlab_disconnects_total",
                 "Connections ended, by the broker's reason.",
-                &[("reason", &variant_name(reason))],
+                &[("reason", reason.label())],
                 1,
             ),
             Event::Dropped { reason, .. } => self.dropped(reason),

@@ -84,8 +84,9 @@ impl Outbox {
     }
 
     /// Queues one packet. One packet is always accepted into an empty queue, so a packet
-    /// larger than the limit still goes out to a client that keeps up.
-    pub fn push(&self, packet: Bytes) -> Result<Pushed, Overflow> {
+    /// larger than the limit still goes out to a client that keeps up. `droppable` is the
+    /// broker's word that the packet may be lost (a QoS 0 PUBLISH).
+    pub fn push(&self, packet: Bytes, droppable: bool) -> Result<Pushed, Overflow> {
         let mut state = self.lock();
         if state.end.is_some() {
             return Ok(Pushed::Queued); // Closing: the packet could not be sent anyway.
@@ -93,7 +94,7 @@ impl Outbox {
         // The broker stops sending QoS 0 messages once told of congestion, but one input
         // (a read holding many PUBLISH packets) may have produced more before it was told.
         // Those are dropped here, as the broker would have: at most once allows it.
-        if state.congested && is_qos0_publish(&packet) {
+        if state.congested && droppable {
             return Ok(Pushed::Dropped);
         }
         if !state.packets.is_empty() && state.bytes + packet.len() > self.limit {
@@ -164,13 +165,6 @@ impl Outbox {
     }
 }
 
-/// True for an encoded PUBLISH with QoS 0 (fixed header type 3, QoS bits 00).
-fn is_qos0_publish(packet: &[u8]) -> bool {
-    packet
-        .first()
-        .is_some_and(|&first| first >> 4 == 3 && first & 0b0110 == 0)
-}
-
 /// Wakes the connection task, after letting go of the lock it will take.
 fn wake(mut state: MutexGuard<'_, State>) {
     let waiting = state.waiting.take();
@@ -211,8 +205,8 @@ mod tests {
     #[tokio::test]
     async fn everything_queued_comes_out_as_one_batch() {
         let outbox = Outbox::new(100);
-        outbox.push(packet(10)).expect("room");
-        outbox.push(packet(20)).expect("room");
+        outbox.push(packet(10), false).expect("room");
+        outbox.push(packet(20), false).expect("room");
         match next_batch(&outbox).await {
             Batch::Write(packets) => assert_eq!(packets.len(), 2),
             other => panic!("expected a write, got {other:?}"),
@@ -222,9 +216,15 @@ mod tests {
     #[tokio::test]
     async fn congestion_starts_past_half_and_ends_under_a_quarter() {
         let outbox = Outbox::new(100);
-        assert_eq!(outbox.push(packet(50)).expect("room"), Pushed::Queued);
-        assert_eq!(outbox.push(packet(1)).expect("room"), Pushed::Congested);
-        assert_eq!(outbox.push(packet(1)).expect("room"), Pushed::Queued);
+        assert_eq!(
+            outbox.push(packet(50), false).expect("room"),
+            Pushed::Queued
+        );
+        assert_eq!(
+            outbox.push(packet(1), false).expect("room"),
+            Pushed::Congested
+        );
+        assert_eq!(outbox.push(packet(1), false).expect("room"), Pushed::Queued);
         assert!(!outbox.relieved(), "52 bytes still wait");
         next_batch(&outbox).await;
         assert!(outbox.relieved());
@@ -235,30 +235,30 @@ mod tests {
     fn overflow_is_refused_but_one_large_packet_is_not() {
         let outbox = Outbox::new(100);
         outbox
-            .push(packet(150))
+            .push(packet(150), false)
             .expect("an empty queue takes one packet");
-        assert!(outbox.push(packet(1)).is_err());
+        assert!(outbox.push(packet(1), false).is_err());
     }
 
     #[test]
-    fn a_congested_queue_drops_qos0_publishes_but_keeps_the_rest() {
+    fn a_congested_queue_drops_what_the_broker_calls_droppable_and_keeps_the_rest() {
         let outbox = Outbox::new(100);
-        let qos0 = |len: usize| {
-            let mut bytes = vec![0; len];
-            bytes[0] = 0x30;
-            Bytes::from(bytes)
-        };
-        let qos1 = Bytes::from_static(&[0x32, 0]);
-        assert_eq!(outbox.push(qos0(60)).expect("room"), Pushed::Congested);
-        assert_eq!(outbox.push(qos0(10)).expect("no error"), Pushed::Dropped);
-        assert_eq!(outbox.push(qos1).expect("room"), Pushed::Queued);
+        assert_eq!(
+            outbox.push(packet(60), true).expect("room"),
+            Pushed::Congested
+        );
+        assert_eq!(
+            outbox.push(packet(10), true).expect("no error"),
+            Pushed::Dropped
+        );
+        assert_eq!(outbox.push(packet(2), false).expect("room"), Pushed::Queued);
         assert_eq!(outbox.lock().bytes, 62);
     }
 
     #[tokio::test]
     async fn close_flushes_first_and_abort_wins() {
         let outbox = Outbox::new(100);
-        outbox.push(packet(10)).expect("room");
+        outbox.push(packet(10), false).expect("room");
         outbox.close();
         assert!(matches!(next_batch(&outbox).await, Batch::WriteAndClose(p) if p.len() == 1));
         outbox.abort();

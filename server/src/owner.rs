@@ -15,12 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use broker_core::policy::Action;
-use broker_core::{Broker, Config, ConnId, DropReason, Event, EventConfig, Output, PeerInfo};
+use broker_core::{
+    Broker, Config, ConnId, DropReason, Event, EventConfig, Output, PeerInfo, Profile,
+};
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-use crate::connection::Flow;
 use crate::metrics::{EventCounters, Snapshot};
 use crate::outbox::{Outbox, Overflow, Pushed};
 
@@ -78,8 +79,8 @@ pub enum Cause {
     Panic,
 }
 
-/// Handing bytes to a busy owner: what the connection's task does next, once it is done.
-pub type Waiting<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
+/// Handing bytes to a busy owner: done once the owner has taken them, or it has stopped.
+pub type Waiting<'a> = Pin<Box<dyn Future<Output = Result<(), Stopped>> + Send + 'a>>;
 
 /// The owner has stopped; the caller should wind down.
 #[derive(Debug)]
@@ -112,12 +113,7 @@ impl OwnerHandle {
     pub fn bytes(&self, conn: ConnId, bytes: Bytes) -> Result<Option<Waiting<'_>>, Stopped> {
         match self.inputs.try_send(Input::Bytes { conn, bytes }) {
             Ok(()) => Ok(None),
-            Err(mpsc::error::TrySendError::Full(input)) => Ok(Some(Box::pin(async move {
-                match self.send(input).await {
-                    Ok(()) => Flow::Continue,
-                    Err(Stopped) => Flow::End,
-                }
-            }))),
+            Err(mpsc::error::TrySendError::Full(input)) => Ok(Some(Box::pin(self.send(input)))),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Stopped),
         }
     }
@@ -406,11 +402,16 @@ impl Owner {
     fn drain(&mut self) {
         while let Some(output) = self.broker.poll_output() {
             match output {
-                Output::Transmit { conn, bytes } => self.transmit(conn, bytes),
+                Output::Transmit {
+                    conn,
+                    bytes,
+                    droppable,
+                } => self.transmit(conn, bytes, droppable),
+                // Every connection ends with one `Close`, whoever ended it: the server
+                // forgets it here. If its transport already went away, closing the
+                // outbox asks nothing of a task that has ended.
                 Output::Close { conn, .. } => {
-                    // The entry itself goes when the `Disconnected` event that every close
-                    // emits comes through, so that its log line can still name the peer.
-                    if let Some(connection) = self.conns.get(&conn) {
+                    if let Some(connection) = self.conns.remove(&conn) {
                         connection.outbox.close();
                     }
                 }
@@ -419,11 +420,11 @@ impl Owner {
         }
     }
 
-    fn transmit(&mut self, conn: ConnId, bytes: Bytes) {
+    fn transmit(&mut self, conn: ConnId, bytes: Bytes, droppable: bool) {
         let Some(connection) = self.conns.get(&conn) else {
             return; // Closed by the server while the broker still had bytes for it.
         };
-        match connection.outbox.push(bytes) {
+        match connection.outbox.push(bytes, droppable) {
             Ok(Pushed::Queued) => {}
             Ok(Pushed::Dropped) => {
                 debug!(%conn, "QoS 0 message dropped: the connection is congested");
@@ -475,25 +476,31 @@ impl Owner {
                 client_id,
                 reason,
             } => {
-                let connection = self.conns.remove(conn);
-                // One line per connection, so the transport's part in the end goes in it.
-                let reason = match self.closing.take() {
+                // One line per connection, in words, so the transport's part in the end
+                // goes in it too. The connection's entry goes at its `Output::Close`,
+                // which follows this event.
+                let mut why = reason.describe(self.broker.config());
+                match self.closing.take() {
                     Some((closing, Cause::Violation(kind))) if closing == *conn => {
-                        format!("{reason:?} ({kind})")
+                        why.push_str(&format!(" ({kind})"));
                     }
                     Some((closing, Cause::Panic)) if closing == *conn => {
-                        format!("{reason:?} (the connection's task panicked)")
+                        why.push_str(" (the connection's task panicked)");
                     }
-                    _ => format!("{reason:?}"),
-                };
+                    _ => {}
+                }
+                let peer = self.conns.get(conn).and_then(|c| c.peer.addr.as_deref());
+                // The AWS reason is what AWS IoT's lifecycle events would say: only
+                // meaningful under its profile.
+                let aws_reason =
+                    (self.broker.config().profile == Profile::AwsIot).then(|| reason.aws_reason());
                 info!(
                     %conn,
                     client_id = client_id.as_deref().unwrap_or("-"),
-                    peer = connection
-                        .as_ref()
-                        .and_then(|c| c.peer.addr.as_deref())
-                        .unwrap_or("-"),
-                    %reason,
+                    peer = peer.unwrap_or("-"),
+                    reason = %reason.label(),
+                    aws_reason = %aws_reason.unwrap_or("-"),
+                    why,
                     "disconnected"
                 );
             }
@@ -502,10 +509,7 @@ impl Owner {
                 client_id,
                 decision,
             } if !decision.allowed => {
-                let statement = decision.statement.as_ref().map_or_else(
-                    || "none (default deny)".to_owned(),
-                    |s| format!("{} statement {}", s.policy, s.index),
-                );
+                let statement = decision.describe();
                 let conn = conn.map_or_else(|| "-".to_owned(), |c| c.to_string());
                 // A refused connect, publish or subscribe is what a user debugging a policy
                 // looks for. A refused receive is silent by design and can recur for every

@@ -11,8 +11,9 @@ use tokio::sync::Semaphore;
 
 use super::*;
 use crate::connection::{self, Transport};
-use crate::context::{Context, Limits, Refusals};
+use crate::context::{Context, Limits};
 use crate::outbox::Batch;
+use crate::refusals::Refusals;
 
 /// CONNECT: protocol "MQTT" level 4, clean session, keep-alive 60 s, client id "b".
 const CONNECT: [u8; 15] = [

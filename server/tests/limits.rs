@@ -132,6 +132,38 @@ async fn connections_over_the_limit_are_refused() -> Result<()> {
     Ok(())
 }
 
+/// A burst of refusals is counted whole but logged at most once a second, like the
+/// connect rate: a flood must not flood the log.
+#[tokio::test]
+async fn refusals_over_max_connections_are_logged_once_a_second() -> Result<()> {
+    let server = Server::start(BIN, &["--max-connections", "1"]).await?;
+    let (_first, _) = Client::connect(options("first", &Via::Tcp(server.mqtt))).await?;
+    let burst = 30;
+    for _ in 0..burst {
+        // Each is refused at accept: counted, then closed without being read.
+        assert!(
+            !connack_over_tcp(&server).await?,
+            "a refused connection got a CONNACK"
+        );
+    }
+    let metrics = get(server.http, "/metrics").await?.body;
+    let series =
+        format!("brokerlab_connections_refused_total{{reason=\"max-connections\"}} {burst}\n");
+    assert!(metrics.contains(&series), "{metrics}");
+    let lines = server
+        .log()
+        .into_iter()
+        .filter(|line| line.contains("refusing connections: --max-connections reached"))
+        .count();
+    // The burst takes well under a second on any machine, but may straddle one or two
+    // second boundaries; one line per refusal would be 30.
+    assert!(
+        (1..=3).contains(&lines),
+        "{lines} log lines for {burst} refusals"
+    );
+    Ok(())
+}
+
 /// CONNECT (client id "r", clean session, keep-alive 60 s).
 const CONNECT_R: [u8; 15] = [
     0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 1, b'r',

@@ -2,7 +2,7 @@
 //! behaviours a device relies on, under the default aws-iot profile unless the standard
 //! profile is what is being shown.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use brokerlab_tests::mqtt::{options, Client, Via};
 use brokerlab_tests::server::{connection_log, Server};
 use rumqttc::{LastWill, Packet, QoS, SubscribeReasonCode};
@@ -201,8 +201,36 @@ async fn retain_closes_the_connection_under_aws_iot() -> Result<()> {
     publisher.expect_closed().await?;
     server
         .wait_for_log(|line| {
-            connection_log("disconnected", "retainer")(line) && line.contains("D5Retain")
+            // The line names the rule and AWS's lifecycle reason, in words.
+            connection_log("disconnected", "retainer")(line)
+                && line.contains("aws_reason=CLIENT_ERROR")
+                && line.contains("D5 (CLIENT_ERROR): retained messages are not supported")
         })
         .await?;
+    Ok(())
+}
+
+/// AWS IoT allows one CONNECT per second per client id; the second is refused, and the
+/// log says so as AWS would (THROTTLED) and names the rule in words, not in Rust.
+#[tokio::test]
+async fn a_throttled_connect_is_logged_with_the_aws_reason_in_words() -> Result<()> {
+    let server = Server::start(BIN, &[]).await?;
+    let via = Via::Tcp(server.mqtt);
+    let (_first, _) = Client::connect(options("eager", &via)).await?;
+    if Client::connect(options("eager", &via)).await.is_ok() {
+        bail!("a second CONNECT within the second got a CONNACK");
+    }
+    let line = server
+        .wait_for_log(|line| {
+            connection_log("disconnected", "-")(line) && line.contains("aws_reason=THROTTLED")
+        })
+        .await?;
+    assert!(
+        line.contains("reason=Rule ")
+            && line
+                .contains("Q-connect-rate (THROTTLED): at most 1 CONNECT per second per client id"),
+        "{line}"
+    );
+    assert!(!line.contains("Rule(ConnectRate)"), "{line}");
     Ok(())
 }

@@ -127,7 +127,7 @@ impl Device {
             keep_alive: spec.keep_alive,
             will,
             auto_ack: spec.auto_ack,
-            resend_interval_ms: None,
+            ..ClientOptions::new(&spec.client_id)
         });
         Ok(Device {
             spec,

@@ -69,8 +69,8 @@ impl Simulation {
     }
 
     /// Trace entries not read before, as an array of objects.
-    pub fn drain_trace(&mut self) -> Result<JsValue, JsError> {
-        to_js(&self.world.read_trace())
+    pub fn poll_trace(&mut self) -> Result<JsValue, JsError> {
+        to_js(&self.world.poll_trace())
     }
 
     /// Every device: state, inbox, unacknowledged ids.

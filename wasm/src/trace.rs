@@ -94,8 +94,8 @@ pub enum TraceEntry {
         at: u64,
         /// `D1`..`D8`, or a quota's code.
         code: &'static str,
-        /// One line for a learner.
-        explanation: &'static str,
+        /// One line for a learner, with the quotas in force.
+        explanation: String,
         /// What exactly, for example which packet.
         detail: String,
         /// The device whose connection it concerned, if one.
@@ -181,6 +181,16 @@ pub enum TraceEntry {
         /// How many packets.
         count: usize,
     },
+    /// A device's client refused a command of its own: its outgoing queue was full, or
+    /// too many subscriptions awaited their acknowledgement. The client stays bounded.
+    ClientRefused {
+        /// When.
+        at: u64,
+        /// The device.
+        device: DeviceId,
+        /// What was refused, in words.
+        reason: String,
+    },
     /// A client broke the protocol and was disconnected.
     Violation {
         /// When.
@@ -242,6 +252,7 @@ impl TraceEntry {
             | TraceEntry::Retained { at, .. }
             | TraceEntry::Dropped { at, .. }
             | TraceEntry::Resent { at, .. }
+            | TraceEntry::ClientRefused { at, .. }
             | TraceEntry::Violation { at, .. }
             | TraceEntry::PolicyDenied { at, .. }
             | TraceEntry::Received { at, .. } => *at,

@@ -50,7 +50,7 @@ fn a_simulation_carries_a_message_and_traces_every_packet() {
     sim.advance_by(100.0);
     assert_eq!(sim.now(), 300.0);
 
-    let trace = Array::from(&sim.drain_trace().map_err(JsValue::from).expect("trace"));
+    let trace = Array::from(&sim.poll_trace().map_err(JsValue::from).expect("trace"));
     let packets: Vec<JsValue> = trace
         .iter()
         .filter(|e| text(e, "type") == "packet")
@@ -74,7 +74,7 @@ fn a_simulation_carries_a_message_and_traces_every_packet() {
         "field spans"
     );
     assert!(
-        Array::from(&sim.drain_trace().map_err(JsValue::from).expect("trace")).length() == 0,
+        Array::from(&sim.poll_trace().map_err(JsValue::from).expect("trace")).length() == 0,
         "drained entries are not returned again"
     );
 
@@ -105,7 +105,7 @@ fn the_scenario_json_replays_to_the_same_devices() {
     let a = JSON::stringify(&sim.devices().map_err(JsValue::from).expect("devices"));
     let b = JSON::stringify(&again.devices().map_err(JsValue::from).expect("devices"));
     assert_eq!(a.ok().map(String::from), b.ok().map(String::from));
-    let trace = Array::from(&again.drain_trace().map_err(JsValue::from).expect("trace"));
+    let trace = Array::from(&again.poll_trace().map_err(JsValue::from).expect("trace"));
     assert!(trace
         .iter()
         .any(|e| text(&e, "type") == "rule" && text(&e, "code") == "D6"));

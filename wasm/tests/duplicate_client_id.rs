@@ -14,7 +14,7 @@ fn under_aws_iot_the_second_device_takes_over_and_d6_fires() {
     wait(&mut w, 1_100);
     let second = device(&mut w, DeviceSpec::new("sensor-1"));
     wait(&mut w, 200);
-    let trace = w.read_trace();
+    let trace = w.poll_trace();
     assert_eq!(rules(&trace), ["D6"]);
     assert_eq!(w.device(first).expect("first").state.name(), "disconnected");
     assert_eq!(w.device(second).expect("second").state.name(), "connected");
@@ -40,7 +40,7 @@ fn under_mqtt_3_1_1_the_takeover_happens_without_a_rule() {
     wait(&mut w, 1_100);
     device(&mut w, DeviceSpec::new("sensor-1"));
     wait(&mut w, 200);
-    let trace = w.read_trace();
+    let trace = w.poll_trace();
     assert!(rules(&trace).is_empty());
     assert_eq!(w.device(first).expect("first").state.name(), "disconnected");
 }

@@ -10,7 +10,7 @@ use support::*;
 fn run(id: &str, profile: Profile) -> (World, Vec<Numbered>) {
     let lesson: Lesson = lessons::find(id).expect("lesson exists");
     let mut w = World::replay(&lesson.scenario(profile), Some(lesson.duration_ms)).expect("replay");
-    let trace = w.read_trace();
+    let trace = w.poll_trace();
     (w, trace)
 }
 

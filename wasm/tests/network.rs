@@ -20,7 +20,7 @@ fn packets_in_flight_to_a_dropped_device_are_lost() {
     wait(&mut w, 30);
     w.apply(Action::DropNetwork { device: s }).expect("drop");
     wait(&mut w, 100);
-    let trace = w.read_trace();
+    let trace = w.poll_trace();
     let lost: Vec<_> = trace
         .iter()
         .filter_map(|n| match &n.entry {
@@ -44,7 +44,7 @@ fn keep_alive_pings_advance_with_the_virtual_clock() {
         },
     );
     wait(&mut w, 60_000);
-    let trace = w.read_trace();
+    let trace = w.poll_trace();
     let pings = arrows(&trace, a)
         .iter()
         .filter(|k| *k == "PINGREQ>")

@@ -54,7 +54,7 @@ fn run(profile: Profile) -> World {
 fn a_deny_statement_is_named_in_the_denial() {
     for profile in [Profile::Mqtt311, Profile::AwsIot] {
         let mut w = run(profile);
-        let trace = w.read_trace();
+        let trace = w.poll_trace();
         assert_eq!(
             denials(&trace),
             [(
@@ -91,7 +91,7 @@ fn a_scenario_without_a_policy_serializes_as_before_and_allows_everything() {
     wait(&mut w, 100);
     subscribe(&mut w, d, "cmd/#", 1);
     wait(&mut w, 100);
-    assert!(denials(&w.read_trace()).is_empty());
+    assert!(denials(&w.poll_trace()).is_empty());
     let json = serde_json::to_string(w.scenario()).expect("serializes");
     assert!(!json.contains("policy"), "{json}");
 }
@@ -110,7 +110,7 @@ fn a_malformed_policy_reports_line_and_column_and_denies_everything() {
     .expect("spawn");
     w.apply(Action::Connect { device: 0 }).expect("connect");
     wait(&mut w, 100);
-    let denied = denials(&w.read_trace());
+    let denied = denials(&w.poll_trace());
     assert_eq!(denied.len(), 1);
     assert!(denied[0].1.ends_with("(default deny)"), "{denied:?}");
 }

@@ -13,7 +13,7 @@ fn a_spawned_device_connects_one_round_trip_later() {
     assert_eq!(w.device(a).expect("a").state.name(), "disconnected");
     wait(&mut w, 2 * DEFAULT_LATENCY_MS);
     assert_eq!(w.device(a).expect("a").state.name(), "connected");
-    let trace = w.read_trace();
+    let trace = w.poll_trace();
     let connect = packets(&trace)[0];
     assert_eq!(
         (connect.kind, connect.sent_at, connect.arrives_at),
@@ -39,10 +39,10 @@ fn each_qos_takes_its_own_handshake_on_both_hops() {
         wait(&mut w, 100);
         subscribe(&mut w, s, "t/#", 2);
         wait(&mut w, 100);
-        w.read_trace();
+        w.poll_trace();
         publish(&mut w, p, "t/x", "hello", qos);
         wait(&mut w, 500);
-        let trace = w.read_trace();
+        let trace = w.poll_trace();
         assert_eq!(arrows(&trace, p), publisher_side, "QoS {qos}, publisher");
         assert_eq!(arrows(&trace, s), subscriber_side, "QoS {qos}, subscriber");
         assert_eq!(inbox(&w, s), ["hello"]);

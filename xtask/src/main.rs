@@ -5,6 +5,7 @@ mod bench;
 mod brokers;
 mod browser_tests;
 mod chromium;
+mod cycles;
 mod mosquitto;
 mod process;
 mod serve;
@@ -50,6 +51,8 @@ Commands:
                     and restoring their connections, against a release server;
                     prints its memory over time and fails on any lost message, any
                     QoS 2 duplicate, or memory that does not stay flat.
+  cycles [DIR]      Import cycles between the top-level modules of a crate's source
+                    folder (default server/src); fails if there is one.
   help              Show this text.
 ";
 
@@ -73,6 +76,10 @@ fn dispatch(args: &[String]) -> Result<()> {
         "test" => {
             expect_no_arguments(command, rest)?;
             test_suite::run()
+        }
+        "cycles" => {
+            let dir = rest.first().map_or("server/src", String::as_str);
+            cycles::run(&workspace::root().join(dir))
         }
         "wasm-check" => {
             expect_no_arguments(command, rest)?;

@@ -197,7 +197,8 @@ impl Device {
         let payload = Bytes::from(format!("{}:{}", self.index, seq));
         let qos = qos_of(self.index);
         let now = self.now();
-        if let Some(id) = self.client.publish(now, topic, payload, qos, false) {
+        // A refusal comes back as `ClientEvent::Refused` and is counted there.
+        if let Ok(Some(id)) = self.client.publish(now, topic, payload, qos, false) {
             self.in_flight.insert(id, seq);
         }
     }
@@ -217,7 +218,9 @@ impl Device {
                     if !connack.session_present {
                         let filter =
                             TopicFilter::new(&topic_of(self.index)).expect("a valid filter");
-                        self.client
+                        // Refusals are counted from `ClientEvent::Refused`.
+                        let _ = self
+                            .client
                             .subscribe(self.now(), vec![(filter, QoS::ExactlyOnce)]);
                         self.subscribed = true;
                     }
@@ -234,6 +237,11 @@ impl Device {
                     if !known || message.topic.as_str() != topic_of(self.index) {
                         self.counters().stray.fetch_add(1, Ordering::Relaxed);
                     }
+                }
+                ClientEvent::Refused(_) => {
+                    self.counters()
+                        .client_refusals
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 ClientEvent::ProtocolError(_) => {
                     self.counters()

@@ -97,6 +97,9 @@ pub struct Counters {
     pub sessions_lost: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub stray: AtomicU64,
+    /// Messages a device's own client refused (its outgoing queue was full): they never
+    /// reached the broker, so the ledger would blame it for them.
+    pub client_refusals: AtomicU64,
 }
 
 /// What every device shares.
@@ -153,6 +156,7 @@ pub struct Report {
     pub connect_failures: u64,
     pub sessions_lost: u64,
     pub protocol_errors: u64,
+    pub client_refusals: u64,
     /// The first lost messages as (sender, sequence number): the payload was
     /// `sender:seq`, sent to the topic of the device the sender addressed.
     pub first_lost: Vec<(usize, u32)>,
@@ -167,6 +171,7 @@ impl Report {
             && self.tally.settled()
             && self.sessions_lost == 0
             && self.protocol_errors == 0
+            && self.client_refusals == 0
             && self.settled_in.is_some()
     }
 
@@ -210,13 +215,14 @@ impl fmt::Display for Summary<'_> {
         writeln!(f, "ledger: {}", report.tally)?;
         writeln!(
             f,
-            "connections: connects={} drops={} lost={} connect_failures={} sessions_lost={} protocol_errors={}",
+            "connections: connects={} drops={} lost={} connect_failures={} sessions_lost={} protocol_errors={} client_refusals={}",
             report.connects,
             report.drops,
             report.lost_connections,
             report.connect_failures,
             report.sessions_lost,
-            report.protocol_errors
+            report.protocol_errors,
+            report.client_refusals
         )?;
         if !report.first_lost.is_empty() {
             writeln!(f, "first lost (sender:seq): {:?}", report.first_lost)?;
@@ -324,6 +330,7 @@ pub async fn run(options: Options, progress: bool) -> Report {
         connect_failures: load(&counters.connect_failures),
         sessions_lost: load(&counters.sessions_lost),
         protocol_errors: load(&counters.protocol_errors),
+        client_refusals: load(&counters.client_refusals),
         first_lost: shared.ledger.lost(10),
         started,
     }

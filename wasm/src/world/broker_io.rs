@@ -2,7 +2,7 @@
 //! to the devices, and events become trace entries.
 
 use broker_core::policy::Decision;
-use broker_core::{CloseReason, Event, Output};
+use broker_core::{Event, Output};
 
 use super::World;
 use crate::network::Delivery;
@@ -17,7 +17,7 @@ impl World {
         let arrives_at = self.arrival();
         while let Some(output) = self.broker.poll_output() {
             match output {
-                Output::Transmit { conn, bytes } => {
+                Output::Transmit { conn, bytes, .. } => {
                     // Every connection the broker knows was opened by a device's Connect.
                     let Some(device) = self.network.device_of(conn) else {
                         continue;
@@ -69,7 +69,7 @@ impl World {
             } => TraceEntry::Rule {
                 at,
                 code: rule.code(),
-                explanation: rule.explanation(),
+                explanation: rule.explanation(&self.broker.config().aws),
                 detail,
                 device: conn.and_then(|c| self.network.device_of(c)),
                 client_id,
@@ -94,7 +94,7 @@ impl World {
                 device: self.network.device_of(conn),
                 client_id,
                 publishes_will: reason.publishes_will(),
-                reason: close_reason(&reason),
+                reason: reason.describe(self.broker.config()),
             },
             Event::Session { client_id, change } => TraceEntry::Session {
                 at,
@@ -168,45 +168,8 @@ impl World {
     }
 }
 
-/// A close reason in words a learner can read, naming the rule or statement behind it.
-fn close_reason(reason: &CloseReason) -> String {
-    match reason {
-        CloseReason::ClientDisconnect => "the client sent DISCONNECT".to_owned(),
-        CloseReason::TransportClosed => "the network connection was lost".to_owned(),
-        CloseReason::ProtocolViolation(v) => {
-            format!("protocol violation {v:?} ({})", v.statement())
-        }
-        CloseReason::KeepAliveTimeout => {
-            "nothing arrived for 1.5 x keep-alive (MQTT-3.1.2-24)".to_owned()
-        }
-        CloseReason::ConnectTimeout => "no CONNECT arrived in time".to_owned(),
-        CloseReason::TakenOver { .. } => {
-            "a newer connection took over the client id (MQTT-3.1.4-2)".to_owned()
-        }
-        CloseReason::ConnectRefused(code) => format!("CONNECT refused: {code:?}"),
-        CloseReason::Rule(rule) => rule.to_string(),
-        CloseReason::AuthError => "a policy denied the request (AUTH_ERROR)".to_owned(),
-        CloseReason::ServerShutdown => "the server closed the connection".to_owned(),
-    }
-}
-
-/// A denial in one line: `policy: iot:Subscribe on topicfilter/cmd/# denied by statement 1
-/// of policy "global"` (statements counted from 1, as a reader counts them in the
-/// document), or `... denied: no statement allows it (default deny)`.
+/// A denial in one line, as the server logs it: `policy: iot:Subscribe on ... denied by
+/// statement 1 of policy "global"`.
 pub(crate) fn denial_reason(decision: &Decision) -> String {
-    // `arn:aws:iot:<region>:<account>:topicfilter/cmd/#` reads `topicfilter/cmd/#`.
-    let resource = decision
-        .resource
-        .splitn(6, ':')
-        .nth(5)
-        .unwrap_or(&decision.resource);
-    let what = format!("policy: {} on {resource} denied", decision.action.name());
-    match &decision.statement {
-        Some(s) => format!(
-            "{what} by statement {} of policy \"{}\"",
-            s.index + 1,
-            s.policy
-        ),
-        None => format!("{what}: no statement allows it (default deny)"),
-    }
+    format!("policy: {}", decision.describe())
 }

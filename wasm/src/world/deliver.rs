@@ -89,7 +89,8 @@ impl World {
                 auto.next_at = now + Duration::from_millis(auto.every_ms);
                 let payload = Bytes::from(auto.count.to_string().into_bytes());
                 let (topic, qos) = (auto.topic.clone(), auto.qos);
-                d.client.publish(now, topic, payload, qos, false);
+                // A refusal (the queue is full) comes back as an event, traced below.
+                let _ = d.client.publish(now, topic, payload, qos, false);
             }
         }
         self.drain_device(device);
@@ -129,6 +130,14 @@ impl World {
             return;
         };
         while let Some(event) = d.client.poll_event() {
+            if let ClientEvent::Refused(error) = &event {
+                self.trace.push(TraceEntry::ClientRefused {
+                    at: now.as_millis(),
+                    device,
+                    reason: error.to_string(),
+                });
+                continue;
+            }
             if let ClientEvent::Message(m) = event {
                 d.receive(&m);
                 self.trace.push(TraceEntry::Received {

@@ -7,7 +7,7 @@
 //! the browser.
 //!
 //! Methods follow the core's vocabulary: commands ([`World::apply`]), time
-//! ([`World::advance_to`], [`World::step`]), outputs ([`World::read_trace`]) and views.
+//! ([`World::advance_to`], [`World::step`]), outputs ([`World::poll_trace`]) and views.
 
 mod actions;
 mod broker_io;
@@ -188,7 +188,7 @@ impl World {
     // ----- outputs ----------------------------------------------------------------
 
     /// Trace entries not read before, oldest first.
-    pub fn read_trace(&mut self) -> Vec<Numbered> {
+    pub fn poll_trace(&mut self) -> Vec<Numbered> {
         self.trace.read_new()
     }
 
@@ -198,14 +198,14 @@ impl World {
     }
 
     /// Devices whose view changed since the last call, in index order.
-    pub fn take_changed_devices(&mut self) -> Vec<DeviceId> {
+    pub fn poll_changed_devices(&mut self) -> Vec<DeviceId> {
         let mut changed: Vec<DeviceId> = self.changed.drain().collect();
         changed.sort_unstable();
         changed
     }
 
     /// Whether sessions or retained messages may have changed since the last call.
-    pub fn take_broker_changed(&mut self) -> bool {
+    pub fn poll_broker_changed(&mut self) -> bool {
         std::mem::take(&mut self.broker_changed)
     }
 

@@ -258,7 +258,7 @@ mod tests {
         assert_eq!(d.world().scenario().policy.as_deref(), Some(policy));
         let denied: Vec<String> = d
             .world_mut()
-            .read_trace()
+            .poll_trace()
             .into_iter()
             .filter_map(|n| match n.entry {
                 broker_wasm::TraceEntry::PolicyDenied { reason, .. } => Some(reason),
@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(d.world().now(), now);
         let d6 = d
             .world_mut()
-            .read_trace()
+            .poll_trace()
             .iter()
             .any(|n| matches!(&n.entry, broker_wasm::TraceEntry::Rule { code: "D6", .. }));
         assert!(d6);

@@ -36,7 +36,7 @@ pub enum Row {
         /// `D1`..`D8` or a quota's code.
         code: &'static str,
         /// The one-line explanation.
-        explanation: &'static str,
+        explanation: String,
         /// The particulars.
         detail: String,
         /// The device concerned, if one.
@@ -168,7 +168,7 @@ fn row(n: &Numbered, devices: &[Rc<DeviceView>]) -> Option<Row> {
             seq,
             at: *at,
             code,
-            explanation,
+            explanation: explanation.clone(),
             detail: detail.clone(),
             device: *device,
         }),
@@ -225,6 +225,9 @@ fn row(n: &Numbered, devices: &[Rc<DeviceView>]) -> Option<Row> {
             None,
             format!("{count} unacknowledged packet(s) re-sent to {client_id}"),
         ),
+        TraceEntry::ClientRefused { at, device, reason } => {
+            note(*at, Some(*device), format!("the device's client: {reason}"))
+        }
         TraceEntry::Violation { at, device, detail } => {
             note(*at, *device, format!("protocol violation: {detail}"))
         }

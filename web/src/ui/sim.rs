@@ -302,7 +302,7 @@ impl FrameLoop {
         let world = driver.world_mut();
         let now = world.now();
         let mut pending = self.pending.borrow_mut();
-        pending.extend(world.read_trace());
+        pending.extend(world.poll_trace());
         let calm = pending.len() <= CALM_ENTRIES;
         let entries = if calm || timestamp - self.last_timeline.get() >= BUSY_TIMELINE_EVERY_MS {
             self.last_timeline.set(timestamp);
@@ -312,11 +312,11 @@ impl FrameLoop {
         };
         drop(pending);
         let changed: Vec<_> = world
-            .take_changed_devices()
+            .poll_changed_devices()
             .into_iter()
             .filter_map(|id| world.device(id).map(|v| (id, Rc::new(v))))
             .collect();
-        if world.take_broker_changed() {
+        if world.poll_broker_changed() {
             self.tables_due.set(true);
         }
         let tables = self.tables_due.get() && timestamp - self.last_tables.get() >= TABLES_EVERY_MS;
