@@ -92,6 +92,9 @@ pub fn BrokerPanel(props: &BrokerProps) -> Html {
             .map(|p| c.aws.reorder_probability = p)
             .is_some()
     });
+    let d8_delay = control(&sim, |c, _, v| {
+        v.parse().map(|ms| c.aws.reorder_max_delay_ms = ms).is_ok()
+    });
     let seed = control(&sim, |c, _, v| v.parse().map(|s| c.seed = s).is_ok());
     let latency = control(&sim, |_, l, v| v.parse().map(|ms| *l = ms).is_ok());
     html! {
@@ -136,6 +139,10 @@ pub fn BrokerPanel(props: &BrokerProps) -> Html {
                 <Knob code="D8" text="reorder outgoing packets, probability">
                     <input data-testid="d8" type="number" min="0" max="1" step="0.05"
                         value={aws.reorder_probability.to_string()} onchange={d8} />
+                </Knob>
+                <Knob code="D8" text="longest hold (ms)">
+                    <input data-testid="d8-delay" type="number" min="0" step="10"
+                        value={aws.reorder_max_delay_ms.to_string()} onchange={d8_delay} />
                 </Knob>
             </fieldset>
             <label class="field">
