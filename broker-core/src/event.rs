@@ -37,6 +37,17 @@ pub enum Output {
     },
     /// Something worth showing or counting happened.
     Event(Event),
+    /// Stop reading from the connection: the publisher on it has `max_held_acks`
+    /// acknowledgements waiting for its subscribers to catch up (backpressure).
+    PauseReading {
+        /// The connection not to read from.
+        conn: ConnId,
+    },
+    /// Read from the connection again.
+    ResumeReading {
+        /// The connection to read from.
+        conn: ConnId,
+    },
 }
 
 /// Why a connection ended.
@@ -198,8 +209,9 @@ pub enum DropReason {
     Qos0Offline,
     /// Over the `aws-iot` profile's publishes-per-second quota for the connection.
     Throttled,
-    /// A QoS 0 message for a client that is not reading fast enough: the shell reported
-    /// its connection congested. QoS 1 and 2 messages wait in the session's queue instead.
+    /// A client that is not reading fast enough: a QoS 0 message while the shell reports
+    /// its connection congested, or a QoS 1 or 2 message past `max_queued` once it has
+    /// stopped reading for `slow_consumer_timeout_ms` (a slow consumer).
     SlowConsumer,
 }
 
@@ -358,6 +370,15 @@ pub enum Event {
         /// What exactly, for example "9 slashes, limit 7".
         detail: String,
     },
+    /// A session became a slow consumer (`slow`: publishers waited on it and it made no
+    /// progress for `slow_consumer_timeout_ms`; they no longer wait), or drained and is
+    /// an ordinary session again.
+    SlowConsumer {
+        /// The session's client id.
+        client_id: String,
+        /// Whether it is a slow consumer from now on.
+        slow: bool,
+    },
     /// An acknowledgement named a packet id with nothing in flight; it was ignored.
     UnexpectedAck {
         /// The connection.
@@ -383,4 +404,6 @@ pub enum TimerKind {
     SessionExpiry,
     /// The release of a packet held back by the aws-iot reorder rule (D8).
     Reorder,
+    /// A session that publishers wait on made no progress for the slow-consumer timeout.
+    Stall,
 }

@@ -82,6 +82,14 @@ pub(crate) struct Session {
     pub(crate) disconnected_at: Option<Instant>,
     /// Who the latest connection was, for iot:Receive checks, even while offline.
     pub(crate) auth: AuthContext,
+    /// Publishers whose acknowledgements wait for this session's queue to drain
+    /// (backpressure, `broker/backpressure.rs`).
+    pub(crate) waiters: Vec<ConnId>,
+    /// When the client last made progress while publishers waited on it.
+    pub(crate) progress_at: Instant,
+    /// It stopped reading while publishers waited on it: they no longer do, and its queue
+    /// is bounded by `max_queued` until it has drained.
+    pub(crate) slow_consumer: bool,
     next_packet_id: PacketId,
 }
 
@@ -97,6 +105,9 @@ impl Session {
             qos2_received,
             disconnected_at: None,
             auth: AuthContext::default(),
+            waiters: Vec::new(),
+            progress_at: Instant::ZERO,
+            slow_consumer: false,
             next_packet_id: PacketId::FIRST,
         }
     }

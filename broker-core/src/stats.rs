@@ -33,6 +33,8 @@ pub struct Stats {
     pub dropped_throttled: u64,
     /// QoS 0 messages dropped for a congested (slow-reading) connection.
     pub dropped_slow_consumer: u64,
+    /// Times a session became a slow consumer (backpressure).
+    pub slow_consumers: u64,
     /// Connections closed for a protocol violation.
     pub protocol_violations: u64,
     /// How often each aws-iot rule fired, by its code (`D1`, `Q-payload`, ...).

@@ -117,6 +117,9 @@ pub fn run<T: Transport>(mut connection: Connection<T>) -> impl Future<Output = 
             let transport = &mut connection.transport;
             let next = poll_fn(|cx| match outbox.poll_batch(cx) {
                 Poll::Ready(batch) => Poll::Ready(Next::Other(Wake::Batch(batch))),
+                // While the broker holds this publisher back, its bytes stay in the
+                // socket, and TCP's window slows it; `pause_reading` wakes the task.
+                Poll::Pending if !outbox.may_read() => Poll::Pending,
                 Poll::Pending => transport.poll_read(cx).map(|read| match read {
                     Ok(Some(bytes)) => Next::Bytes(bytes),
                     Ok(None) => Next::Other(Wake::PeerClosed),

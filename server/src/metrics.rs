@@ -77,6 +77,13 @@ impl EventCounters {
                 &[],
                 *count as u64,
             ),
+            Event::SlowConsumer { slow: true, .. } => self.add(
+                "brokerlab_slow_consumers_total",
+                "Sessions that publishers waited on and that read nothing for \
+                 slow_consumer_timeout_ms: their publishers stopped waiting for them.",
+                &[],
+                1,
+            ),
             Event::TimerFired { timer, .. } => self.add(
                 "brokerlab_timers_fired_total",
                 "Broker timers that expired and were acted on, by timer.",
@@ -125,6 +132,17 @@ impl EventCounters {
             "brokerlab_congestion_episodes_total",
             "Times a connection's outgoing queue went past half of --max-outgoing-bytes; \
              while congested, its QoS 0 messages are dropped and QoS 1 and 2 wait.",
+            &[],
+            1,
+        );
+    }
+
+    /// Counts a time the server stopped reading a publisher (backpressure).
+    pub fn reading_paused(&mut self) {
+        self.add(
+            "brokerlab_reading_paused_total",
+            "Times the server stopped reading a publisher because max_held_acks of its \
+             acknowledgements waited for its subscribers (backpressure).",
             &[],
             1,
         );

@@ -38,6 +38,8 @@ struct State {
     end: Option<End>,
     /// Past the high-water mark, and not yet relieved.
     congested: bool,
+    /// The broker asked not to read from the connection for now (backpressure).
+    reading_paused: bool,
     /// The connection task, when it waits for something to do.
     waiting: Option<Waker>,
 }
@@ -121,6 +123,20 @@ impl Outbox {
             return true;
         }
         false
+    }
+
+    /// Asks the connection task to stop reading from its peer (the broker holds this
+    /// publisher's acknowledgements until its subscribers catch up), or to read again.
+    /// Writing goes on either way.
+    pub fn pause_reading(&self, paused: bool) {
+        let mut state = self.lock();
+        state.reading_paused = paused;
+        wake(state);
+    }
+
+    /// Whether the connection task may read from its peer now.
+    pub fn may_read(&self) -> bool {
+        !self.lock().reading_paused
     }
 
     /// Asks the connection task to send what is queued and then close.

@@ -416,6 +416,16 @@ impl Owner {
                     }
                 }
                 Output::Event(event) => self.event(event),
+                Output::PauseReading { conn } | Output::ResumeReading { conn } => {
+                    let pause = matches!(output, Output::PauseReading { .. });
+                    if let Some(connection) = self.conns.get(&conn) {
+                        connection.outbox.pause_reading(pause);
+                    }
+                    if pause {
+                        debug!(%conn, "not reading: the publisher's subscribers are behind");
+                        self.counters.reading_paused();
+                    }
+                }
             }
         }
     }
@@ -503,6 +513,22 @@ impl Owner {
                     why,
                     "disconnected"
                 );
+            }
+            Event::SlowConsumer { client_id, slow } => {
+                let timeout = self.broker.config().slow_consumer_timeout_ms;
+                if *slow {
+                    warn!(
+                        client_id,
+                        timeout_ms = timeout,
+                        "slow consumer: publishers waited on it and it read nothing; they no \
+                         longer wait, and its queue past max_queued is dropped"
+                    );
+                } else {
+                    info!(
+                        client_id,
+                        "slow consumer caught up: backpressure applies again"
+                    );
+                }
             }
             Event::PolicyDecision {
                 conn,

@@ -14,6 +14,8 @@
 //!   message (`cargo xtask soak`).
 //! - [`hostile`]: raw TCP and WebSocket clients that send malformed input, with the
 //!   metrics and log checks that judge how the server treated them.
+//! - [`load`]: the load generator of the benchmark and the overload tests, counting
+//!   what was acknowledged and what was delivered.
 //! - [`proc_status`]: a process's memory use, from `/proc/<pid>/status`, for the hostile
 //!   tests' memory bounds and the soak's samples.
 //!
@@ -21,6 +23,7 @@
 
 pub mod hostile;
 pub mod http;
+pub mod load;
 pub mod mqtt;
 pub mod pki;
 pub mod proc_status;

@@ -191,6 +191,26 @@ pub enum TraceEntry {
         /// What was refused, in words.
         reason: String,
     },
+    /// Backpressure: the broker stopped reading a device's connection, because too many
+    /// of its acknowledgements wait for its subscribers, or reads it again.
+    ReadingPaused {
+        /// When.
+        at: u64,
+        /// The device.
+        device: Option<DeviceId>,
+        /// Paused (true) or resumed (false).
+        paused: bool,
+    },
+    /// Backpressure: a session that publishers waited on read nothing for the slow-consumer
+    /// timeout (they no longer wait for it), or caught up again.
+    SlowConsumer {
+        /// When.
+        at: u64,
+        /// The session's client id.
+        client_id: String,
+        /// Whether it is a slow consumer from now on.
+        slow: bool,
+    },
     /// A client broke the protocol and was disconnected.
     Violation {
         /// When.
@@ -253,6 +273,8 @@ impl TraceEntry {
             | TraceEntry::Dropped { at, .. }
             | TraceEntry::Resent { at, .. }
             | TraceEntry::ClientRefused { at, .. }
+            | TraceEntry::ReadingPaused { at, .. }
+            | TraceEntry::SlowConsumer { at, .. }
             | TraceEntry::Violation { at, .. }
             | TraceEntry::PolicyDenied { at, .. }
             | TraceEntry::Received { at, .. } => *at,

@@ -284,11 +284,14 @@ impl Broker {
     pub(super) fn close(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
         // Packets held back by D8 still go out before the close: nothing is lost to it.
         self.flush_held(now, conn);
-        let Some(c) = self.conns.remove(&conn) else {
+        let Some(mut c) = self.conns.remove(&conn) else {
             return;
         };
         for timer in Timer::of_conn(conn) {
             self.timers.stop(timer);
+        }
+        if let Some(deferred) = c.deferred.take() {
+            self.forget_publisher(conn, deferred.acks);
         }
         let mut client_id = None;
         let mut will = None;
@@ -338,6 +341,8 @@ impl Broker {
         s.conn = None;
         s.disconnected_at = Some(now);
         let (client_id, clean) = (s.client_id.clone(), s.clean);
+        // Publishers no longer wait for a client that is gone.
+        self.relieve(now, session);
         if clean {
             self.discard_session(session);
         } else if let Some(expiry) = expiry {

@@ -5,6 +5,7 @@
 //! views. See the crate documentation for the drain contract.
 
 mod aws;
+mod backpressure;
 mod connect;
 mod lifecycle;
 mod policy;
@@ -33,6 +34,7 @@ use crate::topic::HashMatchesParent;
 use crate::types::{ConnId, ProtocolVersion, QoS};
 use crate::LastWill;
 use aws::RateWindow;
+use backpressure::HeldAcks;
 use lifecycle::Lifecycle;
 use reorder::Held;
 use timers::{Timer, TimerTable};
@@ -59,8 +61,9 @@ struct Conn {
     state: ConnState,
     /// The protocol version of the CONNECT, once one arrived.
     version: ProtocolVersion,
-    /// Packets held back by the aws-iot reorder rule (D8), released by a timer.
-    held: Option<Box<Held>>,
+    /// What the broker defers on this connection, boxed because most connections never
+    /// defer anything: D8's held packets and backpressure's held acknowledgements.
+    deferred: Option<Box<Deferred>>,
     /// PUBLISH packets this second, for the aws-iot rate quota.
     rate: RateWindow,
     /// The shell says the client is not reading fast enough (see `handle_congestion`).
@@ -78,6 +81,16 @@ enum ConnState {
         will: Option<Box<LastWill>>,
         lifecycle: Option<Box<Lifecycle>>,
     },
+}
+
+/// Packets the broker defers on one connection.
+#[derive(Debug, Default)]
+struct Deferred {
+    /// Packets held back by the aws-iot reorder rule (D8), released by a timer.
+    held: Held,
+    /// Acknowledgements of this publisher's messages that wait for its subscribers
+    /// (backpressure).
+    acks: HeldAcks,
 }
 
 /// A read-only view of one connection.
@@ -112,6 +125,9 @@ pub struct Broker {
     /// Scratch space for routing, kept to avoid an allocation per publish.
     matched: Vec<(SessionId, QoS)>,
     skipped: Vec<(SessionId, Skipped)>,
+    /// Sessions the message being routed reached past their high-water mark: its
+    /// publisher waits on them (backpressure).
+    pressured: Vec<SessionId>,
     /// The next lifecycle `versionNumber` of each client id (aws-iot).
     lifecycle_versions: Map<Arc<str>, u64>,
     /// Recent CONNECTs per client id: when the current second began and how many (aws-iot).
@@ -156,6 +172,7 @@ impl Broker {
             out: VecDeque::new(),
             matched: Vec::new(),
             skipped: Vec::new(),
+            pressured: Vec::new(),
             lifecycle_versions: hashing.map(),
             connects: hashing.map(),
             connects_pruned_at: Instant::ZERO,
@@ -177,7 +194,7 @@ impl Broker {
             last_packet: now,
             state: ConnState::AwaitingConnect,
             version: ProtocolVersion::default(),
-            held: None,
+            deferred: None,
             rate: RateWindow::default(),
             congested: false,
         };
@@ -203,8 +220,8 @@ impl Broker {
     /// The shell's outgoing buffer for `conn` went over (`true`) or back under (`false`)
     /// its high-water mark. While congested, QoS 0 messages for the connection are
     /// dropped (`DropReason::SlowConsumer`) and QoS 1 and 2 messages wait in the session's
-    /// bounded queue, so a client that stops reading costs memory only up to the queue
-    /// bound and never slows the others. Un-congesting sends what waited.
+    /// queue, where backpressure bounds them (docs/reliability.md). Un-congesting sends
+    /// what waited, and counts as the client's progress.
     pub fn handle_congestion(&mut self, now: Instant, conn: ConnId, congested: bool) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -212,6 +229,7 @@ impl Broker {
         c.congested = congested;
         if !congested {
             if let Some(session) = self.session_of_conn(conn) {
+                self.note_progress(now, session);
                 self.pump(now, session);
             }
         }

@@ -50,6 +50,7 @@ impl Broker {
                 _ => return self.refuse(now, conn, Refusal::PublishDenied),
             }
         }
+        self.pressured.clear();
         match (p.qos, p.packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 if allowed {
@@ -62,7 +63,7 @@ impl Broker {
                 if allowed {
                     self.route(now, &p.topic, &p.payload, p.qos, p.retain);
                 }
-                self.send(now, conn, Packet::PubAck(id));
+                self.acknowledge(now, conn, Packet::PubAck(id));
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // MQTT-4.3.3-2 (method B): route on first receipt, remember the id, and
@@ -74,7 +75,7 @@ impl Broker {
                 if first && allowed {
                     self.route(now, &p.topic, &p.payload, p.qos, p.retain);
                 }
-                self.send(now, conn, Packet::PubRec(id));
+                self.acknowledge(now, conn, Packet::PubRec(id));
             }
         }
     }
@@ -139,6 +140,7 @@ impl Broker {
             .is_some_and(|s| s.complete(id, awaiting));
         if completed {
             self.arm_resend(conn, session);
+            self.note_progress(now, session);
             self.pump(now, session);
         } else {
             let packet = match awaiting {
@@ -162,6 +164,9 @@ impl Broker {
         id: PacketId,
     ) {
         let state = self.session_mut(session).and_then(|s| s.received(now, id));
+        if state.is_some() {
+            self.note_progress(now, session);
+        }
         match state {
             // MQTT-4.3.3-1: answer PUBREC with PUBREL; a repeated PUBREC gets it again.
             Some(InflightState::AwaitingPubRec | InflightState::AwaitingPubComp) => {
@@ -397,7 +402,10 @@ impl Broker {
         }
     }
 
-    /// Decides a delivery's outcome, queueing the message when it must wait.
+    /// Decides a delivery's outcome, queueing the message when it must wait. A connected
+    /// session that reads is never dropped from: past its high-water mark the message is
+    /// queued all the same and its publisher waits (backpressure). An offline session,
+    /// or a slow consumer, keeps at most `max_queued`.
     fn delivery_outcome(
         &mut self,
         now: Instant,
@@ -408,6 +416,7 @@ impl Broker {
         retain: bool,
     ) -> Outcome {
         let (max_inflight, max_queued) = (self.config.max_inflight, self.config.max_queued);
+        let high_water = self.config.queue_high_water;
         let rate = self.aws().map(|r| r.publish_rate_per_second);
         let Some(s) = self.session_ref(session) else {
             return Outcome::Drop(DropReason::QueueFull);
@@ -416,7 +425,9 @@ impl Broker {
         let window_full = s.window_full(max_inflight);
         let congested = conn.is_some_and(|c| self.is_congested(c));
         let sendable = s.queue.is_empty() && !window_full && !congested;
-        let queue_full = s.queue.len() >= max_queued;
+        let bounded = conn.is_none() || s.slow_consumer;
+        let queue_full = bounded && s.queue.len() >= max_queued;
+        let pressured = !bounded && s.queue.len() + 1 >= high_water;
         if let (Some(conn), Some(rate), true) = (conn, rate, qos == QoS::AtMostOnce || sendable) {
             if !self.admit_rate(now, conn, rate, false) {
                 return Outcome::Drop(DropReason::Throttled);
@@ -428,7 +439,8 @@ impl Broker {
             (None, QoS::AtMostOnce) => Outcome::Drop(DropReason::Qos0Offline),
             (Some(_), _) if sendable => Outcome::SendInflight,
             // Older messages are never evicted: what the client gets stays in order.
-            _ if queue_full => Outcome::Drop(DropReason::QueueFull),
+            (Some(_), _) if queue_full => Outcome::Drop(DropReason::SlowConsumer),
+            (None, _) if queue_full => Outcome::Drop(DropReason::QueueFull),
             _ => {
                 let message = Message {
                     topic: topic.clone(),
@@ -438,6 +450,9 @@ impl Broker {
                 };
                 if let Some(s) = self.session_mut(session) {
                     s.enqueue(message);
+                }
+                if pressured {
+                    self.pressured.push(session);
                 }
                 Outcome::Queued {
                     window_full: conn.is_some() && window_full,
@@ -523,7 +538,7 @@ impl Broker {
             s.pump(now, max_inflight, &mut publishes);
         }
         if publishes.is_empty() {
-            return;
+            return self.relieve(now, session);
         }
         for publish in publishes {
             self.send(now, conn, Packet::Publish(publish));
@@ -531,6 +546,7 @@ impl Broker {
         if self.timers.get(Timer::Resend(conn)).is_none() {
             self.arm_resend(conn, session);
         }
+        self.relieve(now, session);
     }
 
     /// Re-sends every in-flight message of `session` (MQTT-4.4.0-1 on a reconnect), or on

@@ -68,7 +68,7 @@ impl Broker {
         });
         if p > 0.0 && max_delay > 0 && !matches!(packet, Packet::ConnAck(_)) {
             if let Some(c) = self.conns.get_mut(&conn) {
-                let held = c.held.get_or_insert_with(Box::default);
+                let held = &mut c.deferred.get_or_insert_with(Box::default).held;
                 if held.packets.len() < MAX_HELD && self.rng.chance(p) {
                     let delay = 1 + self.rng.next_u64() % max_delay;
                     let release_at = now + core::time::Duration::from_millis(delay);
@@ -94,7 +94,8 @@ impl Broker {
     /// first, and re-arms the timer for the rest.
     pub(super) fn release_held(&mut self, now: Instant, conn: ConnId) {
         loop {
-            let Some(held) = self.conns.get_mut(&conn).and_then(|c| c.held.as_mut()) else {
+            let deferred = self.conns.get_mut(&conn).and_then(|c| c.deferred.as_mut());
+            let Some(held) = deferred.map(|d| &mut d.held) else {
                 return;
             };
             let due = held
@@ -124,7 +125,8 @@ impl Broker {
     /// Sends everything held for `conn`, in the order it was held: the connection is
     /// closing, and nothing may be lost to reordering.
     pub(super) fn flush_held(&mut self, now: Instant, conn: ConnId) {
-        let Some(held) = self.conns.get_mut(&conn).and_then(|c| c.held.take()) else {
+        let deferred = self.conns.get_mut(&conn).and_then(|c| c.deferred.as_mut());
+        let Some(held) = deferred.map(|d| std::mem::take(&mut d.held)) else {
             return;
         };
         self.timers.stop(Timer::Reorder(conn));

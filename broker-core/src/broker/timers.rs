@@ -30,6 +30,9 @@ pub(super) enum Timer {
     Reorder(ConnId),
     /// A persistent session left offline is due to expire.
     SessionExpiry(SessionId),
+    /// A session that publishers wait on has made no progress for the slow-consumer
+    /// timeout (backpressure).
+    Stall(SessionId),
 }
 
 impl Timer {
@@ -41,6 +44,7 @@ impl Timer {
             Timer::Resend(_) => TimerKind::Resend,
             Timer::Reorder(_) => TimerKind::Reorder,
             Timer::SessionExpiry(_) => TimerKind::SessionExpiry,
+            Timer::Stall(_) => TimerKind::Stall,
         }
     }
 
@@ -150,6 +154,7 @@ impl Broker {
                 self.resend_inflight(now, session, false);
             }
             Timer::Reorder(conn) => self.release_held(now, conn),
+            Timer::Stall(session) => self.stalled(now, session),
         }
     }
 

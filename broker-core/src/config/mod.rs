@@ -31,11 +31,23 @@ pub struct Config {
     /// The most QoS 1 and 2 messages sent to one client and not yet acknowledged;
     /// further messages wait in the session's queue. At least 1.
     pub max_inflight: usize,
-    /// The most messages a session queues while its client is offline or its in-flight
-    /// window is full. At the bound the newest message is dropped, with a `Dropped` event
-    /// (reason `QueueFull`); older messages are never evicted, so what a client receives
-    /// stays a prefix of what was published, in order.
+    /// The most messages a session queues while its client is offline, or while it is a
+    /// slow consumer. At the bound the newest message is dropped, with a `Dropped` event
+    /// (reason `QueueFull` offline, `SlowConsumer` online); older messages are never
+    /// evicted, so what a client receives stays a prefix of what was published, in
+    /// order. A connected client that reads is never dropped from: its publishers wait
+    /// instead (`queue_high_water`).
     pub max_queued: usize,
+    /// Backpressure (docs/reliability.md): when a message lands in a connected session's
+    /// queue holding this many messages or more, its publisher's acknowledgement waits
+    /// until the queue has drained to half of it.
+    pub queue_high_water: usize,
+    /// Backpressure: once this many of a publisher's acknowledgements wait, the broker
+    /// asks the shell to stop reading its connection until they are sent.
+    pub max_held_acks: usize,
+    /// Backpressure: a session that publishers wait on and that makes no progress for
+    /// this many milliseconds is a slow consumer; its publishers stop waiting for it.
+    pub slow_consumer_timeout_ms: u64,
     /// The most subscriptions one session may hold; further filters get SUBACK 0x80.
     /// `None` is unlimited.
     pub max_subscriptions: Option<usize>,
@@ -73,6 +85,9 @@ impl Default for Config {
             connect_timeout_ms: 10_000,
             max_inflight: 20,
             max_queued: 1000,
+            queue_high_water: 100,
+            max_held_acks: 1000,
+            slow_consumer_timeout_ms: 5000,
             max_subscriptions: None,
             max_qos: QoS::ExactlyOnce,
             max_client_id_len: 65_535,
@@ -125,6 +140,10 @@ impl core::str::FromStr for Profile {
 impl Config {
     pub(crate) fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub(crate) fn slow_consumer_timeout(&self) -> Duration {
+        Duration::from_millis(self.slow_consumer_timeout_ms)
     }
 
     pub(crate) fn resend_interval(&self) -> Option<Duration> {

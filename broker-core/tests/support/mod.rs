@@ -21,6 +21,8 @@ pub struct Client {
     pub inbox: VecDeque<Packet>,
     /// Why the broker closed the connection, if it did.
     pub closed: Option<CloseReason>,
+    /// Whether the broker asked the shell to stop reading this connection.
+    pub paused: bool,
 }
 
 /// One broker and the clients talking to it.
@@ -123,6 +125,12 @@ impl Sim {
                     c.closed = Some(reason);
                 }
                 Output::Event(e) => self.events.push(e),
+                Output::PauseReading { conn } | Output::ResumeReading { conn } => {
+                    let pause = matches!(out, Output::PauseReading { .. });
+                    let c = self.clients.get_mut(&conn).expect("a known client");
+                    assert_ne!(c.paused, pause, "{conn}: pause and resume alternate");
+                    c.paused = pause;
+                }
             }
         }
     }

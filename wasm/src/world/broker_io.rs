@@ -15,6 +15,7 @@ impl World {
         // (a PUBACK completing a delivery).
         self.broker_changed = true;
         let arrives_at = self.arrival();
+        let mut resumed = Vec::new();
         while let Some(output) = self.broker.poll_output() {
             match output {
                 Output::Transmit { conn, bytes, .. } => {
@@ -51,8 +52,29 @@ impl World {
                     }
                 }
                 Output::Event(event) => self.record(event),
+                Output::PauseReading { conn } => {
+                    self.paused.entry(conn).or_default();
+                    self.record_pause(conn, true);
+                }
+                Output::ResumeReading { conn } => resumed.push(conn),
             }
         }
+        // Bytes that arrived for a paused connection waited; they reach the broker now,
+        // in order, as a shell's socket would hand them over once read again.
+        for conn in resumed {
+            self.record_pause(conn, false);
+            for bytes in self.paused.remove(&conn).unwrap_or_default() {
+                self.broker.handle_bytes(self.now, conn, &bytes);
+                self.drain_broker();
+            }
+        }
+    }
+
+    fn record_pause(&mut self, conn: broker_core::ConnId, paused: bool) {
+        let at = self.now.as_millis();
+        let device = self.network.device_of(conn);
+        self.trace
+            .push(TraceEntry::ReadingPaused { at, device, paused });
     }
 
     /// Turns a broker event into a trace entry. Packet and delivery events are switched
@@ -126,6 +148,11 @@ impl World {
                 client_id,
                 topic: topic.as_str().to_owned(),
                 reason: format!("{reason:?}"),
+            },
+            Event::SlowConsumer { client_id, slow } => TraceEntry::SlowConsumer {
+                at,
+                client_id,
+                slow,
             },
             Event::Resent {
                 client_id, count, ..

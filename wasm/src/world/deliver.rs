@@ -31,6 +31,12 @@ impl World {
                     self.lost(packet, "the network dropped");
                     return;
                 }
+                // Backpressure: while the broker does not read this connection, its
+                // bytes wait at the broker's end of the link.
+                if let Some(waiting) = self.paused.get_mut(&conn) {
+                    waiting.push_back(bytes);
+                    return;
+                }
                 self.broker.handle_bytes(now, conn, &bytes);
                 self.drain_broker();
             }

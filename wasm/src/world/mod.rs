@@ -13,9 +13,10 @@ mod actions;
 mod broker_io;
 mod deliver;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
-use broker_core::{Broker, EventConfig, Instant, RetainedMessage, SessionView};
+use broker_core::{Broker, ConnId, EventConfig, Instant, RetainedMessage, SessionView};
+use bytes::Bytes;
 
 use crate::device::{Device, DeviceView};
 use crate::network::Network;
@@ -40,6 +41,9 @@ pub struct World {
     /// Whether the broker's sessions or retained messages may have changed since the
     /// viewer last asked.
     broker_changed: bool,
+    /// Connections the broker does not read for now (backpressure), with the bytes that
+    /// arrived for them meanwhile.
+    paused: BTreeMap<ConnId, VecDeque<Bytes>>,
 }
 
 impl World {
@@ -73,6 +77,7 @@ impl World {
             next_packet: 0,
             changed: HashSet::new(),
             broker_changed: true,
+            paused: BTreeMap::new(),
         }
     }
 

@@ -225,6 +225,26 @@ fn row(n: &Numbered, devices: &[Rc<DeviceView>]) -> Option<Row> {
             None,
             format!("{count} unacknowledged packet(s) re-sent to {client_id}"),
         ),
+        TraceEntry::ReadingPaused { at, device, paused } => {
+            let what = if *paused {
+                "the broker stops reading this device: its acknowledgements wait for its subscribers"
+            } else {
+                "the broker reads this device again"
+            };
+            note(*at, *device, what.to_owned())
+        }
+        TraceEntry::SlowConsumer {
+            at,
+            client_id,
+            slow,
+        } => {
+            let what = if *slow {
+                "is a slow consumer: publishers no longer wait for it"
+            } else {
+                "caught up: publishers wait for it again"
+            };
+            note(*at, None, format!("{client_id} {what}"))
+        }
         TraceEntry::ClientRefused { at, device, reason } => {
             note(*at, Some(*device), format!("the device's client: {reason}"))
         }

@@ -12,15 +12,11 @@
 //! the publisher's write to the subscriber's read. `hold` opens that many idle
 //! connections, prints `holding N`, and closes them when a line arrives on its input.
 
-mod link;
-mod scenario;
-mod wire;
+use brokerlab_tests::load::{self as scenario, Target};
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-
-use crate::link::Target;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

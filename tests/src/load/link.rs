@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::wire::{self, Incoming};
+use super::wire::{self, Incoming};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -69,6 +69,24 @@ pub async fn connect(target: &Target, client_id: &str) -> Result<(Sender, Receiv
     match receiver.next().await? {
         Some(Incoming::ConnAck { accepted: true }) => Ok((sender, receiver)),
         other => bail!("{client_id}: expected an accepting CONNACK, got {other:?}"),
+    }
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Sender::Tcp(_) => "Sender::Tcp",
+            Sender::WebSocket(_) => "Sender::WebSocket",
+        })
+    }
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Receiver::Tcp(..) => "Receiver::Tcp",
+            Receiver::WebSocket(..) => "Receiver::WebSocket",
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! far less per message than the brokers it measures, and must not share code with them.
 //! The fixed header is the hostile tests' [`put_packet`].
 
-use brokerlab_tests::hostile::put_packet;
+use crate::hostile::put_packet;
 
 /// What the generator needs to know of one packet from the broker.
 #[derive(Debug, PartialEq, Eq)]

@@ -10,28 +10,31 @@ use anyhow::{bail, Result};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::link::{self, Receiver, Sender, Target};
-use crate::wire::{self, Incoming};
+use super::link::{self, Receiver, Sender, Target};
+use super::wire::{self, Incoming};
 
 /// Every message's size: 64 bytes, the first 8 of them the send time.
 const PAYLOAD: usize = 64;
 
-/// How long, after the publishers stop, messages still on their way may take to arrive.
-const DRAIN: Duration = Duration::from_secs(3);
-
 /// One scenario: who publishes what to whom, and how fast.
 #[derive(Clone, Debug)]
 pub struct Spec {
-    publishers: usize,
-    subscribers: usize,
+    pub publishers: usize,
+    pub subscribers: usize,
     /// All publish to and subscribe to one topic (fan-out, fan-in), or publisher `i`
     /// publishes to subscriber `i` alone (pairs).
-    shared_topic: bool,
-    qos: u8,
+    pub shared_topic: bool,
+    pub qos: u8,
     /// QoS 1: the most unacknowledged PUBLISHes per publisher.
-    window: usize,
+    pub window: usize,
     /// QoS 0: messages per second per publisher.
-    rate: Option<u64>,
+    pub rate: Option<u64>,
+    /// How long, after the publishers stop, acknowledgements and messages still on their
+    /// way may take to arrive.
+    pub drain: Duration,
+    /// If set, each publisher stops after this many messages, and the run lasts until
+    /// they all have (or the run's time is up): the overload tests count, they do not time.
+    pub count: Option<u64>,
 }
 
 impl Spec {
@@ -43,6 +46,8 @@ impl Spec {
             qos,
             window,
             rate,
+            drain: Duration::from_secs(3),
+            count: None,
         };
         Some(match name {
             // 4 publishers to 4 subscribers in pairs, QoS 1, window 64.
@@ -51,10 +56,10 @@ impl Spec {
             "qos0-fixed-rate" => spec(4, 4, false, 0, 0, Some(10_000)),
             // 1 publisher at 1,000 msg/s to 100 subscribers, QoS 0.
             "qos0-fanout" => spec(1, 100, true, 0, 0, Some(1_000)),
-            // 1 publisher, window 64, to 100 subscribers, QoS 1.
-            "qos1-fanout" => spec(1, 100, true, 1, 64, None),
-            // 16 publishers, window 64 each, to 1 subscriber, QoS 1.
-            "qos1-fanin" => spec(16, 1, true, 1, 64, None),
+            // 1 publisher, window 16, to 100 subscribers, QoS 1.
+            "qos1-fanout" => spec(1, 100, true, 1, 16, None),
+            // 16 publishers, window 16 each, to 1 subscriber, QoS 1.
+            "qos1-fanin" => spec(16, 1, true, 1, 16, None),
             _ => return None,
         })
     }
@@ -80,20 +85,39 @@ impl Spec {
 /// The outcome of one run.
 #[derive(Debug)]
 pub struct Report {
-    delivered: u64,
-    expected: u64,
-    secs: f64,
-    p50_us: u32,
-    p99_us: u32,
+    /// PUBLISH packets the publishers sent.
+    pub published: u64,
+    /// Of those, QoS 1 ones the broker acknowledged (PUBACK); QoS 0 has no
+    /// acknowledgement, and counts what was sent.
+    pub acknowledged: u64,
+    /// Messages the subscribers received.
+    pub delivered: u64,
+    /// What they should have received: every acknowledged message once per subscriber it
+    /// is routed to. Fewer delivered means the broker lost what it acknowledged.
+    pub expected: u64,
+    pub secs: f64,
+    pub p50_us: u32,
+    pub p99_us: u32,
+}
+
+impl Report {
+    /// Acknowledged messages that never arrived.
+    pub fn lost(&self) -> u64 {
+        self.expected.saturating_sub(self.delivered)
+    }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "result delivered={} expected={} secs={:.3} rate={:.0} p50_us={} p99_us={}",
+            "result published={} acknowledged={} delivered={} expected={} lost={} secs={:.3} \
+             rate={:.0} p50_us={} p99_us={}",
+            self.published,
+            self.acknowledged,
             self.delivered,
             self.expected,
+            self.lost(),
             self.secs,
             self.delivered as f64 / self.secs,
             self.p50_us,
@@ -129,6 +153,7 @@ pub async fn run(spec: &Spec, target: &Target, secs: f64) -> Result<Report> {
     }
 
     let sent = Arc::new(AtomicU64::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
     let mut publishers = JoinSet::new();
     for index in 0..spec.publishers {
         let link = link::connect(target, &format!("lg-pub-{index}")).await?;
@@ -138,19 +163,42 @@ pub async fn run(spec: &Spec, target: &Target, secs: f64) -> Result<Report> {
             spec.clone(),
             topic,
             epoch,
-            sent.clone(),
+            Counts {
+                sent: sent.clone(),
+                acked: acked.clone(),
+            },
             stop.clone(),
         ));
     }
 
     let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    let deadline = tokio::time::sleep(Duration::from_secs_f64(secs));
+    tokio::pin!(deadline);
+    let mut running = spec.publishers;
+    while running > 0 {
+        tokio::select! {
+            () = &mut deadline => break,
+            done = publishers.join_next() => match done {
+                Some(done) => {
+                    done??;
+                    running -= 1;
+                }
+                None => break,
+            },
+        }
+    }
     let _ = stop_tx.send(true);
     while let Some(done) = publishers.join_next().await {
         done??;
     }
-    let expected = sent.load(Ordering::Relaxed) * spec.fan_out();
-    let drain_until = Instant::now() + DRAIN;
+    let published = sent.load(Ordering::Relaxed);
+    let acknowledged = if spec.qos == 0 {
+        published
+    } else {
+        acked.load(Ordering::Relaxed)
+    };
+    let expected = acknowledged * spec.fan_out();
+    let drain_until = Instant::now() + spec.drain;
     // Polling a counter: the subscribers are busy counting, not signalling.
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -167,6 +215,8 @@ pub async fn run(spec: &Spec, target: &Target, secs: f64) -> Result<Report> {
         latencies.get(index).copied().unwrap_or(0)
     };
     Ok(Report {
+        published,
+        acknowledged,
         delivered: delivered.load(Ordering::Relaxed),
         expected,
         secs: elapsed,
@@ -215,12 +265,18 @@ async fn subscribe_loop(
     }
 }
 
+/// What the publishers count together.
+struct Counts {
+    sent: Arc<AtomicU64>,
+    acked: Arc<AtomicU64>,
+}
+
 async fn publish_loop(
     (mut sender, mut receiver): (Sender, Receiver),
     spec: Spec,
     topic: String,
     epoch: Instant,
-    sent: Arc<AtomicU64>,
+    Counts { sent, acked }: Counts,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let mut payload = [0u8; PAYLOAD];
@@ -259,6 +315,7 @@ async fn publish_loop(
         tokio::spawn(async move {
             while let Some(packet) = receiver.next().await? {
                 if packet == Incoming::PubAck {
+                    acked.fetch_add(1, Ordering::Relaxed);
                     window.add_permits(1);
                 }
             }
@@ -266,7 +323,8 @@ async fn publish_loop(
         })
     };
     let mut packet_id: u16 = 0;
-    loop {
+    let mut left = spec.count.unwrap_or(u64::MAX);
+    while left > 0 {
         let permit = tokio::select! {
             permit = window.acquire() => permit?,
             _ = stop.changed() => break,
@@ -275,17 +333,25 @@ async fn publish_loop(
         // Everything the window allows right now goes out in one write.
         let mut batch = Vec::new();
         let mut count = 1;
-        while let Ok(more) = window.try_acquire() {
+        while count < left {
+            let Ok(more) = window.try_acquire() else {
+                break;
+            };
             more.forget();
             count += 1;
         }
+        left -= count;
         for _ in 0..count {
             packet_id = packet_id.checked_add(1).unwrap_or(1);
             stamp(&mut batch, packet_id);
         }
         sender.send(batch).await?;
-        sent.fetch_add(count, Ordering::Relaxed);
+        sent.fetch_add(count as u64, Ordering::Relaxed);
     }
+    // Every acknowledgement still owed counts: wait for the whole window to come back,
+    // for at most the drain time.
+    let all = u32::try_from(spec.window).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(spec.drain, window.acquire_many(all)).await;
     acks.abort();
     Ok(())
 }
