@@ -1,6 +1,6 @@
 //! Session state (section 4.1): what the broker keeps for a client id, connected or not.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use core::time::Duration;
@@ -8,7 +8,6 @@ use core::time::Duration;
 use bytes::Bytes;
 
 use crate::codec::{Packet, Publish};
-use crate::map::Set;
 use crate::time::Instant;
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{ConnId, PacketId, QoS};
@@ -61,6 +60,18 @@ pub(crate) struct AuthContext {
     pub(crate) common_name: Option<String>,
 }
 
+/// Backpressure's state of one session.
+#[derive(Debug, Default)]
+pub(crate) struct Pressure {
+    /// Publishers whose acknowledgements wait for this session's queue to drain.
+    pub(crate) waiters: Vec<ConnId>,
+    /// When the client last made progress while publishers waited on it.
+    pub(crate) progress_at: Instant,
+    /// It stopped reading while publishers waited on it: they no longer do, and its queue
+    /// is bounded by `max_queued` until it has drained.
+    pub(crate) slow_consumer: bool,
+}
+
 /// Everything the broker keeps for one client id.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -76,25 +87,21 @@ pub(crate) struct Session {
     pub(crate) queue: VecDeque<Message>,
     /// Incoming QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
     /// A PUBLISH with one of these ids is a duplicate and is not routed again
-    /// (MQTT-4.3.3-2, method B of figure 4.3).
-    pub(crate) qos2_received: Set<PacketId>,
+    /// (MQTT-4.3.3-2, method B of figure 4.3). A B-tree costs nothing while empty.
+    pub(crate) qos2_received: BTreeSet<PacketId>,
     /// When the last connection ended, while no connection is attached.
     pub(crate) disconnected_at: Option<Instant>,
-    /// Who the latest connection was, for iot:Receive checks, even while offline.
-    pub(crate) auth: AuthContext,
-    /// Publishers whose acknowledgements wait for this session's queue to drain
-    /// (backpressure, `broker/backpressure.rs`).
-    pub(crate) waiters: Vec<ConnId>,
-    /// When the client last made progress while publishers waited on it.
-    pub(crate) progress_at: Instant,
-    /// It stopped reading while publishers waited on it: they no longer do, and its queue
-    /// is bounded by `max_queued` until it has drained.
-    pub(crate) slow_consumer: bool,
+    /// Who the latest connection was, for iot:Receive checks, even while offline; boxed,
+    /// and absent for an anonymous client, because most idle sessions have none.
+    pub(crate) auth: Option<Box<AuthContext>>,
+    /// Backpressure's state (`broker/backpressure.rs`), while publishers wait on this
+    /// session or it is a slow consumer.
+    pub(crate) pressure: Option<Box<Pressure>>,
     next_packet_id: PacketId,
 }
 
 impl Session {
-    pub(crate) fn new(client_id: Arc<str>, clean: bool, qos2_received: Set<PacketId>) -> Self {
+    pub(crate) fn new(client_id: Arc<str>, clean: bool) -> Self {
         Session {
             client_id,
             clean,
@@ -102,12 +109,10 @@ impl Session {
             subscriptions: BTreeMap::new(),
             inflight: VecDeque::new(),
             queue: VecDeque::new(),
-            qos2_received,
+            qos2_received: BTreeSet::new(),
             disconnected_at: None,
-            auth: AuthContext::default(),
-            waiters: Vec::new(),
-            progress_at: Instant::ZERO,
-            slow_consumer: false,
+            auth: None,
+            pressure: None,
             next_packet_id: PacketId::FIRST,
         }
     }
@@ -138,6 +143,21 @@ impl Session {
     /// PUBREL released incoming QoS 2 id `id`: a later PUBLISH with it is a new message.
     pub(crate) fn release_qos2(&mut self, id: PacketId) {
         self.qos2_received.remove(&id);
+    }
+
+    /// Whether the session is a slow consumer (backpressure).
+    pub(crate) fn is_slow_consumer(&self) -> bool {
+        self.pressure.as_ref().is_some_and(|p| p.slow_consumer)
+    }
+
+    /// Who the client is, for policy decisions.
+    pub(crate) fn auth(&self) -> AuthContext {
+        self.auth.as_deref().cloned().unwrap_or_default()
+    }
+
+    /// Records who the client of a new connection is.
+    pub(crate) fn set_auth(&mut self, auth: AuthContext) {
+        self.auth = (auth != AuthContext::default()).then(|| Box::new(auth));
     }
 
     /// Queues a message behind those waiting for the window or a connection.
@@ -288,7 +308,6 @@ impl From<&Session> for SessionView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::map::Hashing;
 
     fn message() -> Message {
         Message {
@@ -301,7 +320,7 @@ mod tests {
 
     #[test]
     fn mqtt_2_3_1_4_allocation_skips_ids_still_in_flight_after_wrapping() {
-        let mut s = Session::new("c".into(), false, Hashing::new(0).set());
+        let mut s = Session::new("c".into(), false);
         let first = s.start_inflight(Instant::ZERO, message()).packet_id;
         assert_eq!(first.map(PacketId::get), Some(1));
         // Walk the counter all the way round: id 1 is still in flight and must be skipped.
@@ -313,7 +332,7 @@ mod tests {
 
     #[test]
     fn pump_fills_the_window_in_queue_order_and_complete_frees_a_place() {
-        let mut s = Session::new("c".into(), false, Hashing::new(0).set());
+        let mut s = Session::new("c".into(), false);
         for _ in 0..3 {
             s.queue.push_back(message());
         }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -219,11 +220,20 @@ impl Clock {
     }
 }
 
-/// The owner's view of one connection.
+/// The owner's view of one connection: kept small, because every idle connection has
+/// one. The broker keeps the rest of what the transport said about the peer.
 #[derive(Debug)]
 struct Connection {
     outbox: Arc<Outbox>,
-    peer: PeerInfo,
+    /// The peer's address, for log lines after the broker has forgotten the connection.
+    addr: Option<SocketAddr>,
+}
+
+impl Connection {
+    /// The peer's address as the log prints it.
+    fn peer(&self) -> String {
+        self.addr.map_or_else(|| "-".to_owned(), |a| a.to_string())
+    }
 }
 
 struct Owner {
@@ -331,10 +341,11 @@ impl Owner {
                 if self.stopping {
                     return; // Dropping `reply` tells the connection task to give up.
                 }
-                let peer = *peer;
-                let conn = self.broker.accept(now, peer.clone());
-                debug!(%conn, peer = peer.addr.as_deref().unwrap_or("-"), "accepted");
-                self.conns.insert(conn, Connection { outbox, peer });
+                let addr = peer.addr.as_deref().and_then(|a| a.parse().ok());
+                let conn = self.broker.accept(now, *peer);
+                let connection = Connection { outbox, addr };
+                debug!(%conn, peer = connection.peer(), "accepted");
+                self.conns.insert(conn, connection);
                 if reply.send(conn).is_err() {
                     self.broker.handle_closed(now, conn);
                 }
@@ -448,7 +459,7 @@ impl Owner {
             Err(Overflow) => {
                 warn!(
                     %conn,
-                    peer = connection.peer.addr.as_deref().unwrap_or("-"),
+                    peer = connection.peer(),
                     "closing a connection that reads too slowly (outgoing queue full)"
                 );
                 connection.outbox.abort();
@@ -469,7 +480,7 @@ impl Owner {
                 session_present,
                 keep_alive,
             } => {
-                let peer = self.conns.get(conn).map(|c| &c.peer);
+                let peer = self.broker.peer(*conn);
                 info!(
                     %conn,
                     client_id,
@@ -499,7 +510,7 @@ impl Owner {
                     }
                     _ => {}
                 }
-                let peer = self.conns.get(conn).and_then(|c| c.peer.addr.as_deref());
+                let peer = self.conns.get(conn).map(Connection::peer);
                 // The AWS reason is what AWS IoT's lifecycle events would say: only
                 // meaningful under its profile.
                 let aws_reason =
@@ -507,7 +518,7 @@ impl Owner {
                 info!(
                     %conn,
                     client_id = client_id.as_deref().unwrap_or("-"),
-                    peer = peer.unwrap_or("-"),
+                    peer = peer.as_deref().unwrap_or("-"),
                     reason = %reason.label(),
                     aws_reason = %aws_reason.unwrap_or("-"),
                     why,

@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: the project's benchmarks. The engine alone (criterion), then the
-//! server against Mosquitto (`server_bench.rs`).
+//! server against Mosquitto and the mqtt5 crate's broker (`server_bench.rs`).
 
 use anyhow::Result;
 
@@ -10,7 +10,7 @@ use crate::{process, server_bench, workspace};
 ///
 /// - `bench [-- criterion args]`: both, the arguments going to criterion;
 /// - `bench engine [-- criterion args]`: the engine alone;
-/// - `bench servers [--rounds N] [--secs S]`: brokerlab against Mosquitto alone.
+/// - `bench servers [--rounds N] [--secs S]`: brokerlab against Mosquitto and mqttv5 alone.
 pub fn run(args: &[String]) -> Result<()> {
     match args.split_first() {
         Some((which, rest)) if which == "engine" => {
@@ -50,7 +50,7 @@ fn engine_step(criterion_args: Vec<String>) -> Step {
 
 fn servers_step(args: Vec<String>) -> Step {
     Step::new(
-        "brokerlab against Mosquitto, same load generator, alternating",
+        "brokerlab against Mosquitto and mqttv5, same load generator, rotating",
         move || server_bench::run(&args).map(|()| Outcome::Done),
     )
 }

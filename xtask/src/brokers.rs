@@ -1,5 +1,6 @@
-//! The two brokers the server benchmark compares, started on free loopback ports and
-//! pinned to a core: brokerlab's release build, and Mosquitto 2 from Debian.
+//! The three brokers the server benchmark compares, started on free loopback ports and
+//! pinned to a core, each with its own defaults: brokerlab's release build, Mosquitto 2
+//! from Debian, and the `mqtt5` crate's broker (`mqttv5`).
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
@@ -15,15 +16,15 @@ use anyhow::{anyhow, bail, Context, Result};
 /// How long a broker may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Both brokers get the same limits: a QoS 1 in-flight window per client equal to the
-/// load generator's publishing window, and queues large enough never to drop.
-pub const MAX_INFLIGHT: u32 = 64;
-pub const MAX_QUEUED: u32 = 100_000;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Brokerlab,
     Mosquitto,
+    Mqttv5,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Brokerlab, Kind::Mosquitto, Kind::Mqttv5];
 }
 
 impl fmt::Display for Kind {
@@ -31,8 +32,19 @@ impl fmt::Display for Kind {
         f.write_str(match self {
             Kind::Brokerlab => "brokerlab",
             Kind::Mosquitto => "mosquitto",
+            Kind::Mqttv5 => "mqttv5",
         })
     }
+}
+
+/// What a broker needs to start: where its program and scratch folder are, and the CPU
+/// to pin it to.
+#[derive(Clone, Debug)]
+pub struct Programs {
+    pub brokerlab: std::path::PathBuf,
+    pub mqttv5: std::path::PathBuf,
+    pub dir: std::path::PathBuf,
+    pub pin: Option<&'static str>,
 }
 
 /// A running broker, killed when dropped.
@@ -46,19 +58,24 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// Starts a broker of `kind`.
+    pub fn start(kind: Kind, programs: &Programs) -> Result<Broker> {
+        match kind {
+            Kind::Brokerlab => Broker::brokerlab(&programs.brokerlab, programs.pin),
+            Kind::Mosquitto => Broker::mosquitto(&programs.dir, programs.pin),
+            Kind::Mqttv5 => Broker::mqttv5(&programs.mqttv5, programs.pin),
+        }
+    }
+
     /// Starts brokerlab's `binary` with the standard profile (the aws-iot profile's
     /// quotas, 100 publishes per second per connection among them, would be measured
-    /// instead of the server).
+    /// instead of the server) and its defaults.
     pub fn brokerlab(binary: &Path, pin: Option<&str>) -> Result<Broker> {
         let mut command = pinned(pin, binary);
         command
             .args(["serve", "--profile", "mqtt-3.1.1"])
             .args(["--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"])
             .args(["--max-connections", "20000"])
-            .arg("--set")
-            .arg(format!("max_inflight={MAX_INFLIGHT}"))
-            .arg("--set")
-            .arg(format!("max_queued={MAX_QUEUED}"))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -107,8 +124,6 @@ impl Broker {
                  listener {ws} 127.0.0.1\n\
                  protocol websockets\n\
                  allow_anonymous true\n\
-                 max_inflight_messages {MAX_INFLIGHT}\n\
-                 max_queued_messages {MAX_QUEUED}\n\
                  persistence false\n\
                  log_type none\n"
             ),
@@ -134,6 +149,34 @@ impl Broker {
         Ok(broker)
     }
 
+    /// Starts the `mqtt5` crate's broker: in memory, no `$SYS` topics, anonymous.
+    pub fn mqttv5(program: &Path, pin: Option<&str>) -> Result<Broker> {
+        let mqtt = free_port()?;
+        let ws = free_port()?;
+        let child = pinned(pin, program)
+            .arg("broker")
+            .args(["--host", &format!("127.0.0.1:{mqtt}")])
+            .args(["--ws-host", &format!("127.0.0.1:{ws}")])
+            .args(["--allow-anonymous", "true", "--storage-backend", "memory"])
+            .args(["--no-persistence", "--no-sys-topics", "--non-interactive"])
+            .args(["--max-clients", "20000"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start mqttv5")?;
+        let mqtt = SocketAddr::from(([127, 0, 0, 1], mqtt));
+        let broker = Broker {
+            kind: Kind::Mqttv5,
+            mqtt,
+            ws_url: format!("ws://127.0.0.1:{ws}/mqtt"),
+            child,
+        };
+        wait_until_listening(mqtt)?;
+        wait_until_listening(SocketAddr::from(([127, 0, 0, 1], ws)))?;
+        Ok(broker)
+    }
+
     /// The broker's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -141,14 +184,23 @@ impl Broker {
 
     /// The broker's resident memory, in KiB, from `/proc`.
     pub fn resident_kib(&self) -> Result<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The most resident memory the broker has had since it started, in KiB.
+    pub fn peak_resident_kib(&self) -> Result<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, key: &str) -> Result<u64> {
         let mut status = String::new();
         std::fs::File::open(format!("/proc/{}/status", self.child.id()))?
             .read_to_string(&mut status)?;
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .find_map(|line| line.strip_prefix(key))
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| anyhow!("no VmRSS for {}", self.kind))
+            .ok_or_else(|| anyhow!("no {key} for {}", self.kind))
     }
 }
 

@@ -7,6 +7,7 @@ mod browser_tests;
 mod chromium;
 mod cycles;
 mod mosquitto;
+mod mqttv5;
 mod process;
 mod serve;
 mod server_bench;
@@ -43,7 +44,8 @@ Commands:
                     `serde` feature, provisioning a wasm toolchain first if needed.
   bench [args...]   Run the benchmarks: the engine alone (criterion; arguments go to it,
                     for example a name filter, or `--save-baseline main`), then
-                    brokerlab against Mosquitto. `bench engine [args...]` and
+                    brokerlab against Mosquitto and the mqtt5 crate's broker (installed
+                    into target/tools when missing). `bench engine [args...]` and
                     `bench servers [--rounds N] [--secs S]` run one of the two.
   soak [--minutes N] [--clients N]
                     1,000 persistent-session devices (by default) publishing QoS 1

@@ -90,13 +90,14 @@ impl Broker {
         let Some(s) = self.session_mut(session) else {
             return;
         };
-        if s.waiters.is_empty() {
+        let pressure = s.pressure.get_or_insert_with(Box::default);
+        if pressure.waiters.is_empty() {
             // The stall clock starts when the first publisher waits.
-            s.progress_at = now;
+            pressure.progress_at = now;
             self.timers.set(Timer::Stall(session), now + timeout);
         }
-        if let Some(s) = self.session_mut(session) {
-            s.waiters.push(conn);
+        if let Some(p) = self.session_mut(session).and_then(|s| s.pressure.as_mut()) {
+            p.waiters.push(conn);
         }
     }
 
@@ -104,14 +105,14 @@ impl Broker {
     /// queue drained. A session publishers wait on is not stalled.
     pub(super) fn note_progress(&mut self, now: Instant, session: SessionId) {
         let timeout = self.config.slow_consumer_timeout();
-        let Some(s) = self.session_mut(session) else {
-            return;
+        let Some(p) = self.session_mut(session).and_then(|s| s.pressure.as_mut()) else {
+            return; // Nobody waits on it: nothing to note.
         };
-        if s.progress_at == now {
+        if p.progress_at == now {
             return; // The stall check moves at most once per millisecond.
         }
-        s.progress_at = now;
-        if !s.waiters.is_empty() {
+        p.progress_at = now;
+        if !p.waiters.is_empty() {
             self.timers.set(Timer::Stall(session), now + timeout);
         }
     }
@@ -126,24 +127,36 @@ impl Broker {
             return;
         };
         let drained = s.queue.len() <= low_water;
-        if drained && s.slow_consumer {
-            s.slow_consumer = false;
+        let gone = s.conn.is_none();
+        let Some(p) = s.pressure.as_mut() else {
+            return;
+        };
+        let mut caught_up = false;
+        if drained && p.slow_consumer {
+            p.slow_consumer = false;
+            caught_up = true;
+        }
+        let release = !p.waiters.is_empty() && (drained || gone || p.slow_consumer);
+        let waiters = if release {
+            std::mem::take(&mut p.waiters)
+        } else {
+            Vec::new()
+        };
+        if p.waiters.is_empty() && !p.slow_consumer {
+            s.pressure = None;
+        }
+        if caught_up {
             let client_id = s.client_id.to_string();
             self.emit(Event::SlowConsumer {
                 client_id,
                 slow: false,
             });
         }
-        let Some(s) = self.session_mut(session) else {
-            return;
-        };
-        if s.waiters.is_empty() || !(drained || s.conn.is_none() || s.slow_consumer) {
-            return;
-        }
-        let waiters = std::mem::take(&mut s.waiters);
-        self.timers.stop(Timer::Stall(session));
-        for conn in waiters {
-            self.stop_waiting(now, conn, session);
+        if release {
+            self.timers.stop(Timer::Stall(session));
+            for conn in waiters {
+                self.stop_waiting(now, conn, session);
+            }
         }
     }
 
@@ -174,11 +187,14 @@ impl Broker {
         let Some(s) = self.session_mut(session) else {
             return;
         };
-        if s.waiters.is_empty() || s.slow_consumer {
+        let client_id = s.client_id.to_string();
+        let Some(p) = s.pressure.as_mut() else {
+            return;
+        };
+        if p.waiters.is_empty() || p.slow_consumer {
             return;
         }
-        s.slow_consumer = true;
-        let client_id = s.client_id.to_string();
+        p.slow_consumer = true;
         self.stats.slow_consumers += 1;
         self.emit(Event::SlowConsumer {
             client_id,
@@ -193,11 +209,18 @@ impl Broker {
     /// QoS 2's PUBREC is answered anew).
     pub(super) fn forget_publisher(&mut self, conn: ConnId, held: HeldAcks) {
         for session in held.waiting_on {
-            if let Some(s) = self.session_mut(session) {
-                s.waiters.retain(|c| *c != conn);
-                if s.waiters.is_empty() {
-                    self.timers.stop(Timer::Stall(session));
+            let Some(s) = self.session_mut(session) else {
+                continue;
+            };
+            let Some(p) = s.pressure.as_mut() else {
+                continue;
+            };
+            p.waiters.retain(|c| *c != conn);
+            if p.waiters.is_empty() {
+                if !p.slow_consumer {
+                    s.pressure = None;
                 }
+                self.timers.stop(Timer::Stall(session));
             }
         }
     }

@@ -144,7 +144,7 @@ impl Broker {
         if let Some(s) = self.session_mut(session) {
             s.conn = Some(conn);
             s.disconnected_at = None;
-            s.auth = auth;
+            s.set_auth(auth);
         }
         let keep_alive = self.effective_keep_alive(conn, connect.keep_alive);
         let lifecycle = self.lifecycle_for(&client_id, connect.username.as_deref(), &peer);
@@ -367,17 +367,17 @@ impl Broker {
     }
 
     fn create_session(&mut self, client_id: Arc<str>, clean: bool) -> SessionId {
-        let session = Session::new(client_id.clone(), clean, self.hashing.set());
+        let session = Session::new(client_id.clone(), clean);
         let id = match self.free_sessions.pop() {
             Some(slot) => {
-                self.sessions[slot as usize] = Some(session);
+                self.sessions[slot as usize] = Some(Box::new(session));
                 SessionId(slot)
             }
             None => {
                 // Four billion simultaneous sessions would exhaust far more than memory
                 // first; saturating keeps the arithmetic total.
                 let slot = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
-                self.sessions.push(Some(session));
+                self.sessions.push(Some(Box::new(session)));
                 SessionId(slot)
             }
         };

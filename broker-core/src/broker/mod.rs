@@ -112,10 +112,11 @@ pub struct ConnectionView {
 pub struct Broker {
     config: Config,
     rng: Rng,
-    hashing: Hashing,
     conns: Map<ConnId, Conn>,
     next_conn: u64,
-    sessions: Vec<Option<Session>>,
+    /// Sessions by slot, each boxed: a slot costs a pointer, so the table's spare
+    /// capacity (it grows by doubling) costs little per idle client.
+    sessions: Vec<Option<Box<Session>>>,
     free_sessions: Vec<u32>,
     by_client: Map<Arc<str>, SessionId>,
     index: SubscriptionIndex,
@@ -160,7 +161,6 @@ impl Broker {
         let hashing = Hashing::new(config.seed);
         Broker {
             rng: Rng::new(config.seed),
-            hashing,
             conns: hashing.map(),
             next_conn: 1,
             sessions: Vec::new(),
@@ -285,7 +285,7 @@ impl Broker {
             .sessions
             .iter()
             .flatten()
-            .map(SessionView::from)
+            .map(|s| SessionView::from(&**s))
             .collect();
         v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         v
@@ -334,6 +334,11 @@ impl Broker {
             .collect();
         v.sort_by_key(|c| c.conn);
         v
+    }
+
+    /// What the transport said about the peer of an open connection.
+    pub fn peer(&self, conn: ConnId) -> Option<&PeerInfo> {
+        self.conns.get(&conn).map(|c| &*c.peer)
     }
 
     /// Counters since the broker was made, for metrics.
@@ -510,13 +515,13 @@ impl Broker {
     }
 
     fn session_ref(&self, id: SessionId) -> Option<&Session> {
-        self.sessions.get(id.0 as usize).and_then(Option::as_ref)
+        self.sessions.get(id.0 as usize).and_then(Option::as_deref)
     }
 
     fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
         self.sessions
             .get_mut(id.0 as usize)
-            .and_then(Option::as_mut)
+            .and_then(Option::as_deref_mut)
     }
 
     /// The connection a session is attached to, if its CONNECT has been accepted.

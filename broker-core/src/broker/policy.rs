@@ -50,7 +50,7 @@ impl Broker {
         let Some(s) = self.session_ref(session) else {
             return false;
         };
-        let (conn, client_id, auth) = (s.conn, s.client_id.clone(), s.auth.clone());
+        let (conn, client_id, auth) = (s.conn, s.client_id.clone(), s.auth());
         self.authorize(conn, &client_id, &auth, action, name)
     }
 

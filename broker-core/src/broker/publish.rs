@@ -425,7 +425,7 @@ impl Broker {
         let window_full = s.window_full(max_inflight);
         let congested = conn.is_some_and(|c| self.is_congested(c));
         let sendable = s.queue.is_empty() && !window_full && !congested;
-        let bounded = conn.is_none() || s.slow_consumer;
+        let bounded = conn.is_none() || s.is_slow_consumer();
         let queue_full = bounded && s.queue.len() >= max_queued;
         let pressured = !bounded && s.queue.len() + 1 >= high_water;
         if let (Some(conn), Some(rate), true) = (conn, rate, qos == QoS::AtMostOnce || sendable) {
