@@ -8,8 +8,8 @@
 use std::hint::black_box;
 
 use broker_core::{
-    Broker, Config, Connect, EventConfig, Instant, Output, Packet, PeerInfo, Publish, QoS,
-    Subscribe, TopicFilter, TopicName,
+    Broker, Config, Connect, EventConfig, Instant, Output, Packet, PeerInfo, Properties,
+    ProtocolVersion, Publish, QoS, Subscribe, TopicFilter, TopicName,
 };
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -20,6 +20,8 @@ const PAYLOAD: [u8; 64] = [0x5A; 64];
 fn connect(broker: &mut Broker, id: &str) -> broker_core::ConnId {
     let conn = broker.accept(Instant::ZERO, PeerInfo::default());
     let packet = Packet::Connect(Connect {
+        version: ProtocolVersion::V311,
+        properties: Properties::new(),
         clean_session: true,
         keep_alive: 0,
         client_id: id.into(),
@@ -40,8 +42,12 @@ fn setup(subscribers: usize) -> (Broker, broker_core::ConnId) {
     for i in 0..subscribers {
         let conn = connect(&mut broker, &format!("sub{i}"));
         let sub = Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: broker_core::PacketId::new(1).expect("non-zero"),
-            filters: vec![(TopicFilter::new(TOPIC).expect("filter"), QoS::AtMostOnce)],
+            filters: vec![(
+                TopicFilter::new(TOPIC).expect("filter"),
+                QoS::AtMostOnce.into(),
+            )],
         });
         broker.handle_bytes(Instant::ZERO, conn, &sub.to_bytes());
     }
@@ -53,6 +59,7 @@ fn setup(subscribers: usize) -> (Broker, broker_core::ConnId) {
 /// `count` QoS 0 PUBLISH packets back to back, as a socket read would deliver them.
 fn publishes(count: usize) -> Vec<u8> {
     let packet = Packet::Publish(Publish {
+        properties: None,
         dup: false,
         qos: QoS::AtMostOnce,
         retain: false,
@@ -116,8 +123,12 @@ fn qos1_round_trip(c: &mut Criterion) {
         });
         let sub = connect(&mut broker, "sub");
         let subscribe = Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: broker_core::PacketId::new(1).expect("non-zero"),
-            filters: vec![(TopicFilter::new(TOPIC).expect("filter"), QoS::AtLeastOnce)],
+            filters: vec![(
+                TopicFilter::new(TOPIC).expect("filter"),
+                QoS::AtLeastOnce.into(),
+            )],
         });
         broker.handle_bytes(Instant::ZERO, sub, &subscribe.to_bytes());
         let publisher = connect(&mut broker, "publisher");
@@ -127,6 +138,7 @@ fn qos1_round_trip(c: &mut Criterion) {
             || {
                 id = id % 60_000 + 1;
                 let p = Packet::Publish(Publish {
+                    properties: None,
                     dup: false,
                     qos: QoS::AtLeastOnce,
                     retain: false,

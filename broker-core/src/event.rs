@@ -2,12 +2,12 @@
 
 use bytes::Bytes;
 
-use crate::codec::{DecodeError, FieldSpan, Packet, PacketType};
+use crate::codec::{DecodeError, FieldSpan, Packet, PacketType, ReasonCode};
 use crate::policy::Decision;
 use crate::rule::Rule;
 use crate::time::Instant;
 use crate::topic::TopicName;
-use crate::types::{ConnId, ConnectReturnCode, QoS};
+use crate::types::{ConnId, ConnectReturnCode, ProtocolVersion, QoS};
 
 /// One output of the broker, from [`crate::Broker::poll_output`].
 #[derive(Clone, Debug, PartialEq)]
@@ -57,6 +57,9 @@ pub enum CloseReason {
     /// The client sent DISCONNECT; the server discards the Will (MQTT-3.14.4-3). The only
     /// reason the Will is not sent.
     ClientDisconnect,
+    /// The client sent an MQTT 5.0 DISCONNECT with Reason Code 0x04, "Disconnect with
+    /// Will Message": the Will is published (section 3.14.2.1).
+    ClientDisconnectWithWill,
     /// The transport closed without DISCONNECT (reported by `handle_closed`).
     TransportClosed,
     /// The client broke the protocol.
@@ -70,8 +73,9 @@ pub enum CloseReason {
         /// The connection that took over.
         by: ConnId,
     },
-    /// The CONNECT was refused with this CONNACK code (MQTT-3.2.2-5).
-    ConnectRefused(ConnectReturnCode),
+    /// The CONNECT was refused with this CONNACK code (MQTT-3.2.2-5): a 3.1.1 return
+    /// code, or a 5.0 Reason Code.
+    ConnectRefused(ReasonCode),
     /// A rule of the `aws-iot` profile closes the connection (AWS: CLIENT_ERROR).
     Rule(Rule),
     /// The server closed the connection, for example when shutting down.
@@ -91,6 +95,7 @@ impl CloseReason {
     pub fn label(&self) -> &'static str {
         match self {
             CloseReason::ClientDisconnect => "ClientDisconnect",
+            CloseReason::ClientDisconnectWithWill => "ClientDisconnectWithWill",
             CloseReason::TransportClosed => "TransportClosed",
             CloseReason::ProtocolViolation(_) => "ProtocolViolation",
             CloseReason::KeepAliveTimeout => "KeepAliveTimeout",
@@ -107,7 +112,9 @@ impl CloseReason {
     /// (docs/aws-iot-profile.md, "Lifecycle events").
     pub fn aws_reason(&self) -> &'static str {
         match self {
-            CloseReason::ClientDisconnect => "CLIENT_INITIATED_DISCONNECT",
+            CloseReason::ClientDisconnect | CloseReason::ClientDisconnectWithWill => {
+                "CLIENT_INITIATED_DISCONNECT"
+            }
             CloseReason::TransportClosed => "CONNECTION_LOST",
             CloseReason::KeepAliveTimeout => "MQTT_KEEP_ALIVE_TIMEOUT",
             CloseReason::TakenOver { .. } => "DUPLICATE_CLIENTID",
@@ -121,12 +128,34 @@ impl CloseReason {
         }
     }
 
+    /// The Reason Code of the DISCONNECT the server sends an MQTT 5.0 client before it
+    /// closes the connection (section 3.14.2.1), or `None` where none is sent: the client
+    /// closed it, the network did, or no CONNACK was sent yet.
+    pub fn reason_code(&self) -> Option<ReasonCode> {
+        Some(match self {
+            CloseReason::ClientDisconnect
+            | CloseReason::ClientDisconnectWithWill
+            | CloseReason::TransportClosed
+            | CloseReason::ConnectTimeout
+            | CloseReason::ConnectRefused(_) => return None,
+            CloseReason::ProtocolViolation(v) => v.reason_code(),
+            CloseReason::KeepAliveTimeout => ReasonCode::KEEP_ALIVE_TIMEOUT,
+            CloseReason::TakenOver { .. } => ReasonCode::SESSION_TAKEN_OVER,
+            CloseReason::Rule(rule) => rule.reason_code(),
+            CloseReason::ServerShutdown => ReasonCode::SERVER_SHUTTING_DOWN,
+            CloseReason::AuthError => ReasonCode::NOT_AUTHORIZED,
+        })
+    }
+
     /// The sentence a person reads: what ended the connection, naming the statement or
     /// rule behind it with the values in force. The server logs it and the simulator
     /// shows it.
     pub fn describe(&self, config: &crate::Config) -> String {
         match self {
             CloseReason::ClientDisconnect => "the client sent DISCONNECT".to_owned(),
+            CloseReason::ClientDisconnectWithWill => {
+                "the client sent DISCONNECT with reason 0x04: publish my Will".to_owned()
+            }
             CloseReason::TransportClosed => "the network connection was lost".to_owned(),
             CloseReason::ProtocolViolation(v) => {
                 format!("protocol violation: {} ({})", v.describe(), v.statement())
@@ -142,11 +171,9 @@ impl CloseReason {
                 format!("{by} took over the client id (MQTT-3.1.4-2)")
             }
             CloseReason::ConnectRefused(code) => {
-                format!(
-                    "CONNECT refused with CONNACK {:#04x}: {}",
-                    *code as u8,
-                    code.describe()
-                )
+                let words = ConnectReturnCode::from_byte(code.0)
+                    .map_or_else(|| code.name(), ConnectReturnCode::describe);
+                format!("CONNECT refused with CONNACK {:#04x}: {words}", code.0)
             }
             CloseReason::Rule(rule) => format!(
                 "{} ({}): {}",
@@ -172,6 +199,34 @@ pub enum Violation {
     SecondConnect,
     /// A packet only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP).
     ServerPacketFromClient(PacketType),
+    /// MQTT 5.0: more unacknowledged QoS 1 and 2 PUBLISH packets than the Receive
+    /// Maximum the server sent (MQTT-3.3.4-7).
+    ReceiveMaximumExceeded,
+    /// MQTT 5.0: a Topic Alias of 0, or above the Topic Alias Maximum the server sent
+    /// (MQTT-3.3.2-8, MQTT-3.3.2-9).
+    TopicAliasInvalid(u16),
+    /// MQTT 5.0: a PUBLISH naming its topic by an alias the client never set (section
+    /// 3.3.2.3.4).
+    UnknownTopicAlias(u16),
+    /// MQTT 5.0: a DISCONNECT setting a Session Expiry Interval when the CONNECT's was 0
+    /// (section 3.14.2.2.2).
+    SessionExpiryOnDisconnect,
+    /// MQTT 5.0: AUTH without an Authentication Method in CONNECT (section 4.12).
+    UnexpectedAuth,
+    /// MQTT 5.0: No Local on a shared subscription (MQTT-3.8.3-4).
+    NoLocalOnSharedSubscription,
+    /// MQTT 5.0: a PUBLISH from a client with a Subscription Identifier (MQTT-3.3.4-6).
+    SubscriptionIdentifierFromClient,
+    /// MQTT 5.0: a SUBSCRIBE with a Subscription Identifier to a server whose CONNACK
+    /// said they are not available (section 3.2.2.3.12).
+    SubscriptionIdentifiersUnsupported,
+    /// MQTT 5.0: a PUBLISH with a QoS above the Maximum QoS in CONNACK (MQTT-3.2.2-11).
+    QoSNotSupported,
+    /// MQTT 5.0: a QoS 0 PUBLISH whose payload is not UTF-8 although its Payload Format
+    /// Indicator says it is (section 3.3.2.3.2).
+    PayloadFormatInvalid,
+    /// MQTT 5.0: a Response Topic that is not a valid topic name (MQTT-3.3.2-14).
+    InvalidResponseTopic,
 }
 
 impl Violation {
@@ -182,6 +237,44 @@ impl Violation {
             Violation::FirstPacketNotConnect(_) => "MQTT-3.1.0-1",
             Violation::SecondConnect => "MQTT-3.1.0-2",
             Violation::ServerPacketFromClient(_) => "MQTT-4.8.0-1",
+            Violation::ReceiveMaximumExceeded => "MQTT-3.3.4-7",
+            Violation::TopicAliasInvalid(0) => "MQTT-3.3.2-8",
+            Violation::TopicAliasInvalid(_) => "MQTT-3.3.2-9",
+            Violation::UnknownTopicAlias(_) => "section 3.3.2.3.4",
+            Violation::SessionExpiryOnDisconnect => "section 3.14.2.2.2",
+            Violation::UnexpectedAuth => "section 4.12",
+            Violation::NoLocalOnSharedSubscription => "MQTT-3.8.3-4",
+            Violation::SubscriptionIdentifierFromClient => "MQTT-3.3.4-6",
+            Violation::SubscriptionIdentifiersUnsupported => "section 3.2.2.3.12",
+            Violation::QoSNotSupported => "MQTT-3.2.2-11",
+            Violation::PayloadFormatInvalid => "section 3.3.2.3.2",
+            Violation::InvalidResponseTopic => "MQTT-3.3.2-14",
+        }
+    }
+
+    /// The Reason Code of the DISCONNECT an MQTT 5.0 client gets for it.
+    pub fn reason_code(&self) -> ReasonCode {
+        match self {
+            Violation::Malformed(DecodeError::PacketTooLarge { .. }) => {
+                ReasonCode::PACKET_TOO_LARGE
+            }
+            Violation::Malformed(_) => ReasonCode::MALFORMED_PACKET,
+            Violation::ReceiveMaximumExceeded => ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+            Violation::TopicAliasInvalid(_) => ReasonCode::TOPIC_ALIAS_INVALID,
+            Violation::QoSNotSupported => ReasonCode::QOS_NOT_SUPPORTED,
+            Violation::PayloadFormatInvalid => ReasonCode::PAYLOAD_FORMAT_INVALID,
+            Violation::SubscriptionIdentifiersUnsupported => {
+                ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED
+            }
+            Violation::FirstPacketNotConnect(_)
+            | Violation::SecondConnect
+            | Violation::ServerPacketFromClient(_)
+            | Violation::UnknownTopicAlias(_)
+            | Violation::SessionExpiryOnDisconnect
+            | Violation::UnexpectedAuth
+            | Violation::NoLocalOnSharedSubscription
+            | Violation::SubscriptionIdentifierFromClient
+            | Violation::InvalidResponseTopic => ReasonCode::PROTOCOL_ERROR,
         }
     }
 
@@ -194,6 +287,33 @@ impl Violation {
             Violation::ServerPacketFromClient(t) => {
                 format!("it sent {}, which only a server sends", t.name())
             }
+            Violation::ReceiveMaximumExceeded => {
+                "it sent more unacknowledged QoS 1 and 2 messages than the Receive Maximum"
+                    .to_owned()
+            }
+            Violation::TopicAliasInvalid(a) => {
+                format!("Topic Alias {a} is 0 or above the Topic Alias Maximum")
+            }
+            Violation::UnknownTopicAlias(a) => format!("Topic Alias {a} was never set"),
+            Violation::SessionExpiryOnDisconnect => {
+                "DISCONNECT set a Session Expiry Interval after CONNECT's 0".to_owned()
+            }
+            Violation::UnexpectedAuth => "AUTH without an authentication method".to_owned(),
+            Violation::NoLocalOnSharedSubscription => {
+                "No Local on a shared subscription".to_owned()
+            }
+            Violation::SubscriptionIdentifierFromClient => {
+                "a PUBLISH carried a Subscription Identifier".to_owned()
+            }
+            Violation::SubscriptionIdentifiersUnsupported => {
+                "a SUBSCRIBE carried a Subscription Identifier, which this server does not offer"
+                    .to_owned()
+            }
+            Violation::QoSNotSupported => "QoS above the Maximum QoS".to_owned(),
+            Violation::PayloadFormatInvalid => {
+                "the payload is not UTF-8 as its Payload Format Indicator says".to_owned()
+            }
+            Violation::InvalidResponseTopic => "the Response Topic is not a topic name".to_owned(),
         }
     }
 }
@@ -207,6 +327,11 @@ pub enum DropReason {
     /// A QoS 0 message for a persistent session whose client is offline; the broker
     /// queues only QoS 1 and 2 (the standard allows but does not require QoS 0, 3.1.2.4).
     Qos0Offline,
+    /// MQTT 5.0: the message expired before it could be sent (MQTT-3.3.2-5).
+    Expired,
+    /// MQTT 5.0: the PUBLISH would exceed the client's Maximum Packet Size; it is not
+    /// sent, as if delivered (MQTT-3.1.2-25).
+    TooLargeForClient,
     /// Over the `aws-iot` profile's publishes-per-second quota for the connection.
     Throttled,
     /// A client that is not reading fast enough: a QoS 0 message while the shell reports
@@ -269,6 +394,8 @@ pub enum Event {
         session_present: bool,
         /// The keep-alive in seconds.
         keep_alive: u16,
+        /// The protocol version.
+        version: ProtocolVersion,
     },
     /// A connection ended, for logs and the simulator: emitted just before the
     /// connection's `Output::Close`, which is what a shell acts on.
@@ -406,4 +533,6 @@ pub enum TimerKind {
     Reorder,
     /// A session that publishers wait on made no progress for the slow-consumer timeout.
     Stall,
+    /// An MQTT 5.0 Will's delay passed.
+    WillDelay,
 }

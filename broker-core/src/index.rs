@@ -2,21 +2,32 @@
 //!
 //! A trie keyed by filter level, so a publish walks one path per topic level (plus the
 //! `+` and `#` branches) instead of testing every filter. Each node holds the sessions
-//! whose filter ends there. The answer is cross-checked against the reference matcher
+//! whose filter ends there, and the groups of shared subscriptions on that filter (MQTT
+//! 5.0 section 4.8.2). The answer is cross-checked against the reference matcher
 //! `topic::matches` by a property test.
 
 use crate::map::{Hashing, Map};
-use crate::session::SessionId;
+use crate::session::{SessionId, Subscription};
 use crate::time::Instant;
 use crate::topic::{HashMatchesParent, TopicFilter, TopicName};
 use crate::types::QoS;
 
-/// One session's subscription at a node: its QoS and when it takes effect (the aws-iot
-/// profile's rule D4 delays it after SUBACK; otherwise it is the subscribe instant).
+/// One session's subscription at a node: what it asked, and when it takes effect (the
+/// aws-iot profile's rule D4 delays it after SUBACK; otherwise it is the subscribe
+/// instant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
-    qos: QoS,
+    subscription: Subscription,
     active_from: Instant,
+}
+
+/// One matching subscription of a session, as routing needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Matched {
+    pub(crate) session: SessionId,
+    pub(crate) qos: QoS,
+    pub(crate) retain_as_published: bool,
+    pub(crate) id: Option<u32>,
 }
 
 /// Why a subscription that matches a topic's text did not receive it.
@@ -32,6 +43,8 @@ pub enum Skipped {
 struct Node {
     children: Map<Box<str>, Node>,
     subscribers: Map<SessionId, Entry>,
+    /// Shared subscriptions ending here, by group name.
+    shared: Map<Box<str>, Map<SessionId, Entry>>,
 }
 
 impl Node {
@@ -39,11 +52,12 @@ impl Node {
         Node {
             children: h.map(),
             subscribers: h.map(),
+            shared: h.map(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.subscribers.is_empty()
+        self.children.is_empty() && self.subscribers.is_empty() && self.shared.is_empty()
     }
 }
 
@@ -54,6 +68,23 @@ pub struct SubscriptionIndex {
     hashing: Hashing,
     parent: HashMatchesParent,
     len: usize,
+}
+
+/// What matching a topic found: ordinary subscriptions, and the members of each
+/// matching shared-subscription group, numbered by group.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub(crate) direct: Vec<Matched>,
+    pub(crate) shared: Vec<(u32, Matched)>,
+    pub(crate) skipped: Vec<(SessionId, Skipped)>,
+}
+
+impl Found {
+    pub(crate) fn clear(&mut self) {
+        self.direct.clear();
+        self.shared.clear();
+        self.skipped.clear();
+    }
 }
 
 impl SubscriptionIndex {
@@ -77,17 +108,18 @@ impl SubscriptionIndex {
         self.len == 0
     }
 
-    /// Adds or replaces `session`'s subscription to `filter` (MQTT-3.8.4-3: a repeated
-    /// filter replaces the old subscription), in effect from `active_from`. A replaced
-    /// subscription keeps its original start, so re-subscribing never opens a gap.
-    /// Returns the QoS it replaced, if any.
-    pub fn insert(
+    /// Adds or replaces `session`'s subscription to `filter`, or to the shared group
+    /// `group` on it (MQTT-3.8.4-3: a repeated filter replaces the old subscription), in
+    /// effect from `active_from`. A replaced subscription keeps its original start, so
+    /// re-subscribing never opens a gap. Returns whether it replaced one.
+    pub(crate) fn insert(
         &mut self,
+        group: Option<&str>,
         filter: &TopicFilter,
         session: SessionId,
-        qos: QoS,
+        subscription: Subscription,
         active_from: Instant,
-    ) -> Option<QoS> {
+    ) -> bool {
         let h = self.hashing;
         let mut node = &mut self.root;
         for level in filter.levels() {
@@ -96,62 +128,75 @@ impl SubscriptionIndex {
                 .entry(level.into())
                 .or_insert_with(|| Node::new(h));
         }
-        match node.subscribers.get_mut(&session) {
-            Some(entry) => Some(core::mem::replace(&mut entry.qos, qos)),
+        let members = match group {
+            None => &mut node.subscribers,
+            Some(g) => node.shared.entry(g.into()).or_insert_with(|| h.map()),
+        };
+        match members.get_mut(&session) {
+            Some(entry) => {
+                entry.subscription = subscription;
+                true
+            }
             None => {
-                node.subscribers.insert(session, Entry { qos, active_from });
+                members.insert(
+                    session,
+                    Entry {
+                        subscription,
+                        active_from,
+                    },
+                );
                 self.len += 1;
-                None
+                false
             }
         }
     }
 
-    /// Removes `session`'s subscription to `filter`; returns whether there was one.
-    pub fn remove(&mut self, filter: &TopicFilter, session: SessionId) -> bool {
-        let removed = remove_at(&mut self.root, filter.levels(), session);
+    /// Removes `session`'s subscription to `filter` (in `group`, if shared); returns
+    /// whether there was one.
+    pub(crate) fn remove(
+        &mut self,
+        group: Option<&str>,
+        filter: &TopicFilter,
+        session: SessionId,
+    ) -> bool {
+        let removed = remove_at(&mut self.root, filter.levels(), group, session);
         if removed {
             self.len -= 1;
         }
         removed
     }
 
-    /// Appends to `out` every session with a filter matching `topic` and in effect at
-    /// `now`, with the highest QoS among its matching filters, each session once:
-    /// overlapping subscriptions give one copy at the highest QoS (section 3.3.5). The
-    /// order is deterministic. Sessions passed over only because a subscription is not
-    /// in effect yet, or because of `HashMatchesParent::No`, are appended to `skipped`
-    /// (possibly more than once, and possibly also matched through another filter).
-    pub fn matches(
+    /// Collects into `found` every subscription matching `topic` and in effect at `now`,
+    /// leaving out those with No Local when `from` (the publisher's session) is the
+    /// subscriber (MQTT-3.8.3-3). Ordinary subscriptions come sorted by session, so that
+    /// routing can merge a session's several matching filters into one delivery (section
+    /// 3.3.5). Shared groups come as their members, numbered by group. The order is
+    /// deterministic. Sessions passed over only because a subscription is not in effect
+    /// yet, or because of `HashMatchesParent::No`, go to `skipped`.
+    pub(crate) fn matches(
         &self,
         topic: &TopicName,
         now: Instant,
-        out: &mut Vec<(SessionId, QoS)>,
-        skipped: &mut Vec<(SessionId, Skipped)>,
+        from: Option<SessionId>,
+        found: &mut Found,
     ) {
-        let start = out.len();
         let mut nodes = 0;
         let mut walk = Walk {
             system: topic.is_system(),
             parent: self.parent,
             now,
-            out,
-            skipped,
+            from,
+            found,
             nodes: &mut nodes,
+            groups: 0,
         };
         walk.visit(&self.root, topic.levels(), true);
         if nodes > 1 {
-            // Several filters matched: one session may appear more than once. Sorting by
-            // session, then QoS descending, keeps the highest QoS first for `dedup`.
-            let found = &mut out[start..];
-            found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            let mut kept = start;
-            for i in start..out.len() {
-                if kept == start || out[kept - 1].0 != out[i].0 {
-                    out[kept] = out[i];
-                    kept += 1;
-                }
-            }
-            out.truncate(kept);
+            // Several filters matched: one session may appear more than once, and routing
+            // merges its entries when they are next to each other.
+            found
+                .direct
+                .sort_unstable_by(|a, b| a.session.cmp(&b.session).then(b.qos.cmp(&a.qos)));
         }
     }
 }
@@ -160,22 +205,42 @@ struct Walk<'a> {
     system: bool,
     parent: HashMatchesParent,
     now: Instant,
-    out: &'a mut Vec<(SessionId, QoS)>,
-    skipped: &'a mut Vec<(SessionId, Skipped)>,
+    from: Option<SessionId>,
+    found: &'a mut Found,
     nodes: &'a mut usize,
+    groups: u32,
 }
 
 impl Walk<'_> {
-    fn take(&mut self, node: &Node) {
-        if node.subscribers.is_empty() {
-            return;
+    fn matched(session: SessionId, entry: &Entry) -> Matched {
+        Matched {
+            session,
+            qos: entry.subscription.options.qos,
+            retain_as_published: entry.subscription.options.retain_as_published,
+            id: entry.subscription.id,
         }
-        *self.nodes += 1;
-        for (session, entry) in &node.subscribers {
-            if entry.active_from <= self.now {
-                self.out.push((*session, entry.qos));
-            } else {
-                self.skipped.push((*session, Skipped::Pending));
+    }
+
+    fn take(&mut self, node: &Node) {
+        if !node.subscribers.is_empty() {
+            *self.nodes += 1;
+            for (session, entry) in &node.subscribers {
+                if entry.active_from > self.now {
+                    self.found.skipped.push((*session, Skipped::Pending));
+                } else if !(entry.subscription.options.no_local && Some(*session) == self.from) {
+                    self.found.direct.push(Self::matched(*session, entry));
+                }
+            }
+        }
+        for members in node.shared.values() {
+            let group = self.groups;
+            self.groups += 1;
+            for (session, entry) in members {
+                if entry.active_from <= self.now {
+                    self.found
+                        .shared
+                        .push((group, Self::matched(*session, entry)));
+                }
             }
         }
     }
@@ -185,11 +250,12 @@ impl Walk<'_> {
         let wildcards = !(first && self.system);
         let Some(level) = rest.next() else {
             self.take(node);
-            // `a/#` also matches `a` itself in MQTT 3.1.1 (section 4.7.1.2), not in AWS IoT.
+            // `a/#` also matches `a` itself in MQTT (section 4.7.1.2), not in AWS IoT.
             if let Some(hash) = node.children.get("#") {
                 match self.parent {
                     HashMatchesParent::Yes => self.take(hash),
                     HashMatchesParent::No => self
+                        .found
                         .skipped
                         .extend(hash.subscribers.keys().map(|s| (*s, Skipped::HashParent))),
                 }
@@ -210,14 +276,31 @@ impl Walk<'_> {
     }
 }
 
-fn remove_at(node: &mut Node, mut levels: core::str::Split<'_, char>, session: SessionId) -> bool {
+fn remove_at(
+    node: &mut Node,
+    mut levels: core::str::Split<'_, char>,
+    group: Option<&str>,
+    session: SessionId,
+) -> bool {
     let Some(level) = levels.next() else {
-        return node.subscribers.remove(&session).is_some();
+        return match group {
+            None => node.subscribers.remove(&session).is_some(),
+            Some(g) => {
+                let Some(members) = node.shared.get_mut(g) else {
+                    return false;
+                };
+                let removed = members.remove(&session).is_some();
+                if members.is_empty() {
+                    node.shared.remove(g);
+                }
+                removed
+            }
+        };
     };
     let Some(child) = node.children.get_mut(level) else {
         return false;
     };
-    let removed = remove_at(child, levels, session);
+    let removed = remove_at(child, levels, group, session);
     // Prune branches nobody uses any more, so a churn of unique filters cannot grow the
     // trie without bound.
     if child.is_empty() {
@@ -229,6 +312,7 @@ fn remove_at(node: &mut Node, mut levels: core::str::Split<'_, char>, session: S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::SubscriptionOptions;
 
     fn index() -> SubscriptionIndex {
         SubscriptionIndex::new(Hashing::new(1), HashMatchesParent::Yes)
@@ -238,67 +322,73 @@ mod tests {
         TopicFilter::new(s).expect("filter")
     }
 
+    fn sub(qos: QoS) -> Subscription {
+        Subscription {
+            options: SubscriptionOptions::from(qos),
+            id: None,
+        }
+    }
+
     fn found(ix: &SubscriptionIndex, topic: &str) -> Vec<(SessionId, QoS)> {
-        let mut out = Vec::new();
-        ix.matches(
-            &TopicName::new(topic).expect("topic"),
-            Instant::ZERO,
-            &mut out,
-            &mut Vec::new(),
-        );
+        let mut found = Found::default();
+        let topic = TopicName::new(topic).expect("topic");
+        ix.matches(&topic, Instant::ZERO, None, &mut found);
+        let mut out: Vec<_> = found.direct.iter().map(|m| (m.session, m.qos)).collect();
         out.sort();
+        out.dedup_by_key(|(s, _)| *s);
         out
     }
 
     #[test]
     fn pending_subscriptions_are_skipped_until_in_effect() {
         let mut ix = index();
-        ix.insert(
-            &f("a"),
-            SessionId(1),
-            QoS::AtMostOnce,
-            Instant::from_millis(100),
-        );
-        let (mut out, mut skipped) = (Vec::new(), Vec::new());
-        ix.matches(
-            &TopicName::new("a").expect("topic"),
-            Instant::from_millis(99),
-            &mut out,
-            &mut skipped,
-        );
-        assert!(out.is_empty());
-        assert_eq!(skipped, [(SessionId(1), Skipped::Pending)]);
-        out.clear();
-        ix.matches(
-            &TopicName::new("a").expect("topic"),
-            Instant::from_millis(100),
-            &mut out,
-            &mut Vec::new(),
-        );
-        assert_eq!(out, [(SessionId(1), QoS::AtMostOnce)]);
+        let later = Instant::from_millis(100);
+        ix.insert(None, &f("a"), SessionId(1), sub(QoS::AtMostOnce), later);
+        let topic = TopicName::new("a").expect("topic");
+        let mut found = Found::default();
+        ix.matches(&topic, Instant::from_millis(99), None, &mut found);
+        assert!(found.direct.is_empty());
+        assert_eq!(found.skipped, [(SessionId(1), Skipped::Pending)]);
+        found.clear();
+        ix.matches(&topic, later, None, &mut found);
+        assert_eq!(found.direct.len(), 1);
     }
 
     #[test]
-    fn overlapping_filters_give_one_entry_at_the_highest_qos() {
+    fn overlapping_filters_come_sorted_highest_qos_first() {
         let mut ix = index();
         let s = SessionId(3);
-        ix.insert(&f("a/+"), s, QoS::AtMostOnce, Instant::ZERO);
-        ix.insert(&f("a/#"), s, QoS::ExactlyOnce, Instant::ZERO);
-        ix.insert(&f("a/b"), s, QoS::AtLeastOnce, Instant::ZERO);
-        assert_eq!(found(&ix, "a/b"), vec![(s, QoS::ExactlyOnce)]);
+        ix.insert(None, &f("a/+"), s, sub(QoS::AtMostOnce), Instant::ZERO);
+        ix.insert(None, &f("a/#"), s, sub(QoS::ExactlyOnce), Instant::ZERO);
+        ix.insert(None, &f("a/b"), s, sub(QoS::AtLeastOnce), Instant::ZERO);
+        let mut found = Found::default();
+        ix.matches(
+            &TopicName::new("a/b").expect("topic"),
+            Instant::ZERO,
+            None,
+            &mut found,
+        );
+        let qos: Vec<QoS> = found.direct.iter().map(|m| m.qos).collect();
+        assert_eq!(qos, [QoS::ExactlyOnce, QoS::AtLeastOnce, QoS::AtMostOnce]);
     }
 
     #[test]
     fn resubscribing_replaces_and_does_not_count_twice() {
         let mut ix = index();
-        assert_eq!(
-            ix.insert(&f("x"), SessionId(1), QoS::AtMostOnce, Instant::ZERO),
-            None
-        );
-        assert_eq!(
-            ix.insert(&f("x"), SessionId(1), QoS::AtLeastOnce, Instant::ZERO),
-            Some(QoS::AtMostOnce)
-        );
+        assert!(!ix.insert(
+            None,
+            &f("x"),
+            SessionId(1),
+            sub(QoS::AtMostOnce),
+            Instant::ZERO
+        ));
+        assert!(ix.insert(
+            None,
+            &f("x"),
+            SessionId(1),
+            sub(QoS::AtLeastOnce),
+            Instant::ZERO
+        ));
         assert_eq!(ix.len(), 1);
         assert_eq!(found(&ix, "x"), vec![(SessionId(1), QoS::AtLeastOnce)]);
     }
@@ -306,30 +396,86 @@ mod tests {
     #[test]
     fn removal_prunes_and_stops_matching() {
         let mut ix = index();
-        ix.insert(&f("a/b/c/d"), SessionId(1), QoS::AtMostOnce, Instant::ZERO);
-        assert!(ix.remove(&f("a/b/c/d"), SessionId(1)));
-        assert!(!ix.remove(&f("a/b/c/d"), SessionId(1)));
+        ix.insert(
+            None,
+            &f("a/b/c"),
+            SessionId(1),
+            sub(QoS::AtMostOnce),
+            Instant::ZERO,
+        );
+        assert!(ix.remove(None, &f("a/b/c"), SessionId(1)));
+        assert!(!ix.remove(None, &f("a/b/c"), SessionId(1)));
         assert!(ix.root.is_empty());
-        assert!(found(&ix, "a/b/c/d").is_empty());
+        assert!(found(&ix, "a/b/c").is_empty());
     }
 
     #[test]
-    fn dollar_topics_are_not_matched_by_leading_wildcards() {
+    fn mqtt_3_8_3_3_no_local_leaves_out_the_publishers_own_subscription() {
         let mut ix = index();
-        ix.insert(&f("#"), SessionId(1), QoS::AtMostOnce, Instant::ZERO);
-        ix.insert(&f("+/x"), SessionId(2), QoS::AtMostOnce, Instant::ZERO);
-        ix.insert(&f("$SYS/#"), SessionId(3), QoS::AtMostOnce, Instant::ZERO);
-        assert_eq!(found(&ix, "$SYS/x"), vec![(SessionId(3), QoS::AtMostOnce)]);
+        let mut own = sub(QoS::AtLeastOnce);
+        own.options.no_local = true;
+        ix.insert(None, &f("t"), SessionId(1), own, Instant::ZERO);
+        ix.insert(None, &f("t"), SessionId(2), own, Instant::ZERO);
+        let mut found = Found::default();
+        let topic = TopicName::new("t").expect("topic");
+        ix.matches(&topic, Instant::ZERO, Some(SessionId(1)), &mut found);
+        let sessions: Vec<SessionId> = found.direct.iter().map(|m| m.session).collect();
+        assert_eq!(sessions, [SessionId(2)]);
     }
 
     #[test]
-    fn hash_matches_parent_only_in_the_standard() {
-        let mut std = index();
-        std.insert(&f("sensor/#"), SessionId(1), QoS::AtMostOnce, Instant::ZERO);
-        assert_eq!(found(&std, "sensor").len(), 1);
-        let mut aws = SubscriptionIndex::new(Hashing::new(1), HashMatchesParent::No);
-        aws.insert(&f("sensor/#"), SessionId(1), QoS::AtMostOnce, Instant::ZERO);
-        assert!(found(&aws, "sensor").is_empty());
-        assert_eq!(found(&aws, "sensor/t").len(), 1);
+    fn shared_groups_come_apart_numbered_by_group() {
+        let mut ix = index();
+        for (g, s) in [("g1", 1), ("g1", 2), ("g2", 3)] {
+            ix.insert(
+                Some(g),
+                &f("t/+"),
+                SessionId(s),
+                sub(QoS::AtLeastOnce),
+                Instant::ZERO,
+            );
+        }
+        let mut found = Found::default();
+        ix.matches(
+            &TopicName::new("t/x").expect("topic"),
+            Instant::ZERO,
+            None,
+            &mut found,
+        );
+        assert!(found.direct.is_empty());
+        let mut groups: Vec<u32> = found.shared.iter().map(|(g, _)| *g).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(found.shared.len(), 3);
+        assert!(ix.remove(Some("g1"), &f("t/+"), SessionId(1)));
+        assert_eq!(ix.len(), 2);
+    }
+
+    #[test]
+    fn mqtt_4_7_2_1_wildcards_at_the_first_level_do_not_match_dollar_topics() {
+        let mut ix = index();
+        ix.insert(
+            None,
+            &f("#"),
+            SessionId(1),
+            sub(QoS::AtMostOnce),
+            Instant::ZERO,
+        );
+        ix.insert(
+            None,
+            &f("+/x"),
+            SessionId(2),
+            sub(QoS::AtMostOnce),
+            Instant::ZERO,
+        );
+        ix.insert(
+            None,
+            &f("$SYS/#"),
+            SessionId(3),
+            sub(QoS::AtMostOnce),
+            Instant::ZERO,
+        );
+        assert_eq!(found(&ix, "$SYS/x"), vec![(SessionId(3), QoS::AtMostOnce)]);
     }
 }

@@ -91,8 +91,9 @@ mod types;
 
 pub use broker::{Broker, ConnectionView, PeerInfo};
 pub use codec::{
-    ConnAck, Connect, DecodeError, FieldSpan, LastWill, Packet, PacketType, Publish, SubAck,
-    Subscribe, Unsubscribe,
+    Ack, Auth, ConnAck, Connect, DecodeError, Disconnect, FieldSpan, LastWill, Packet, PacketType,
+    Properties, Property, Publish, ReasonCode, RetainHandling, SubAck, Subscribe,
+    SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 pub use config::{AwsRules, Config, EventConfig, Profile, Qos2Mode, RetainMode};
 pub use event::{CloseReason, DropReason, Event, Output, SessionChange, TimerKind, Violation};

@@ -22,6 +22,12 @@ pub struct RetainedMessage {
     pub qos: QoS,
     /// When it was stored.
     pub stored_at: Instant,
+    /// MQTT 5.0 properties forwarded with it (as for any message).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub properties: Option<std::sync::Arc<crate::codec::Properties>>,
+    /// When it expires (MQTT 5.0 Message Expiry Interval): an expired retained message
+    /// is no longer sent to new subscriptions (MQTT-3.3.2-5).
+    pub expires_at: Option<Instant>,
 }
 
 #[derive(Debug)]

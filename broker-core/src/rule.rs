@@ -50,6 +50,21 @@ pub enum Rule {
     ReservedTopic,
     /// Rule: `sensor/#` does not match `sensor` in AWS IoT.
     HashExcludesParent,
+    /// MQTT 5: a Session Expiry Interval above `aws.session_expiry_secs` was lowered, and
+    /// CONNACK says so.
+    SessionExpiryAdjusted,
+    /// MQTT 5: a Message Expiry Interval outside `aws.min_message_expiry_secs` to
+    /// `aws.max_message_expiry_secs` was moved into it.
+    MessageExpiryAdjusted,
+    /// MQTT 5: a SUBSCRIBE with a Subscription Identifier (CONNACK said they are not
+    /// available): DISCONNECT 0xA1.
+    SubscriptionIdentifiersUnsupported,
+    /// A persistent session is not resumed by a client of the other MQTT version.
+    SessionVersionMismatch,
+    /// MQTT 5: a Topic Alias above `aws.max_topic_aliases`: DISCONNECT 0x94.
+    TopicAliasLimit,
+    /// MQTT 5: a packet larger than `aws.max_packet_size`: DISCONNECT 0x95.
+    PacketTooLarge,
 }
 
 impl Rule {
@@ -78,6 +93,34 @@ impl Rule {
             SessionExpired => "Q-session-expiry",
             ReservedTopic => "R-dollar-topic",
             HashExcludesParent => "R-hash-parent",
+            SessionExpiryAdjusted => "Q5-session-expiry",
+            MessageExpiryAdjusted => "Q5-message-expiry",
+            SubscriptionIdentifiersUnsupported => "R5-subscription-identifiers",
+            SessionVersionMismatch => "R5-session-versions",
+            TopicAliasLimit => "Q5-topic-aliases",
+            PacketTooLarge => "Q5-packet-size",
+        }
+    }
+
+    /// The Reason Code an MQTT 5 client gets when this rule closes its connection
+    /// (docs/aws-iot-profile.md, "MQTT 5"): in a DISCONNECT, or in CONNACK for the rules
+    /// that refuse a CONNECT.
+    pub fn reason_code(self) -> crate::codec::ReasonCode {
+        use crate::codec::ReasonCode as R;
+        use Rule::*;
+        match self {
+            ConnectRate | PublishRate | TooManyFiltersPerSubscribe | TooManySubscriptions => {
+                R::QUOTA_EXCEEDED
+            }
+            ClientIdTooLong => R::CLIENT_IDENTIFIER_NOT_VALID,
+            TopicTooLong | TooManyTopicLevels | ReservedTopic => R::TOPIC_NAME_INVALID,
+            PayloadTooLarge | PacketTooLarge => R::PACKET_TOO_LARGE,
+            D5Retain => R::RETAIN_NOT_SUPPORTED,
+            D2Qos2Unsupported => R::QOS_NOT_SUPPORTED,
+            D6DuplicateClientId => R::SESSION_TAKEN_OVER,
+            SubscriptionIdentifiersUnsupported => R::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+            TopicAliasLimit => R::TOPIC_ALIAS_INVALID,
+            _ => R::UNSPECIFIED_ERROR,
         }
     }
 
@@ -166,6 +209,29 @@ impl Rule {
                 "only the $aws topics AWS IoT defines may be used; the connection is closed".into()
             }
             HashExcludesParent => "in AWS IoT, sensor/# does not match sensor itself".into(),
+            SessionExpiryAdjusted => format!(
+                "a session expires at most {} s after its client disconnects; CONNACK says so",
+                rules.session_expiry_secs
+            ),
+            MessageExpiryAdjusted => format!(
+                "a message expires between {} and {} s after it is published",
+                rules.min_message_expiry_secs, rules.max_message_expiry_secs
+            ),
+            SubscriptionIdentifiersUnsupported => {
+                "AWS IoT does not support subscription identifiers; DISCONNECT 0xA1".into()
+            }
+            SessionVersionMismatch => {
+                "an MQTT 3 session cannot be resumed as MQTT 5, nor the reverse; it starts anew"
+                    .into()
+            }
+            TopicAliasLimit => format!(
+                "at most {} topic aliases; a higher one gets DISCONNECT 0x94",
+                rules.max_topic_aliases
+            ),
+            PacketTooLarge => format!(
+                "MQTT 5 packets are limited to {}; DISCONNECT 0x95",
+                bytes(rules.max_packet_size as usize)
+            ),
         }
     }
 }

@@ -7,10 +7,10 @@ use core::time::Duration;
 
 use bytes::Bytes;
 
-use crate::codec::{Packet, Publish};
+use crate::codec::{LastWill, Properties, SubscriptionOptions};
 use crate::time::Instant;
 use crate::topic::{TopicFilter, TopicName};
-use crate::types::{ConnId, PacketId, QoS};
+use crate::types::{ConnId, PacketId, ProtocolVersion, QoS};
 
 /// The index of a session in the broker's session table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,9 +25,37 @@ pub struct Message {
     pub payload: Bytes,
     /// The QoS of this delivery: the minimum of the publish and the subscription.
     pub qos: QoS,
-    /// RETAIN on the outgoing PUBLISH: set only for retained messages sent because of a
-    /// new subscription (MQTT-3.3.1-8, MQTT-3.3.1-9).
+    /// RETAIN on the outgoing PUBLISH: set for retained messages sent because of a new
+    /// subscription (MQTT-3.3.1-8, MQTT-3.3.1-9), and in MQTT 5.0 for a subscription
+    /// with Retain As Published (MQTT-3.3.1-13).
     pub retain: bool,
+    /// MQTT 5.0 properties forwarded to the subscriber unchanged (Payload Format
+    /// Indicator, Content Type, Response Topic, Correlation Data, User Properties, in
+    /// order: MQTT-3.3.2-17, -18, -19, -20), shared between every subscriber's copy.
+    pub properties: Option<Arc<Properties>>,
+    /// When the message expires (MQTT 5.0 Message Expiry Interval): it is not sent after
+    /// that (MQTT-3.3.2-5), and what is left is sent with it (MQTT-3.3.2-6).
+    pub expires_at: Option<Instant>,
+    /// The Subscription Identifiers of the subscriptions it matched (MQTT-3.3.4-3).
+    pub subscription_ids: Vec<u32>,
+}
+
+impl Message {
+    /// Whether the message has expired at `now`.
+    pub fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// One subscription of a session: what the client asked (section 3.8.3.1) and its
+/// Subscription Identifier (section 3.8.2.1.2). The QoS is the granted one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Subscription {
+    /// The options, with the QoS granted.
+    pub options: SubscriptionOptions,
+    /// The Subscription Identifier, if the SUBSCRIBE carried one.
+    pub id: Option<u32>,
 }
 
 /// Where an outgoing QoS 1 or 2 message is in its handshake.
@@ -76,10 +104,18 @@ pub(crate) struct Pressure {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) client_id: Arc<str>,
+    /// Clean Session (3.1.1) or Clean Start (5.0) of the latest CONNECT.
     pub(crate) clean: bool,
+    /// The protocol version of the connection that made or last resumed it.
+    pub(crate) version: ProtocolVersion,
+    /// How many seconds the session outlives its connection: `Some(0)` ends it with the
+    /// connection (a 3.1.1 clean session, or a 5.0 Session Expiry Interval of 0), `None`
+    /// never (section 3.1.2.11.2).
+    pub(crate) expiry: Option<u32>,
     pub(crate) conn: Option<ConnId>,
-    /// Filter to granted QoS; a BTreeMap so views list subscriptions in a stable order.
-    pub(crate) subscriptions: BTreeMap<TopicFilter, QoS>,
+    /// Filter to subscription; a BTreeMap so views list subscriptions in a stable order.
+    /// A shared subscription is keyed by its whole `$share/{group}/{filter}`.
+    pub(crate) subscriptions: BTreeMap<TopicFilter, Subscription>,
     /// Outgoing QoS 1/2 messages in the order they were first sent, which is the order
     /// they must be re-sent in (MQTT-4.6.0-1).
     pub(crate) inflight: VecDeque<Inflight>,
@@ -97,6 +133,9 @@ pub(crate) struct Session {
     /// Backpressure's state (`broker/backpressure.rs`), while publishers wait on this
     /// session or it is a slow consumer.
     pub(crate) pressure: Option<Box<Pressure>>,
+    /// An MQTT 5.0 Will waiting out its Will Delay Interval (section 3.1.3.2.2): sent
+    /// when the delay or the session ends, forgotten if the client comes back first.
+    pub(crate) pending_will: Option<Box<LastWill>>,
     next_packet_id: PacketId,
 }
 
@@ -105,6 +144,8 @@ impl Session {
         Session {
             client_id,
             clean,
+            version: ProtocolVersion::V311,
+            expiry: Some(0),
             conn: None,
             subscriptions: BTreeMap::new(),
             inflight: VecDeque::new(),
@@ -113,6 +154,7 @@ impl Session {
             disconnected_at: None,
             auth: None,
             pressure: None,
+            pending_will: None,
             next_packet_id: PacketId::FIRST,
         }
     }
@@ -141,8 +183,9 @@ impl Session {
     }
 
     /// PUBREL released incoming QoS 2 id `id`: a later PUBLISH with it is a new message.
-    pub(crate) fn release_qos2(&mut self, id: PacketId) {
-        self.qos2_received.remove(&id);
+    /// Returns whether the id was held.
+    pub(crate) fn release_qos2(&mut self, id: PacketId) -> bool {
+        self.qos2_received.remove(&id)
     }
 
     /// Whether the session is a slow consumer (backpressure).
@@ -175,33 +218,50 @@ impl Session {
         self.inflight.iter().map(|m| m.sent_at).min()
     }
 
-    /// Gives `message` a packet id and tracks it until acknowledged; returns the PUBLISH
-    /// to send.
-    pub(crate) fn start_inflight(&mut self, now: Instant, message: Message) -> Publish {
+    /// Gives `message` a packet id and tracks it until acknowledged; returns the id.
+    pub(crate) fn start_inflight(&mut self, now: Instant, message: Message) -> PacketId {
         let packet_id = self.allocate_packet_id();
         let state = match message.qos {
             QoS::ExactlyOnce => InflightState::AwaitingPubRec,
             _ => InflightState::AwaitingPubAck,
         };
-        let publish = message.to_publish(Some(packet_id), false);
         self.inflight.push_back(Inflight {
             packet_id,
             message,
             state,
             sent_at: now,
         });
-        publish
+        packet_id
     }
 
-    /// Moves queued messages into the in-flight window while it has room, appending the
-    /// PUBLISH packets to send to `out`, in queue order.
-    pub(crate) fn pump(&mut self, now: Instant, max_inflight: usize, out: &mut Vec<Publish>) {
+    /// Moves queued messages into the in-flight window while it has room, appending each
+    /// one's packet id to `out`, in queue order. Messages that expired while they waited
+    /// are dropped on the way (MQTT-3.3.2-5) and appended to `expired`.
+    pub(crate) fn pump(
+        &mut self,
+        now: Instant,
+        max_inflight: usize,
+        out: &mut Vec<PacketId>,
+        expired: &mut Vec<Message>,
+    ) {
         while !self.window_full(max_inflight) {
             let Some(message) = self.queue.pop_front() else {
                 return;
             };
+            if message.expired(now) {
+                expired.push(message);
+                continue;
+            }
             out.push(self.start_inflight(now, message));
         }
+    }
+
+    /// The in-flight message with `id`.
+    pub(crate) fn inflight_message(&self, id: PacketId) -> Option<&Message> {
+        self.inflight
+            .iter()
+            .find(|m| m.packet_id == id)
+            .map(|m| &m.message)
     }
 
     /// Removes the in-flight message `id` if it is in `state`: the final acknowledgement
@@ -229,37 +289,32 @@ impl Session {
         Some(before)
     }
 
-    /// The packets that re-send the in-flight messages, in the order first sent
-    /// (MQTT-4.6.0-1): PUBLISH with DUP=1 (MQTT-3.3.1-1) where no PUBREC came yet, PUBREL
-    /// where it did. With `older_than`, only the messages sent at least that long ago.
-    pub(crate) fn resend(&mut self, now: Instant, older_than: Option<Duration>) -> Vec<Packet> {
-        let mut packets = Vec::new();
+    /// What re-sends the in-flight messages, in the order first sent (MQTT-4.6.0-1):
+    /// the PUBLISH again (with DUP=1, MQTT-3.3.1-1) where no PUBREC came yet, PUBREL where
+    /// it did. With `older_than`, only the messages sent at least that long ago.
+    pub(crate) fn resend(&mut self, now: Instant, older_than: Option<Duration>) -> Vec<Resend> {
+        let mut out = Vec::new();
         for m in self.inflight.iter_mut() {
             if older_than.is_some_and(|interval| m.sent_at + interval > now) {
                 continue;
             }
             m.sent_at = now;
-            packets.push(match m.state {
-                InflightState::AwaitingPubComp => Packet::PubRel(m.packet_id),
-                _ => Packet::Publish(m.message.to_publish(Some(m.packet_id), true)),
+            out.push(match m.state {
+                InflightState::AwaitingPubComp => Resend::PubRel(m.packet_id),
+                _ => Resend::Publish(m.packet_id),
             });
         }
-        packets
+        out
     }
 }
 
-impl Message {
-    /// The PUBLISH that carries this message with `packet_id` (QoS 1 and 2) and DUP.
-    pub(crate) fn to_publish(&self, packet_id: Option<PacketId>, dup: bool) -> Publish {
-        Publish {
-            dup,
-            qos: self.qos,
-            retain: self.retain,
-            topic: self.topic.clone(),
-            packet_id,
-            payload: self.payload.clone(),
-        }
-    }
+/// One packet of a resend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// The PUBLISH with this id, again.
+    Publish(PacketId),
+    /// The PUBREL of this id, again.
+    PubRel(PacketId),
 }
 
 /// A read-only view of one session, for the simulator's tables and for tests.
@@ -276,6 +331,10 @@ pub struct SessionView {
     pub clean_session: bool,
     /// Subscriptions with their granted QoS, sorted by filter.
     pub subscriptions: Vec<(TopicFilter, QoS)>,
+    /// The protocol version of the connection that made or last resumed it.
+    pub version: ProtocolVersion,
+    /// Seconds it outlives its connection; `None` is forever.
+    pub expiry: Option<u32>,
     /// Packet ids and states of outgoing messages awaiting acknowledgement.
     pub inflight: Vec<(PacketId, InflightState)>,
     /// How many messages wait in the queue.
@@ -296,8 +355,10 @@ impl From<&Session> for SessionView {
             subscriptions: s
                 .subscriptions
                 .iter()
-                .map(|(f, q)| (f.clone(), *q))
+                .map(|(f, sub)| (f.clone(), sub.options.qos))
                 .collect(),
+            version: s.version,
+            expiry: s.expiry,
             inflight: s.inflight.iter().map(|m| (m.packet_id, m.state)).collect(),
             queued: s.queue.len(),
             awaiting_pubrel,
@@ -315,14 +376,17 @@ mod tests {
             payload: Bytes::new(),
             qos: QoS::AtLeastOnce,
             retain: false,
+            properties: None,
+            expires_at: None,
+            subscription_ids: Vec::new(),
         }
     }
 
     #[test]
     fn mqtt_2_3_1_4_allocation_skips_ids_still_in_flight_after_wrapping() {
         let mut s = Session::new("c".into(), false);
-        let first = s.start_inflight(Instant::ZERO, message()).packet_id;
-        assert_eq!(first.map(PacketId::get), Some(1));
+        let first = s.start_inflight(Instant::ZERO, message());
+        assert_eq!(first.get(), 1);
         // Walk the counter all the way round: id 1 is still in flight and must be skipped.
         for _ in 0..65_534 {
             s.allocate_packet_id();
@@ -336,12 +400,9 @@ mod tests {
         for _ in 0..3 {
             s.queue.push_back(message());
         }
-        let mut out = Vec::new();
-        s.pump(Instant::ZERO, 2, &mut out);
-        let ids: Vec<u16> = out
-            .iter()
-            .filter_map(|p| p.packet_id.map(PacketId::get))
-            .collect();
+        let (mut out, mut expired) = (Vec::new(), Vec::new());
+        s.pump(Instant::ZERO, 2, &mut out, &mut expired);
+        let ids: Vec<u16> = out.iter().map(|id| id.get()).collect();
         assert_eq!((ids, s.queue.len()), (vec![1, 2], 1));
         let first = PacketId::FIRST;
         assert!(
@@ -350,7 +411,19 @@ mod tests {
         );
         assert!(s.complete(first, InflightState::AwaitingPubAck));
         out.clear();
-        s.pump(Instant::ZERO, 2, &mut out);
-        assert_eq!(out.len(), 1);
+        s.pump(Instant::ZERO, 2, &mut out, &mut expired);
+        assert_eq!((out.len(), expired.len()), (1, 0));
+    }
+
+    #[test]
+    fn mqtt_3_3_2_5_expired_messages_leave_the_queue_unsent() {
+        let mut s = Session::new("c".into(), false);
+        let mut stale = message();
+        stale.expires_at = Some(Instant::from_millis(10));
+        s.queue.push_back(stale);
+        s.queue.push_back(message());
+        let (mut out, mut expired) = (Vec::new(), Vec::new());
+        s.pump(Instant::from_millis(10), 5, &mut out, &mut expired);
+        assert_eq!((out.len(), expired.len()), (1, 1));
     }
 }

@@ -11,18 +11,18 @@ use crate::event::DropReason;
 pub struct Stats {
     /// Connections accepted.
     pub connections_accepted: u64,
-    /// Packets received, indexed by packet type number (1 to 14; 0 unused).
-    pub packets_in: [u64; 15],
+    /// Packets received, indexed by packet type number (1 to 15; 0 unused).
+    pub packets_in: [u64; 16],
     /// Packets sent, indexed by packet type number.
-    pub packets_out: [u64; 15],
+    pub packets_out: [u64; 16],
     /// Bytes received.
     pub bytes_in: u64,
     /// Bytes sent.
     pub bytes_out: u64,
     /// Bytes of complete packets received, indexed by packet type number.
-    pub bytes_in_by_type: [u64; 15],
+    pub bytes_in_by_type: [u64; 16],
     /// Bytes sent, indexed by packet type number.
-    pub bytes_out_by_type: [u64; 15],
+    pub bytes_out_by_type: [u64; 16],
     /// Messages sent or queued to subscribers.
     pub deliveries: u64,
     /// Messages dropped because a session's queue was full.
@@ -33,6 +33,12 @@ pub struct Stats {
     pub dropped_throttled: u64,
     /// QoS 0 messages dropped for a congested (slow-reading) connection.
     pub dropped_slow_consumer: u64,
+    /// MQTT 5.0 messages that expired before they could be sent.
+    pub dropped_expired: u64,
+    /// MQTT 5.0 messages larger than the client's Maximum Packet Size.
+    pub dropped_too_large: u64,
+    /// Connections accepted, by protocol version: MQTT 3.1.1, then MQTT 5.0.
+    pub connects_by_version: [u64; 2],
     /// Times a session became a slow consumer (backpressure).
     pub slow_consumers: u64,
     /// Connections closed for a protocol violation.
@@ -69,6 +75,8 @@ impl Stats {
             DropReason::Qos0Offline => self.dropped_qos0_offline += 1,
             DropReason::Throttled => self.dropped_throttled += 1,
             DropReason::SlowConsumer => self.dropped_slow_consumer += 1,
+            DropReason::Expired => self.dropped_expired += 1,
+            DropReason::TooLargeForClient => self.dropped_too_large += 1,
         }
     }
 }

@@ -70,6 +70,18 @@ impl TopicName {
         Ok(TopicName(Arc::from(s)))
     }
 
+    /// The empty topic of an MQTT 5.0 PUBLISH that names its topic by a Topic Alias
+    /// alone (section 3.3.2.3.4). The engine replaces it before routing; it is never a
+    /// topic anything is published to.
+    pub fn aliased() -> TopicName {
+        TopicName(Arc::from(""))
+    }
+
+    /// Whether this is the empty topic of a PUBLISH that names its topic by alias.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The topic as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -71,11 +71,25 @@ impl fmt::Display for PacketId {
 
 /// The MQTT version a connection speaks, fixed by its CONNECT.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ProtocolVersion {
     /// MQTT 3.1.1: protocol level 4.
     #[default]
+    #[cfg_attr(feature = "serde", serde(rename = "3.1.1"))]
     V311,
+    /// MQTT 5.0: protocol level 5.
+    #[cfg_attr(feature = "serde", serde(rename = "5.0"))]
+    V5,
+}
+
+impl ProtocolVersion {
+    /// "3.1.1" or "5.0", as metrics and logs label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolVersion::V311 => "3.1.1",
+            ProtocolVersion::V5 => "5.0",
+        }
+    }
 }
 
 /// Identifies one transport connection. Never reused within a broker's life, so an event
@@ -108,6 +122,21 @@ pub enum ConnectReturnCode {
     NotAuthorized = 5,
 }
 
+impl From<ConnectReturnCode> for crate::codec::ReasonCode {
+    /// A 3.1.1 return code is the byte 5.0 reads as a Reason Code.
+    fn from(code: ConnectReturnCode) -> Self {
+        crate::codec::ReasonCode(code as u8)
+    }
+}
+
+impl PartialEq<ConnectReturnCode> for crate::codec::ReasonCode {
+    /// A 3.1.1 CONNACK's return code is its wire byte, which the CONNACK holds as a
+    /// Reason Code.
+    fn eq(&self, other: &ConnectReturnCode) -> bool {
+        self.0 == *other as u8
+    }
+}
+
 impl ConnectReturnCode {
     /// What the code tells the client, as table 3.1 of MQTT 3.1.1 words it.
     pub fn describe(self) -> &'static str {
@@ -135,14 +164,17 @@ impl ConnectReturnCode {
     }
 }
 
-/// One return code of a SUBACK: a granted QoS or failure (0x80).
+/// One code of a SUBACK: a granted QoS, or a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum SubscribeReturnCode {
     /// The subscription was accepted with this maximum QoS.
     Granted(QoS),
-    /// 0x80: the subscription was refused.
+    /// 0x80: the subscription was refused (MQTT 3.1.1's only failure code, and MQTT 5.0's
+    /// Unspecified error).
     Failure,
+    /// MQTT 5.0: the subscription was refused with this Reason Code (0x83 and above).
+    Refused(crate::codec::ReasonCode),
 }
 
 impl SubscribeReturnCode {
@@ -151,6 +183,15 @@ impl SubscribeReturnCode {
         match self {
             SubscribeReturnCode::Granted(q) => q.bits(),
             SubscribeReturnCode::Failure => 0x80,
+            SubscribeReturnCode::Refused(code) => code.0,
+        }
+    }
+
+    /// The code of an MQTT 5.0 SUBACK Reason Code already known to be one (table 2-6).
+    pub fn from_reason(code: crate::codec::ReasonCode) -> Self {
+        match code.0 {
+            0x80 => SubscribeReturnCode::Failure,
+            b => QoS::from_bits(b).map_or(SubscribeReturnCode::Refused(code), Self::Granted),
         }
     }
 

@@ -60,8 +60,9 @@ fn filters_are_held_to_the_topic_limits_too() {
     sim.send(
         c,
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(1),
-            filters: vec![(filter("a/b/c/d/e/f/g/h/#"), QoS::AtMostOnce)],
+            filters: vec![(filter("a/b/c/d/e/f/g/h/#"), QoS::AtMostOnce.into())],
         }),
     );
     assert_eq!(
@@ -92,11 +93,12 @@ fn payload_of_128_kib_is_accepted_and_one_byte_more_closes() {
 
 fn subscribe_n(sim: &mut Sim, conn: ConnId, n: usize, prefix: &str) {
     let filters = (0..n)
-        .map(|i| (filter(&format!("{prefix}{i}")), QoS::AtMostOnce))
+        .map(|i| (filter(&format!("{prefix}{i}")), QoS::AtMostOnce.into()))
         .collect();
     sim.send(
         conn,
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(1),
             filters,
         }),
@@ -198,7 +200,7 @@ fn one_hundred_messages_in_flight_and_the_next_waits() {
     assert_eq!(sent.len(), 100);
     assert_eq!(sim.broker.session("s").map(|v| v.queued), Some(1));
     assert!(fired(&sim).contains(&("Q-inflight", Some(s))));
-    sim.send(s, Packet::PubAck(sent[0].packet_id.expect("id")));
+    sim.send(s, Packet::puback(sent[0].packet_id.expect("id")));
     assert_eq!(sim.publishes(s).len(), 1);
 }
 

@@ -24,7 +24,7 @@ fn run(seed: u64) -> Vec<u8> {
         sim.send_raw(p, &batch);
         for got in sim.publishes(s) {
             if let Some(id) = got.packet_id {
-                sim.send(s, Packet::PubAck(id));
+                sim.send(s, Packet::puback(id));
             }
         }
         sim.advance(50);

@@ -23,7 +23,7 @@ fn pubacks(sim: &mut Sim, conn: ConnId) -> Vec<u16> {
     sim.recv_all(conn)
         .into_iter()
         .filter_map(|p| match p {
-            Packet::PubAck(id) => Some(id.get()),
+            Packet::PubAck(Ack { packet_id: id, .. }) => Some(id.get()),
             _ => None,
         })
         .collect()
@@ -34,7 +34,7 @@ fn read_and_ack(sim: &mut Sim, conn: ConnId) -> Vec<String> {
     let got = sim.publishes(conn);
     for p in &got {
         if let Some(id) = p.packet_id {
-            sim.send(conn, Packet::PubAck(id));
+            sim.send(conn, Packet::puback(id));
         }
     }
     payloads(&got)
@@ -94,7 +94,7 @@ fn held_pubrecs_of_qos2_wait_the_same_way() {
         packets
             .into_iter()
             .filter_map(|p| match p {
-                Packet::PubRec(id) => Some(id.get()),
+                Packet::PubRec(Ack { packet_id: id, .. }) => Some(id.get()),
                 _ => None,
             })
             .collect()
@@ -182,7 +182,7 @@ fn a_subscriber_that_reads_within_the_timeout_is_never_a_slow_consumer() {
             sim.advance(900);
             if let Some(m) = sim.publishes(s).first() {
                 got += 1;
-                sim.send(s, Packet::PubAck(m.packet_id.expect("QoS 1")));
+                sim.send(s, Packet::puback(m.packet_id.expect("QoS 1")));
             }
         }
     }

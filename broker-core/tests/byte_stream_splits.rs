@@ -20,40 +20,45 @@ fn publisher_script() -> Vec<u8> {
     let long = "L".repeat(300);
     let packets = [
         Packet::Connect(Connect {
+            version: ProtocolVersion::V311,
+            properties: Properties::new(),
             keep_alive: 30,
             ..connect("pub", true)
         }),
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(1),
             filters: vec![
-                (filter("t/+"), QoS::ExactlyOnce),
-                (filter("t/#"), QoS::AtMostOnce),
+                (filter("t/+"), QoS::ExactlyOnce.into()),
+                (filter("t/#"), QoS::AtMostOnce.into()),
             ],
         }),
         Packet::Publish(publish("t/0", "m0", QoS::AtMostOnce, false, 0)),
         Packet::Publish(publish("t/1", "m1", QoS::AtLeastOnce, false, 1)),
         Packet::Publish(publish("t/2", "m2", QoS::ExactlyOnce, false, 2)),
-        Packet::PubRel(pid(2)),
+        Packet::pubrel(pid(2)),
         // The broker sent m1 to us with id 1 (QoS 1) and m2 with id 2 (QoS 2).
-        Packet::PubAck(pid(1)),
-        Packet::PubRec(pid(2)),
+        Packet::puback(pid(1)),
+        Packet::pubrec(pid(2)),
         Packet::PingReq,
         Packet::Publish(publish("t/3", &long, QoS::AtMostOnce, true, 0)),
         Packet::Publish(publish("t/4", &long, QoS::AtLeastOnce, false, 3)),
         Packet::Publish(publish("t/5", &long, QoS::ExactlyOnce, true, 4)),
-        Packet::PubComp(pid(2)),
+        Packet::pubcomp(pid(2)),
         Packet::Publish(Publish {
+            properties: None,
             dup: true,
             ..publish("t/5", &long, QoS::ExactlyOnce, true, 4)
         }),
-        Packet::PubRel(pid(4)),
+        Packet::pubrel(pid(4)),
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(5),
             filters: vec![filter("t/+")],
         }),
         Packet::Publish(publish("t/6", "m6", QoS::AtLeastOnce, false, 6)),
         Packet::PingReq,
-        Packet::Disconnect,
+        Packet::disconnect(),
     ];
     packets.iter().flat_map(|p| p.to_bytes().to_vec()).collect()
 }

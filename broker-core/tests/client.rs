@@ -159,8 +159,9 @@ fn a_client_connects_and_reports_the_connack() {
     assert_eq!(
         w.client(a).poll_event(),
         Some(ClientEvent::ConnAck(ConnAck {
+            properties: None,
             session_present: false,
-            code: ConnectReturnCode::Accepted
+            code: ConnectReturnCode::Accepted.into()
         }))
     );
 }
@@ -425,4 +426,126 @@ fn the_client_resends_with_dup_after_its_interval_while_connected() {
     );
     c.handle_bytes(Instant::from_millis(2_001), &[0x40, 0x02, 0x00, 0x01]);
     assert!(c.outgoing().is_empty(), "PUBACK completes it");
+}
+
+// ----- MQTT 5.0 --------------------------------------------------------------------------
+
+fn events(w: &mut World, i: usize) -> Vec<ClientEvent> {
+    std::iter::from_fn(|| w.client(i).poll_event()).collect()
+}
+
+#[test]
+fn a_v5_client_uses_topic_aliases_both_ways_and_the_broker_understands_them() {
+    let mut w = World::new();
+    let sub = w.add(ClientOptions {
+        topic_alias_maximum: 4,
+        ..ClientOptions::v5("sub")
+    });
+    w.subscribe(sub, "t/#", QoS::AtMostOnce);
+    let publisher = w.add(ClientOptions {
+        topic_aliases: true,
+        ..ClientOptions::v5("pub")
+    });
+    for n in 0..3 {
+        w.publish(publisher, "t/a", &n.to_string(), QoS::AtMostOnce);
+    }
+    let got: Vec<(String, String)> = events(&mut w, sub)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message(m) => Some((
+                m.topic.as_str().to_owned(),
+                String::from_utf8_lossy(&m.payload).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect();
+    // The subscriber resolved the broker's aliases back into the topic.
+    let want: Vec<(String, String)> = (0..3).map(|n| ("t/a".into(), n.to_string())).collect();
+    assert_eq!(got, want);
+    assert_eq!(w.broker.stats().connects_by_version, [0, 2]);
+}
+
+#[test]
+fn a_v5_client_keeps_within_the_brokers_receive_maximum() {
+    let mut config = Config::default();
+    config.receive_maximum = 2;
+    let mut w = World::with(config);
+    let publisher = w.add(ClientOptions {
+        max_inflight: 10,
+        ..ClientOptions::v5("pub")
+    });
+    // Nothing acknowledges while the broker does not read: count what goes out at once.
+    let now = w.now;
+    for n in 0..5 {
+        let topic = TopicName::new("t").expect("topic");
+        let payload = Bytes::from(n.to_string());
+        w.client(publisher)
+            .publish(now, topic, payload, QoS::AtLeastOnce, false)
+            .expect("queued");
+    }
+    assert_eq!(
+        w.client(publisher).outgoing().len(),
+        2,
+        "the broker's Receive Maximum"
+    );
+    w.settle();
+    assert!(
+        w.client(publisher).outgoing().is_empty(),
+        "all acknowledged in turn"
+    );
+}
+
+#[test]
+fn a_v5_client_hears_why_it_was_disconnected() {
+    let mut w = World::new();
+    let a = w.add(ClientOptions::v5("same"));
+    let _b = w.add(ClientOptions::v5("same"));
+    let reason = events(&mut w, a).into_iter().find_map(|e| match e {
+        ClientEvent::Disconnected {
+            reason,
+            reason_string,
+        } => Some((reason, reason_string)),
+        _ => None,
+    });
+    let (code, words) = reason.expect("a DISCONNECT");
+    assert_eq!(code, ReasonCode::SESSION_TAKEN_OVER);
+    assert!(words.is_some_and(|w| w.contains("took over")));
+    assert_eq!(w.client(a).state(), ClientState::Disconnected);
+}
+
+#[test]
+fn a_v5_client_refuses_a_message_over_the_brokers_maximum_packet_size() {
+    let mut config = Config::default();
+    config.max_packet_size = 100;
+    let mut w = World::with(config);
+    let publisher = w.add(ClientOptions::v5("pub"));
+    let now = w.now;
+    let result = w.client(publisher).publish(
+        now,
+        TopicName::new("t").expect("topic"),
+        Bytes::from(vec![b'x'; 200]),
+        QoS::AtLeastOnce,
+        false,
+    );
+    assert!(matches!(
+        result,
+        Err(ClientError::TooLarge { max: 100, .. })
+    ));
+}
+
+#[test]
+fn a_v5_client_with_a_session_expiry_gets_its_session_back() {
+    let mut w = World::new();
+    let options = ClientOptions {
+        clean_session: false,
+        session_expiry: Some(60),
+        ..ClientOptions::v5("dev")
+    };
+    let dev = w.add(options);
+    w.subscribe(dev, "cmd", QoS::AtLeastOnce);
+    w.drop_network(dev);
+    let other = w.add(ClientOptions::new("other"));
+    w.publish(other, "cmd", "while away", QoS::AtLeastOnce);
+    w.reconnect(dev);
+    assert_eq!(w.messages(dev), ["while away"]);
 }

@@ -39,7 +39,7 @@ fn fields(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn err(bytes: &[u8]) -> DecodeError {
-    match decode(bytes, usize::MAX, None) {
+    match decode(bytes, ProtocolVersion::V311, usize::MAX, None) {
         Err(e) => e,
         Ok(other) => panic!("expected an error for {bytes:02x?}, got {other:?}"),
     }
@@ -51,7 +51,7 @@ fn err(bytes: &[u8]) -> DecodeError {
 fn assert_malformed(bytes: &[u8], want: DecodeError) {
     assert_eq!(err(bytes), want, "{bytes:02x?}");
     for end in 0..bytes.len() {
-        match decode(&bytes[..end], usize::MAX, None) {
+        match decode(&bytes[..end], ProtocolVersion::V311, usize::MAX, None) {
             Ok(None) => {}
             Err(e) => assert_eq!(e, want, "prefix of {end} bytes"),
             Ok(Some(p)) => panic!("a prefix decoded as {p:?}"),
@@ -96,7 +96,7 @@ fn mqtt_2_2_2_2_wrong_flags_on_each_fixed_flag_packet_type() {
     for (number, packet_type, required) in FIXED_FLAGS {
         for flags in 0..16u8 {
             let first = (number << 4) | flags;
-            let got = decode(&[first], usize::MAX, None);
+            let got = decode(&[first], ProtocolVersion::V311, usize::MAX, None);
             if flags == required {
                 assert_eq!(got, Ok(None), "{packet_type:?} with its own flags");
             } else {
@@ -169,7 +169,7 @@ fn packet_too_large_is_refused_from_the_header_alone() {
     // A PUBLISH announcing 16383 bytes of body; only its 3-byte header has arrived.
     let header = [0x30, 0xFF, 0x7F];
     assert_eq!(
-        decode(&header, 1000, None),
+        decode(&header, ProtocolVersion::V311, 1000, None),
         Err(DecodeError::PacketTooLarge {
             size: 3 + 16_383,
             max: 1000
@@ -177,7 +177,12 @@ fn packet_too_large_is_refused_from_the_header_alone() {
     );
     // The largest claim MQTT can make, against a 1 KiB limit.
     assert_eq!(
-        decode(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F], 1024, None),
+        decode(
+            &[0x30, 0xFF, 0xFF, 0xFF, 0x7F],
+            ProtocolVersion::V311,
+            1024,
+            None
+        ),
         Err(DecodeError::PacketTooLarge {
             size: 5 + 268_435_455,
             max: 1024
@@ -189,14 +194,17 @@ fn packet_too_large_is_refused_from_the_header_alone() {
 fn packet_exactly_at_the_limit_is_accepted_and_one_more_byte_is_not() {
     let bytes = Packet::Publish(publish("a", "12345", QoS::AtMostOnce, false, 0)).to_bytes();
     assert_eq!(bytes.len(), 10);
-    assert!(matches!(decode(&bytes, 10, None), Ok(Some((_, 10)))));
+    assert!(matches!(
+        decode(&bytes, ProtocolVersion::V311, 10, None),
+        Ok(Some((_, 10)))
+    ));
     assert_eq!(
-        decode(&bytes, 9, None),
+        decode(&bytes, ProtocolVersion::V311, 9, None),
         Err(DecodeError::PacketTooLarge { size: 10, max: 9 })
     );
     // Also the two-byte PINGREQ against a limit of one.
     assert_eq!(
-        decode(&[0xC0, 0x00], 1, None),
+        decode(&[0xC0, 0x00], ProtocolVersion::V311, 1, None),
         Err(DecodeError::PacketTooLarge { size: 2, max: 1 })
     );
 }
@@ -535,8 +543,8 @@ fn mqtt_3_1_2_1_a_protocol_name_other_than_mqtt_is_malformed() {
 }
 
 #[test]
-fn mqtt_3_1_2_2_protocol_levels_other_than_4_are_unsupported() {
-    for level in [0, 3, 5, 255] {
+fn mqtt_3_1_2_2_protocol_levels_other_than_4_and_5_are_unsupported() {
+    for level in [0, 3, 6, 255] {
         let mut body = field(b"MQTT");
         body.extend_from_slice(&[level, 0x02, 0, 60]);
         body.extend_from_slice(&field(b"a"));
@@ -653,7 +661,7 @@ fn the_password_is_binary_and_may_hold_any_bytes() {
         0xC2,
         &fields(&[b"a", b"u", &[0xFF, 0x00, 0xED, 0xA0, 0x80]]),
     );
-    match decode(&bytes, usize::MAX, None) {
+    match decode(&bytes, ProtocolVersion::V311, usize::MAX, None) {
         Ok(Some((Packet::Connect(c), _))) => {
             assert_eq!(
                 c.password,
@@ -798,10 +806,13 @@ fn valid_packets() -> Vec<Packet> {
     vec![
         Packet::Connect(connect("a", true)),
         Packet::Connect(Connect {
+            version: ProtocolVersion::V311,
+            properties: Properties::new(),
             clean_session: false,
             keep_alive: 30,
             client_id: "client".into(),
             will: Some(LastWill {
+                properties: Properties::new(),
                 topic: topic("w/x"),
                 payload: Bytes::from_static(b"gone"),
                 qos: QoS::ExactlyOnce,
@@ -811,24 +822,27 @@ fn valid_packets() -> Vec<Packet> {
             password: Some(Bytes::from_static(b"p")),
         }),
         Packet::ConnAck(ConnAck {
+            properties: None,
             session_present: true,
-            code: ConnectReturnCode::Accepted,
+            code: ConnectReturnCode::Accepted.into(),
         }),
         Packet::Publish(publish("a/b", "payload", QoS::AtMostOnce, false, 0)),
         Packet::Publish(publish("a/b", "", QoS::AtLeastOnce, true, 7)),
         Packet::Publish(publish("t", &"x".repeat(300), QoS::ExactlyOnce, false, 9)),
-        Packet::PubAck(pid(1)),
-        Packet::PubRec(pid(2)),
-        Packet::PubRel(pid(3)),
-        Packet::PubComp(pid(4)),
+        Packet::puback(pid(1)),
+        Packet::pubrec(pid(2)),
+        Packet::pubrel(pid(3)),
+        Packet::pubcomp(pid(4)),
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(5),
             filters: vec![
-                (filter("a/+"), QoS::AtLeastOnce),
-                (filter("#"), QoS::AtMostOnce),
+                (filter("a/+"), QoS::AtLeastOnce.into()),
+                (filter("#"), QoS::AtMostOnce.into()),
             ],
         }),
         Packet::SubAck(SubAck {
+            properties: None,
             packet_id: pid(5),
             codes: vec![
                 SubscribeReturnCode::Granted(QoS::AtLeastOnce),
@@ -836,13 +850,14 @@ fn valid_packets() -> Vec<Packet> {
             ],
         }),
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(6),
             filters: vec![filter("a/+")],
         }),
-        Packet::UnsubAck(pid(6)),
+        Packet::UnsubAck(UnsubAck::v311(pid(6))),
         Packet::PingReq,
         Packet::PingResp,
-        Packet::Disconnect,
+        Packet::disconnect(),
     ]
 }
 
@@ -853,7 +868,12 @@ fn every_strict_prefix_of_a_valid_packet_needs_more_bytes() {
         for end in 0..bytes.len() {
             let mut spans = Vec::new();
             assert_eq!(
-                decode(&bytes[..end], usize::MAX, Some(&mut spans)),
+                decode(
+                    &bytes[..end],
+                    ProtocolVersion::V311,
+                    usize::MAX,
+                    Some(&mut spans)
+                ),
                 Ok(None),
                 "{end} of {} bytes of {:?}",
                 bytes.len(),
@@ -862,7 +882,7 @@ fn every_strict_prefix_of_a_valid_packet_needs_more_bytes() {
             assert!(spans.is_empty(), "no spans for an incomplete packet");
         }
         assert_eq!(
-            decode(&bytes, usize::MAX, None),
+            decode(&bytes, ProtocolVersion::V311, usize::MAX, None),
             Ok(Some((packet, bytes.len())))
         );
     }
@@ -870,8 +890,11 @@ fn every_strict_prefix_of_a_valid_packet_needs_more_bytes() {
 
 #[test]
 fn an_empty_buffer_needs_more_bytes() {
-    assert_eq!(decode(&[], usize::MAX, None), Ok(None));
-    assert_eq!(decode(&[], 0, None), Ok(None));
+    assert_eq!(
+        decode(&[], ProtocolVersion::V311, usize::MAX, None),
+        Ok(None)
+    );
+    assert_eq!(decode(&[], ProtocolVersion::V311, 0, None), Ok(None));
 }
 
 #[test]
@@ -880,7 +903,10 @@ fn a_malformed_body_is_judged_only_once_the_whole_packet_is_there() {
     // body) answers it only when the packet is complete; before that it waits.
     let bytes = packet(0x38, &field(b"a/b"));
     for end in 0..bytes.len() {
-        assert_eq!(decode(&bytes[..end], usize::MAX, None), Ok(None));
+        assert_eq!(
+            decode(&bytes[..end], ProtocolVersion::V311, usize::MAX, None),
+            Ok(None)
+        );
     }
     assert_eq!(err(&bytes), DecodeError::DupWithQoS0);
 }

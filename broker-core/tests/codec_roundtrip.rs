@@ -18,14 +18,14 @@ fn roundtrip(packet: Packet) -> Vec<u8> {
     packet.encode(&mut via_encode);
     assert_eq!(via_encode, bytes, "encode and to_bytes agree");
 
-    let plain = decode(&bytes, usize::MAX, None);
+    let plain = decode(&bytes, ProtocolVersion::V311, usize::MAX, None);
     assert_eq!(
         plain,
         Ok(Some((packet.clone(), bytes.len()))),
         "{bytes:02x?}"
     );
     let mut spans = Vec::new();
-    let spanned = decode(&bytes, usize::MAX, Some(&mut spans));
+    let spanned = decode(&bytes, ProtocolVersion::V311, usize::MAX, Some(&mut spans));
     assert_eq!(spanned, Ok(Some((packet.clone(), bytes.len()))));
     assert_tiles(&spans, bytes.len());
 
@@ -34,7 +34,7 @@ fn roundtrip(packet: Packet) -> Vec<u8> {
     let mut two = bytes.clone();
     two.extend_from_slice(&[0xC0, 0x00]);
     assert_eq!(
-        decode(&two, usize::MAX, None),
+        decode(&two, ProtocolVersion::V311, usize::MAX, None),
         Ok(Some((packet, bytes.len())))
     );
     bytes
@@ -60,6 +60,7 @@ fn span(field: &'static str, start: usize, end: usize) -> FieldSpan {
 
 fn will(topic_name: &str, payload: &'static [u8], qos: QoS, retain: bool) -> LastWill {
     LastWill {
+        properties: Properties::new(),
         topic: topic(topic_name),
         payload: Bytes::from_static(payload),
         qos,
@@ -70,6 +71,8 @@ fn will(topic_name: &str, payload: &'static [u8], qos: QoS, retain: bool) -> Las
 /// The CONNECT of the hand-written examples: every optional field present.
 fn full_connect() -> Connect {
     Connect {
+        version: ProtocolVersion::V311,
+        properties: Properties::new(),
         clean_session: false,
         keep_alive: 10,
         client_id: "c1".into(),
@@ -81,6 +84,7 @@ fn full_connect() -> Connect {
 
 fn publish_packet(qos: QoS, dup: bool, retain: bool, id: Option<u16>, payload: &[u8]) -> Packet {
     Packet::Publish(Publish {
+        properties: None,
         dup,
         qos,
         retain,
@@ -97,6 +101,8 @@ fn connect_round_trips_with_and_without_optional_fields() {
     let bare = connect("a", true);
     roundtrip(Packet::Connect(bare.clone()));
     roundtrip(Packet::Connect(Connect {
+        version: ProtocolVersion::V311,
+        properties: Properties::new(),
         client_id: String::new(),
         keep_alive: u16::MAX,
         ..bare.clone()
@@ -105,25 +111,34 @@ fn connect_round_trips_with_and_without_optional_fields() {
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
         for retain in [false, true] {
             roundtrip(Packet::Connect(Connect {
+                version: ProtocolVersion::V311,
+                properties: Properties::new(),
                 will: Some(will("dev/1/status", b"", qos, retain)),
                 ..bare.clone()
             }));
         }
     }
     roundtrip(Packet::Connect(Connect {
+        version: ProtocolVersion::V311,
+        properties: Properties::new(),
         username: Some("only-user".into()),
         ..bare.clone()
     }));
     // Passwords are binary data, not text (section 3.1.3.5).
     roundtrip(Packet::Connect(Connect {
+        version: ProtocolVersion::V311,
+        properties: Properties::new(),
         username: Some(String::new()),
         password: Some(Bytes::from_static(&[0x00, 0xFF, 0xED, 0xA0, 0x80])),
         ..bare.clone()
     }));
     // A long client id and a long will payload need a two-byte remaining length.
     roundtrip(Packet::Connect(Connect {
+        version: ProtocolVersion::V311,
+        properties: Properties::new(),
         client_id: "é".repeat(100),
         will: Some(LastWill {
+            properties: Properties::new(),
             topic: topic("t"),
             payload: Bytes::from(vec![7u8; 300]),
             qos: QoS::ExactlyOnce,
@@ -145,8 +160,9 @@ fn connack_round_trips_with_every_return_code() {
     ] {
         for session_present in [false, true] {
             let bytes = roundtrip(Packet::ConnAck(ConnAck {
+                properties: None,
                 session_present,
-                code,
+                code: code.into(),
             }));
             assert_eq!(bytes, [0x20, 2, u8::from(session_present), code as u8]);
         }
@@ -187,6 +203,7 @@ fn publish_round_trips_with_empty_and_large_payloads() {
 fn publish_topics_keep_empty_levels_dollar_and_unicode() {
     for t in ["/", "a//b", "$SYS/x", "ünï/cødé", "\u{FEFF}bom", "sp ace"] {
         roundtrip(Packet::Publish(Publish {
+            properties: None,
             dup: false,
             qos: QoS::AtMostOnce,
             retain: false,
@@ -201,7 +218,7 @@ fn publish_topics_keep_empty_levels_dollar_and_unicode() {
 fn mqtt_1_5_3_3_a_byte_order_mark_is_not_skipped() {
     // "\u{FEFF}bom" is EF BB BF then "bom"; the decoder keeps it as part of the topic.
     let bytes = [0x30, 8, 0, 6, 0xEF, 0xBB, 0xBF, b'b', b'o', b'm'];
-    match decode(&bytes, usize::MAX, None) {
+    match decode(&bytes, ProtocolVersion::V311, usize::MAX, None) {
         Ok(Some((Packet::Publish(p), 10))) => assert_eq!(p.topic.as_str(), "\u{FEFF}bom"),
         other => panic!("{other:?}"),
     }
@@ -211,29 +228,31 @@ fn mqtt_1_5_3_3_a_byte_order_mark_is_not_skipped() {
 fn the_four_acknowledgements_round_trip_with_any_packet_id() {
     for id in [1, 2, 255, 256, 0x1234, u16::MAX] {
         let [hi, lo] = id.to_be_bytes();
-        assert_eq!(roundtrip(Packet::PubAck(pid(id))), [0x40, 2, hi, lo]);
-        assert_eq!(roundtrip(Packet::PubRec(pid(id))), [0x50, 2, hi, lo]);
-        assert_eq!(roundtrip(Packet::PubRel(pid(id))), [0x62, 2, hi, lo]);
-        assert_eq!(roundtrip(Packet::PubComp(pid(id))), [0x70, 2, hi, lo]);
+        assert_eq!(roundtrip(Packet::puback(pid(id))), [0x40, 2, hi, lo]);
+        assert_eq!(roundtrip(Packet::pubrec(pid(id))), [0x50, 2, hi, lo]);
+        assert_eq!(roundtrip(Packet::pubrel(pid(id))), [0x62, 2, hi, lo]);
+        assert_eq!(roundtrip(Packet::pubcomp(pid(id))), [0x70, 2, hi, lo]);
     }
 }
 
 #[test]
 fn subscribe_round_trips_with_one_and_several_filters() {
     roundtrip(Packet::Subscribe(Subscribe {
+        properties: None,
         packet_id: pid(1),
-        filters: vec![(filter("a"), QoS::AtMostOnce)],
+        filters: vec![(filter("a"), QoS::AtMostOnce.into())],
     }));
     roundtrip(Packet::Subscribe(Subscribe {
+        properties: None,
         packet_id: pid(u16::MAX),
         filters: vec![
-            (filter("#"), QoS::AtMostOnce),
-            (filter("a/+/c"), QoS::AtLeastOnce),
-            (filter("$SYS/#"), QoS::ExactlyOnce),
-            (filter("/"), QoS::ExactlyOnce),
-            (filter("+/+"), QoS::AtLeastOnce),
+            (filter("#"), QoS::AtMostOnce.into()),
+            (filter("a/+/c"), QoS::AtLeastOnce.into()),
+            (filter("$SYS/#"), QoS::ExactlyOnce.into()),
+            (filter("/"), QoS::ExactlyOnce.into()),
+            (filter("+/+"), QoS::AtLeastOnce.into()),
             // The same filter twice is legal on the wire; the engine lets the last win.
-            (filter("a/+/c"), QoS::ExactlyOnce),
+            (filter("a/+/c"), QoS::ExactlyOnce.into()),
         ],
     }));
 }
@@ -241,10 +260,12 @@ fn subscribe_round_trips_with_one_and_several_filters() {
 #[test]
 fn suback_round_trips_with_granted_and_failure_codes() {
     roundtrip(Packet::SubAck(SubAck {
+        properties: None,
         packet_id: pid(1),
         codes: vec![SubscribeReturnCode::Granted(QoS::AtMostOnce)],
     }));
     roundtrip(Packet::SubAck(SubAck {
+        properties: None,
         packet_id: pid(7),
         codes: vec![
             SubscribeReturnCode::Granted(QoS::ExactlyOnce),
@@ -258,10 +279,12 @@ fn suback_round_trips_with_granted_and_failure_codes() {
 #[test]
 fn unsubscribe_round_trips_with_one_and_several_filters() {
     roundtrip(Packet::Unsubscribe(Unsubscribe {
+        properties: None,
         packet_id: pid(3),
         filters: vec![filter("a/b")],
     }));
     roundtrip(Packet::Unsubscribe(Unsubscribe {
+        properties: None,
         packet_id: pid(4),
         filters: vec![filter("#"), filter("+"), filter("a//b"), filter("x/#")],
     }));
@@ -269,7 +292,10 @@ fn unsubscribe_round_trips_with_one_and_several_filters() {
 
 #[test]
 fn unsuback_round_trips() {
-    assert_eq!(roundtrip(Packet::UnsubAck(pid(2))), [0xB0, 2, 0, 2]);
+    assert_eq!(
+        roundtrip(Packet::UnsubAck(UnsubAck::v311(pid(2)))),
+        [0xB0, 2, 0, 2]
+    );
 }
 
 #[test]
@@ -284,7 +310,7 @@ fn mqtt_3_13_1_pingresp_is_d0_00() {
 
 #[test]
 fn mqtt_3_14_1_disconnect_is_e0_00() {
-    assert_eq!(roundtrip(Packet::Disconnect), [0xE0, 0x00]);
+    assert_eq!(roundtrip(Packet::disconnect()), [0xE0, 0x00]);
 }
 
 #[test]
@@ -293,8 +319,9 @@ fn packet_type_and_name_match_table_2_1() {
         (Packet::Connect(connect("a", true)), 1, "CONNECT"),
         (
             Packet::ConnAck(ConnAck {
+                properties: None,
                 session_present: false,
-                code: ConnectReturnCode::Accepted,
+                code: ConnectReturnCode::Accepted.into(),
             }),
             2,
             "CONNACK",
@@ -304,20 +331,22 @@ fn packet_type_and_name_match_table_2_1() {
             3,
             "PUBLISH",
         ),
-        (Packet::PubAck(pid(1)), 4, "PUBACK"),
-        (Packet::PubRec(pid(1)), 5, "PUBREC"),
-        (Packet::PubRel(pid(1)), 6, "PUBREL"),
-        (Packet::PubComp(pid(1)), 7, "PUBCOMP"),
+        (Packet::puback(pid(1)), 4, "PUBACK"),
+        (Packet::pubrec(pid(1)), 5, "PUBREC"),
+        (Packet::pubrel(pid(1)), 6, "PUBREL"),
+        (Packet::pubcomp(pid(1)), 7, "PUBCOMP"),
         (
             Packet::Subscribe(Subscribe {
+                properties: None,
                 packet_id: pid(1),
-                filters: vec![(filter("a"), QoS::AtMostOnce)],
+                filters: vec![(filter("a"), QoS::AtMostOnce.into())],
             }),
             8,
             "SUBSCRIBE",
         ),
         (
             Packet::SubAck(SubAck {
+                properties: None,
                 packet_id: pid(1),
                 codes: vec![SubscribeReturnCode::Failure],
             }),
@@ -326,16 +355,17 @@ fn packet_type_and_name_match_table_2_1() {
         ),
         (
             Packet::Unsubscribe(Unsubscribe {
+                properties: None,
                 packet_id: pid(1),
                 filters: vec![filter("a")],
             }),
             10,
             "UNSUBSCRIBE",
         ),
-        (Packet::UnsubAck(pid(1)), 11, "UNSUBACK"),
+        (Packet::UnsubAck(UnsubAck::v311(pid(1))), 11, "UNSUBACK"),
         (Packet::PingReq, 12, "PINGREQ"),
         (Packet::PingResp, 13, "PINGRESP"),
-        (Packet::Disconnect, 14, "DISCONNECT"),
+        (Packet::disconnect(), 14, "DISCONNECT"),
     ];
     for (packet, number, name) in cases {
         assert_eq!(packet.packet_type() as u8, number);
@@ -355,6 +385,8 @@ fn connect_minimal_matches_hand_written_bytes() {
         0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 1, b'a',
     ];
     let c = Connect {
+        version: ProtocolVersion::V311,
+        properties: Properties::new(),
         keep_alive: 60,
         ..connect("a", true)
     };
@@ -445,10 +477,11 @@ fn subscribe_matches_hand_written_bytes() {
         0, 1, b'#', 2, // "#" at QoS 2
     ];
     let packet = Packet::Subscribe(Subscribe {
+        properties: None,
         packet_id: pid(1),
         filters: vec![
-            (filter("a/+"), QoS::AtLeastOnce),
-            (filter("#"), QoS::ExactlyOnce),
+            (filter("a/+"), QoS::AtLeastOnce.into()),
+            (filter("#"), QoS::ExactlyOnce.into()),
         ],
     });
     assert_eq!(roundtrip(packet), want);
@@ -458,6 +491,7 @@ fn subscribe_matches_hand_written_bytes() {
 fn suback_with_failure_0x80_matches_hand_written_bytes() {
     let want = [0x90, 5, 0, 1, 0x01, 0x80, 0x00];
     let packet = Packet::SubAck(SubAck {
+        properties: None,
         packet_id: pid(1),
         codes: vec![
             SubscribeReturnCode::Granted(QoS::AtLeastOnce),
@@ -473,6 +507,7 @@ fn unsubscribe_matches_hand_written_bytes() {
     // MQTT-3.10.1-1: flags 0010, first byte 0xA2.
     let want = [0xA2, 7, 0, 2, 0, 3, b'a', b'/', b'b'];
     let packet = Packet::Unsubscribe(Unsubscribe {
+        properties: None,
         packet_id: pid(2),
         filters: vec![filter("a/b")],
     });
@@ -482,8 +517,9 @@ fn unsubscribe_matches_hand_written_bytes() {
 #[test]
 fn connack_session_present_matches_hand_written_bytes() {
     let packet = Packet::ConnAck(ConnAck {
+        properties: None,
         session_present: true,
-        code: ConnectReturnCode::Accepted,
+        code: ConnectReturnCode::Accepted.into(),
     });
     assert_eq!(roundtrip(packet), [0x20, 2, 1, 0]);
 }
@@ -494,7 +530,7 @@ fn connack_session_present_matches_hand_written_bytes() {
 fn connect_spans_name_every_field_and_its_bytes() {
     let bytes = Packet::Connect(full_connect()).to_bytes();
     let mut spans = Vec::new();
-    let decoded = decode(&bytes, usize::MAX, Some(&mut spans));
+    let decoded = decode(&bytes, ProtocolVersion::V311, usize::MAX, Some(&mut spans));
     assert!(matches!(decoded, Ok(Some((Packet::Connect(_), 31)))));
     assert_eq!(
         spans,
@@ -521,7 +557,7 @@ fn connect_spans_name_every_field_and_its_bytes() {
 fn connect_spans_without_optional_fields_stop_at_the_client_id() {
     let bytes = Packet::Connect(connect("abc", true)).to_bytes();
     let mut spans = Vec::new();
-    decode(&bytes, usize::MAX, Some(&mut spans)).expect("valid");
+    decode(&bytes, ProtocolVersion::V311, usize::MAX, Some(&mut spans)).expect("valid");
     let fields: Vec<&str> = spans.iter().map(|s| s.field).collect();
     assert_eq!(
         fields,
@@ -542,7 +578,7 @@ fn connect_spans_without_optional_fields_stop_at_the_client_id() {
 fn publish_spans_name_every_field_and_its_bytes() {
     let bytes = publish_packet(QoS::AtLeastOnce, false, false, Some(10), b"hi").to_bytes();
     let mut spans = Vec::new();
-    decode(&bytes, usize::MAX, Some(&mut spans)).expect("valid");
+    decode(&bytes, ProtocolVersion::V311, usize::MAX, Some(&mut spans)).expect("valid");
     assert_eq!(
         spans,
         [
@@ -559,7 +595,7 @@ fn publish_spans_name_every_field_and_its_bytes() {
 fn publish_spans_follow_a_multi_byte_remaining_length() {
     let bytes = publish_packet(QoS::AtMostOnce, false, false, None, &[1; 198]).to_bytes();
     let mut spans = Vec::new();
-    decode(&bytes, usize::MAX, Some(&mut spans)).expect("valid");
+    decode(&bytes, ProtocolVersion::V311, usize::MAX, Some(&mut spans)).expect("valid");
     assert_eq!(
         spans,
         [
@@ -575,7 +611,7 @@ fn publish_spans_follow_a_multi_byte_remaining_length() {
 fn an_empty_payload_has_an_empty_span_at_the_end() {
     let bytes = publish_packet(QoS::AtMostOnce, false, false, None, b"").to_bytes();
     let mut spans = Vec::new();
-    decode(&bytes, usize::MAX, Some(&mut spans)).expect("valid");
+    decode(&bytes, ProtocolVersion::V311, usize::MAX, Some(&mut spans)).expect("valid");
     assert_eq!(spans.last(), Some(&span("payload", 7, 7)));
     assert_tiles(&spans, bytes.len());
 }
@@ -586,22 +622,25 @@ fn spans_of_every_packet_type_tile_the_packet() {
         Packet::Connect(full_connect()),
         Packet::Connect(connect("", true)),
         Packet::ConnAck(ConnAck {
+            properties: None,
             session_present: true,
-            code: ConnectReturnCode::NotAuthorized,
+            code: ConnectReturnCode::NotAuthorized.into(),
         }),
         publish_packet(QoS::ExactlyOnce, true, true, Some(5), &[9; 300]),
-        Packet::PubAck(pid(1)),
-        Packet::PubRec(pid(2)),
-        Packet::PubRel(pid(3)),
-        Packet::PubComp(pid(4)),
+        Packet::puback(pid(1)),
+        Packet::pubrec(pid(2)),
+        Packet::pubrel(pid(3)),
+        Packet::pubcomp(pid(4)),
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(5),
             filters: vec![
-                (filter("a/#"), QoS::ExactlyOnce),
-                (filter("+"), QoS::AtMostOnce),
+                (filter("a/#"), QoS::ExactlyOnce.into()),
+                (filter("+"), QoS::AtMostOnce.into()),
             ],
         }),
         Packet::SubAck(SubAck {
+            properties: None,
             packet_id: pid(5),
             codes: vec![
                 SubscribeReturnCode::Granted(QoS::ExactlyOnce),
@@ -609,18 +648,19 @@ fn spans_of_every_packet_type_tile_the_packet() {
             ],
         }),
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(6),
             filters: vec![filter("a/#"), filter("+")],
         }),
-        Packet::UnsubAck(pid(6)),
+        Packet::UnsubAck(UnsubAck::v311(pid(6))),
         Packet::PingReq,
         Packet::PingResp,
-        Packet::Disconnect,
+        Packet::disconnect(),
     ];
     for packet in packets {
         let bytes = packet.to_bytes();
         let mut spans = Vec::new();
-        decode(&bytes, usize::MAX, Some(&mut spans)).expect("valid");
+        decode(&bytes, ProtocolVersion::V311, usize::MAX, Some(&mut spans)).expect("valid");
         assert_tiles(&spans, bytes.len());
     }
 }
@@ -628,15 +668,16 @@ fn spans_of_every_packet_type_tile_the_packet() {
 #[test]
 fn subscribe_spans_alternate_filter_and_requested_qos() {
     let packet = Packet::Subscribe(Subscribe {
+        properties: None,
         packet_id: pid(1),
         filters: vec![
-            (filter("a/+"), QoS::AtLeastOnce),
-            (filter("#"), QoS::ExactlyOnce),
+            (filter("a/+"), QoS::AtLeastOnce.into()),
+            (filter("#"), QoS::ExactlyOnce.into()),
         ],
     });
     let bytes = packet.to_bytes();
     let mut spans = Vec::new();
-    decode(&bytes, usize::MAX, Some(&mut spans)).expect("valid");
+    decode(&bytes, ProtocolVersion::V311, usize::MAX, Some(&mut spans)).expect("valid");
     assert_eq!(
         spans,
         [

@@ -12,8 +12,9 @@ fn mqtt_3_2_0_1_connack_is_the_first_packet_sent() {
     assert_eq!(
         ack,
         Some(ConnAck {
+            properties: None,
             session_present: false,
-            code: ConnectReturnCode::Accepted
+            code: ConnectReturnCode::Accepted.into()
         })
     );
     assert_eq!(sim.wire(conn), [0x20, 0x02, 0x00, 0x00]);
@@ -63,18 +64,18 @@ fn mqtt_3_1_0_2_second_connect_is_a_violation() {
 fn mqtt_3_1_2_2_unsupported_level_gets_connack_0x01_then_close() {
     let mut sim = Sim::standard();
     let conn = sim.open();
-    // CONNECT "MQTT" level 5.
+    // CONNECT "MQTT" level 6, which no MQTT version has.
     sim.send_raw(
         conn,
         &[
-            0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 60, 0, 1, b'a',
+            0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 6, 0x02, 0, 60, 0, 1, b'a',
         ],
     );
     assert_eq!(sim.wire(conn), [0x20, 0x02, 0x00, 0x01]);
     assert_eq!(
         sim.closed(conn),
         Some(&CloseReason::ConnectRefused(
-            ConnectReturnCode::UnacceptableProtocolVersion
+            ConnectReturnCode::UnacceptableProtocolVersion.into()
         ))
     );
 }
@@ -133,7 +134,10 @@ fn mqtt_3_1_2_3_reserved_connect_flag_closes() {
 fn mqtt_3_1_3_6_empty_client_id_with_clean_session_is_assigned_one() {
     let mut sim = Sim::standard();
     let (conn, ack) = sim.connect_with(connect("", true));
-    assert_eq!(ack.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    assert_eq!(
+        ack.map(|a| a.code),
+        Some(ReasonCode::from(ConnectReturnCode::Accepted))
+    );
     let sessions = sim.broker.sessions();
     assert_eq!(sessions.len(), 1);
     assert!(
@@ -171,14 +175,15 @@ fn mqtt_3_1_3_8_empty_client_id_without_clean_session_gets_0x02() {
     assert_eq!(
         ack,
         Some(ConnAck {
+            properties: None,
             session_present: false,
-            code: ConnectReturnCode::IdentifierRejected
+            code: ConnectReturnCode::IdentifierRejected.into()
         })
     );
     assert_eq!(
         sim.closed(conn),
         Some(&CloseReason::ConnectRefused(
-            ConnectReturnCode::IdentifierRejected
+            ConnectReturnCode::IdentifierRejected.into()
         ))
     );
     assert!(sim.broker.sessions().is_empty());
@@ -193,10 +198,13 @@ fn client_id_longer_than_the_limit_gets_0x02() {
     let (_, ack) = sim.connect_with(connect(&"x".repeat(24), true));
     assert_eq!(
         ack.map(|a| a.code),
-        Some(ConnectReturnCode::IdentifierRejected)
+        Some(ReasonCode::from(ConnectReturnCode::IdentifierRejected))
     );
     let (_, ack) = sim.connect_with(connect(&"x".repeat(23), true));
-    assert_eq!(ack.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    assert_eq!(
+        ack.map(|a| a.code),
+        Some(ReasonCode::from(ConnectReturnCode::Accepted))
+    );
 }
 
 #[test]
@@ -265,5 +273,8 @@ fn username_and_password_are_accepted() {
     c.username = Some("user".into());
     c.password = Some(bytes::Bytes::from_static(b"secret"));
     let (_, ack) = sim.connect_with(c);
-    assert_eq!(ack.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    assert_eq!(
+        ack.map(|a| a.code),
+        Some(ReasonCode::from(ConnectReturnCode::Accepted))
+    );
 }

@@ -7,12 +7,13 @@ use support::*;
 
 fn subscribe_qos2(sim: &mut Sim, conn: ConnId) {
     let filters = vec![
-        (filter("a"), QoS::AtLeastOnce),
-        (filter("b"), QoS::ExactlyOnce),
+        (filter("a"), QoS::AtLeastOnce.into()),
+        (filter("b"), QoS::ExactlyOnce.into()),
     ];
     sim.send(
         conn,
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(4),
             filters,
         }),
@@ -73,13 +74,17 @@ fn qos2_will_is_lowered_to_qos1_in_ignore_mode() {
     let mut c = connect("dev", true);
     c.keep_alive = 60;
     c.will = Some(LastWill {
+        properties: Properties::new(),
         topic: topic("will"),
         payload: "bye".into(),
         qos: QoS::ExactlyOnce,
         retain: false,
     });
     let (dev, ack) = sim.connect_with(c);
-    assert_eq!(ack.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    assert_eq!(
+        ack.map(|a| a.code),
+        Some(ReasonCode::from(ConnectReturnCode::Accepted))
+    );
     sim.drop_conn(dev);
     let got = sim.publishes(w);
     assert_eq!((got.len(), got[0].qos), (1, QoS::AtLeastOnce));
@@ -90,6 +95,7 @@ fn qos2_will_closes_the_connection_in_disconnect_mode() {
     let mut sim = aws_sim(|r| r.qos2 = Qos2Mode::Disconnect);
     let mut c = connect("dev", true);
     c.will = Some(LastWill {
+        properties: Properties::new(),
         topic: topic("will"),
         payload: "bye".into(),
         qos: QoS::ExactlyOnce,
@@ -110,8 +116,9 @@ fn qos1_subscriptions_are_granted_with_the_exact_suback_bytes() {
     sim.send(
         c,
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(4),
-            filters: vec![(filter("a"), QoS::AtLeastOnce)],
+            filters: vec![(filter("a"), QoS::AtLeastOnce.into())],
         }),
     );
     assert_eq!(&sim.wire(c)[4..], [0x90, 0x03, 0x00, 0x04, 0x01]);

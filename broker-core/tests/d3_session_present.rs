@@ -18,8 +18,9 @@ fn resuming_a_persistent_session_sets_session_present_and_fires_d3() {
     assert_eq!(
         ack,
         Some(ConnAck {
+            properties: None,
             session_present: true,
-            code: ConnectReturnCode::Accepted
+            code: ConnectReturnCode::Accepted.into()
         })
     );
     assert_eq!(&sim.wire(c2)[..4], [0x20, 0x02, 0x01, 0x00]);

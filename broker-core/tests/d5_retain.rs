@@ -29,6 +29,7 @@ fn disconnect_mode_ignores_a_will_retain_flag() {
     let mut c = connect("dev", true);
     c.keep_alive = 60;
     c.will = Some(LastWill {
+        properties: Properties::new(),
         topic: topic("will"),
         payload: "x".into(),
         qos: QoS::AtMostOnce,

@@ -35,6 +35,7 @@ fn lifecycle_reports_duplicate_clientid_and_the_will_is_published() {
     let mut c = connect("dev", true);
     c.keep_alive = 60;
     c.will = Some(LastWill {
+        properties: Properties::new(),
         topic: topic("will"),
         payload: "old one gone".into(),
         qos: QoS::AtMostOnce,

@@ -37,7 +37,7 @@ fn both_copies_are_acknowledged_separately() {
     let (mut sim, s, p) = setup(1.0);
     sim.publish(p, "t", "x", QoS::AtLeastOnce, false, 1);
     for publish in sim.publishes(s) {
-        sim.send(s, Packet::PubAck(publish.packet_id.expect("id")));
+        sim.send(s, Packet::puback(publish.packet_id.expect("id")));
     }
     assert_eq!(sim.broker.session("s").map(|v| v.inflight.len()), Some(0));
 }

@@ -28,7 +28,7 @@ fn stream(p: f64, seed: u64, n: u16) -> (Vec<String>, Vec<(&'static str, Option<
         sim.advance(1);
         for message in sim.publishes(s) {
             if let Some(id) = message.packet_id {
-                sim.send(s, Packet::PubAck(id));
+                sim.send(s, Packet::puback(id));
             }
             got.push(String::from_utf8_lossy(&message.payload).into_owned());
         }
@@ -83,7 +83,7 @@ fn acknowledgements_overtake_each_other_too() {
         .recv_all(p)
         .into_iter()
         .filter_map(|packet| match packet {
-            Packet::PubAck(id) => Some(id.get()),
+            Packet::PubAck(Ack { packet_id: id, .. }) => Some(id.get()),
             _ => None,
         })
         .collect();

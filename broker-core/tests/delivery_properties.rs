@@ -194,28 +194,28 @@ impl World {
                         (QoS::AtMostOnce, _) => m.app.push((p.payload, p.qos)),
                         (QoS::AtLeastOnce, Some(id)) => {
                             m.app.push((p.payload, p.qos));
-                            m.owed.push(Packet::PubAck(id));
+                            m.owed.push(Packet::puback(id));
                         }
                         (QoS::ExactlyOnce, Some(id)) => {
                             if m.awaiting_pubrel.insert(id.get()) {
                                 m.app.push((p.payload, p.qos));
                             }
-                            m.owed.push(Packet::PubRec(id));
+                            m.owed.push(Packet::pubrec(id));
                         }
                         (_, None) => unreachable!("the codec pairs QoS 1 and 2 with an id"),
                     }
                 }
-                Packet::PubRel(id) => {
+                Packet::PubRel(Ack { packet_id: id, .. }) => {
                     m.awaiting_pubrel.remove(&id.get());
-                    m.owed.push(Packet::PubComp(id));
+                    m.owed.push(Packet::pubcomp(id));
                 }
-                Packet::PubRec(id) => {
+                Packet::PubRec(Ack { packet_id: id, .. }) => {
                     m.awaiting_pubcomp.insert(id.get());
                     m.pubrel_owed.insert(id.get());
-                    m.acks_seen.push(Packet::PubRec(id));
+                    m.acks_seen.push(Packet::pubrec(id));
                 }
-                Packet::PubAck(id) => m.acks_seen.push(Packet::PubAck(id)),
-                Packet::PubComp(id) => {
+                Packet::PubAck(Ack { packet_id: id, .. }) => m.acks_seen.push(Packet::puback(id)),
+                Packet::PubComp(Ack { packet_id: id, .. }) => {
                     m.awaiting_pubcomp.remove(&id.get());
                     m.pubrel_owed.remove(&id.get());
                 }
@@ -255,6 +255,7 @@ impl World {
             self.next_will += 1;
             self.published.insert(payload.clone(), qos);
             LastWill {
+                properties: Properties::new(),
                 topic: topic(topic_name),
                 payload,
                 qos,
@@ -312,7 +313,7 @@ impl World {
         packets.extend(
             std::mem::take(&mut m.pubrel_owed)
                 .into_iter()
-                .map(|id| Packet::PubRel(pid(id))),
+                .map(|id| Packet::pubrel(pid(id))),
         );
         if packets.is_empty() {
             return;
@@ -343,7 +344,7 @@ impl World {
             }
             Op::Disconnect { client } => {
                 if let Some(conn) = self.clients[client].conn {
-                    self.sim.send(conn, Packet::Disconnect);
+                    self.sim.send(conn, Packet::disconnect());
                 }
             }
             Op::Advance { ms } => self.sim.advance(ms),
@@ -377,8 +378,8 @@ impl World {
         let acks = &self.clients[i].acks_seen[before..];
         let want = match qos {
             QoS::AtMostOnce => return,
-            QoS::AtLeastOnce => Packet::PubAck(pid(id)),
-            QoS::ExactlyOnce => Packet::PubRec(pid(id)),
+            QoS::AtLeastOnce => Packet::puback(pid(id)),
+            QoS::ExactlyOnce => Packet::pubrec(pid(id)),
         };
         // The server took ownership; from here on the message is owed.
         assert_eq!(acks, [want]);

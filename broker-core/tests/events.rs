@@ -164,7 +164,7 @@ fn every_accepted_connection_ends_with_exactly_one_disconnected_event() {
         sim.connect("taken", true),
         sim.connect_with(connect("", false)).0, // refused with 0x02
     ];
-    sim.send(ended_by[0], Packet::Disconnect);
+    sim.send(ended_by[0], Packet::disconnect());
     sim.drop_conn(ended_by[1]);
     sim.connect("taken", true);
     sim.advance(1_000);

@@ -89,11 +89,15 @@ fn check_index(
             sim.send(
                 conn,
                 Packet::Unsubscribe(Unsubscribe {
+                    properties: None,
                     packet_id: pid(2),
                     filters: vec![filter(f)],
                 }),
             );
-            prop_assert_eq!(sim.recv_all(conn), vec![Packet::UnsubAck(pid(2))]);
+            prop_assert_eq!(
+                sim.recv_all(conn),
+                vec![Packet::UnsubAck(UnsubAck::v311(pid(2)))]
+            );
             model[*who].remove(f);
         }
     }

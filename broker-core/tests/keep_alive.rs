@@ -63,6 +63,7 @@ fn keep_alive_timeout_publishes_the_will() {
     let mut c = connect("a", true);
     c.keep_alive = 1;
     c.will = Some(LastWill {
+        properties: Properties::new(),
         topic: topic("will"),
         payload: "timeout".into(),
         qos: QoS::AtMostOnce,

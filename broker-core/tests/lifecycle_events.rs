@@ -73,7 +73,7 @@ fn disconnected_event_shares_session_and_version_and_names_the_reason() {
     let mut sim = aws_sim(|_| {});
     let w = watcher(&mut sim);
     let c = connect_aws(&mut sim, "dev", true);
-    sim.send(c, Packet::Disconnect);
+    sim.send(c, Packet::disconnect());
     let got = payloads(&sim.publishes(w));
     let (connected, disconnected) = (&got[0], &got[1]);
     assert_eq!(field(disconnected, "eventType"), "disconnected");
@@ -123,7 +123,7 @@ fn version_number_grows_per_client_id() {
     let w = watcher(&mut sim);
     for _ in 0..3 {
         let c = connect_aws(&mut sim, "dev", true);
-        sim.send(c, Packet::Disconnect);
+        sim.send(c, Packet::disconnect());
         sim.advance(1_000); // one CONNECT per second per client id
     }
     let got = payloads(&sim.publishes(w));
@@ -140,6 +140,7 @@ fn subscribed_and_unsubscribed_events_list_the_topics() {
     sim.send(
         c,
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(2),
             filters: vec![filter("a/b")],
         }),
@@ -164,7 +165,7 @@ fn client_ids_with_wildcards_produce_no_events() {
     let mut sim = aws_sim(|_| {});
     let w = watcher(&mut sim);
     let c = connect_aws(&mut sim, "dev+1", true);
-    sim.send(c, Packet::Disconnect);
+    sim.send(c, Packet::disconnect());
     connect_aws(&mut sim, "dev#2", true);
     assert!(sim.publishes(w).is_empty());
 }

@@ -15,8 +15,9 @@ fn mqtt_3_2_2_2_resumed_session_answers_session_present_1() {
     assert_eq!(
         ack,
         Some(ConnAck {
+            properties: None,
             session_present: true,
-            code: ConnectReturnCode::Accepted
+            code: ConnectReturnCode::Accepted.into()
         })
     );
 }
@@ -104,12 +105,12 @@ fn mqtt_4_4_0_1_pubrel_is_resent_on_reconnect_after_pubrec() {
     let p = sim.connect("p", true);
     sim.publish(p, "t", "x", QoS::ExactlyOnce, false, 1);
     let id = sim.publishes(c)[0].packet_id.expect("id");
-    sim.send(c, Packet::PubRec(id));
-    assert_eq!(sim.recv_all(c), [Packet::PubRel(id)]);
+    sim.send(c, Packet::pubrec(id));
+    assert_eq!(sim.recv_all(c), [Packet::pubrel(id)]);
     sim.drop_conn(c);
     let c = sim.connect("dev", false);
-    assert_eq!(sim.recv_all(c), [Packet::PubRel(id)]);
-    sim.send(c, Packet::PubComp(id));
+    assert_eq!(sim.recv_all(c), [Packet::pubrel(id)]);
+    sim.send(c, Packet::pubcomp(id));
     assert_eq!(sim.broker.session("dev").map(|s| s.inflight.len()), Some(0));
 }
 
@@ -124,7 +125,7 @@ fn mqtt_4_6_0_1_resends_keep_the_original_order() {
     }
     let first = sim.publishes(c);
     // Acknowledge the middle one only.
-    sim.send(c, Packet::PubAck(first[1].packet_id.expect("id")));
+    sim.send(c, Packet::puback(first[1].packet_id.expect("id")));
     sim.drop_conn(c);
     let c = sim.connect("dev", false);
     assert_eq!(payloads(&sim.publishes(c)), ["a", "c"]);
@@ -150,7 +151,7 @@ fn inflight_resend_comes_before_queued_messages() {
         ["first"],
         "the window of one holds the resend"
     );
-    sim.send(c, Packet::PubAck(got[0].packet_id.expect("id")));
+    sim.send(c, Packet::puback(got[0].packet_id.expect("id")));
     assert_eq!(payloads(&sim.publishes(c)), ["second"]);
 }
 
@@ -168,7 +169,7 @@ fn qos2_received_state_survives_a_reconnect() {
     let mut dup = publish("t", "once", QoS::ExactlyOnce, false, 3);
     dup.dup = true;
     sim.send(p, Packet::Publish(dup));
-    assert_eq!(sim.recv_all(p), [Packet::PubRec(pid(3))]);
+    assert_eq!(sim.recv_all(p), [Packet::pubrec(pid(3))]);
     assert_eq!(payloads(&sim.publishes(sub)), ["once"]);
 }
 
@@ -212,8 +213,8 @@ fn session_views_list_connected_and_stored_sessions() {
     assert_eq!(
         views[0].subscriptions,
         vec![
-            (filter("x/#"), QoS::AtLeastOnce),
-            (filter("y"), QoS::AtMostOnce)
+            (filter("x/#"), QoS::AtLeastOnce.into()),
+            (filter("y"), QoS::AtMostOnce.into())
         ]
     );
     assert!(views[1].connected && views[1].clean_session);

@@ -42,18 +42,22 @@ fn denied_connect_closes_under_aws_with_auth_error() {
     assert_eq!(sim.closed(conn), Some(&CloseReason::AuthError));
     assert_eq!(CloseReason::AuthError.aws_reason(), "AUTH_ERROR");
     let (_, ok) = connect_any(&mut sim, "fine");
-    assert_eq!(ok.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    assert_eq!(
+        ok.map(|a| a.code),
+        Some(ReasonCode::from(ConnectReturnCode::Accepted))
+    );
 }
 
 #[test]
 fn denied_connect_gets_connack_0x05_under_the_standard() {
-    let mut sim = with(Profile::Mqtt311, &[("iot:Connect", "client/blocked")]);
+    let mut sim = with(Profile::Standard, &[("iot:Connect", "client/blocked")]);
     let (conn, ack) = connect_any(&mut sim, "blocked");
     assert_eq!(
         ack,
         Some(ConnAck {
+            properties: None,
             session_present: false,
-            code: ConnectReturnCode::NotAuthorized
+            code: ConnectReturnCode::NotAuthorized.into()
         })
     );
     assert_eq!(sim.wire(conn), [0x20, 0x02, 0x00, 0x05]);
@@ -92,6 +96,7 @@ fn denied_will_topic_refuses_the_connection() {
     let mut c = connect("dev", true);
     c.keep_alive = 60;
     c.will = Some(LastWill {
+        properties: Properties::new(),
         topic: topic("wills/secret"),
         payload: "x".into(),
         qos: QoS::AtMostOnce,
@@ -114,15 +119,15 @@ fn denied_publish_closes_under_aws() {
 
 #[test]
 fn denied_publish_is_dropped_but_acknowledged_under_the_standard() {
-    let mut sim = with(Profile::Mqtt311, &[("iot:Publish", "topic/forbidden")]);
+    let mut sim = with(Profile::Standard, &[("iot:Publish", "topic/forbidden")]);
     let (s, _) = connect_any(&mut sim, "s");
     sim.subscribe(s, &[("#", QoS::AtLeastOnce)]);
     let (p, _) = connect_any(&mut sim, "p");
     sim.recv_all(p);
     sim.publish(p, "forbidden", "x", QoS::AtLeastOnce, false, 7);
-    assert_eq!(sim.recv_all(p), [Packet::PubAck(pid(7))]);
+    assert_eq!(sim.recv_all(p), [Packet::puback(pid(7))]);
     sim.publish(p, "forbidden", "y", QoS::ExactlyOnce, false, 8);
-    assert_eq!(sim.recv_all(p), [Packet::PubRec(pid(8))]);
+    assert_eq!(sim.recv_all(p), [Packet::pubrec(pid(8))]);
     assert!(sim.publishes(s).is_empty());
     assert!(sim.closed(p).is_none());
 }
@@ -132,7 +137,7 @@ fn paho_subscribe_failure_test_nosubscribe_gets_0x80_under_the_standard() {
     // Eclipse Paho's interoperability test "subscribe_failure" expects a SUBACK of 0x80
     // for `test/nosubscribe` when the server refuses it.
     let mut sim = with(
-        Profile::Mqtt311,
+        Profile::Standard,
         &[("iot:Subscribe", "topicfilter/test/nosubscribe")],
     );
     let (c, _) = connect_any(&mut sim, "paho");
@@ -160,8 +165,9 @@ fn denied_subscribe_closes_under_aws_the_reconnect_loop() {
     sim.send(
         c,
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(1),
-            filters: vec![(filter("cmd/#"), QoS::AtLeastOnce)],
+            filters: vec![(filter("cmd/#"), QoS::AtLeastOnce.into())],
         }),
     );
     assert!(sim.recv_all(c).is_empty(), "no SUBACK");
@@ -170,7 +176,7 @@ fn denied_subscribe_closes_under_aws_the_reconnect_loop() {
 
 #[test]
 fn denied_receive_silently_skips_that_subscriber() {
-    for profile in [Profile::AwsIot, Profile::Mqtt311] {
+    for profile in [Profile::AwsIot, Profile::Standard] {
         let mut config = Config::for_profile(profile);
         let mut set = policies(&[]);
         set.attach(
@@ -210,7 +216,7 @@ fn retain_publish_is_a_separate_permission() {
 
 #[test]
 fn every_decision_is_an_event_naming_action_resource_and_statement() {
-    let mut sim = with(Profile::Mqtt311, &[("iot:Subscribe", "topicfilter/x")]);
+    let mut sim = with(Profile::Standard, &[("iot:Subscribe", "topicfilter/x")]);
     let (c, _) = connect_any(&mut sim, "c");
     sim.subscribe(c, &[("x", QoS::AtMostOnce)]);
     let decisions = sim.events_where(|e| match e {
@@ -268,7 +274,10 @@ fn a_user_list_checks_name_and_password_under_the_standard() {
         ..Config::default()
     });
     let (_, ok) = login(&mut sim, Some("alice"), Some("s3cret"));
-    assert_eq!(ok.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    assert_eq!(
+        ok.map(|a| a.code),
+        Some(ReasonCode::from(ConnectReturnCode::Accepted))
+    );
     for (user, password) in [
         (Some("alice"), Some("wrong")),
         (Some("alice"), None),
@@ -278,7 +287,7 @@ fn a_user_list_checks_name_and_password_under_the_standard() {
         let (conn, ack) = login(&mut sim, user, password);
         assert_eq!(
             ack.map(|a| a.code),
-            Some(ConnectReturnCode::BadUsernameOrPassword),
+            Some(ReasonCode::from(ConnectReturnCode::BadUsernameOrPassword)),
             "{user:?} {password:?}"
         );
         assert!(sim.closed(conn).is_some());

@@ -17,7 +17,7 @@ fn mqtt_4_3_2_2_inbound_qos1_is_acknowledged_with_puback() {
     let mut sim = Sim::standard();
     let (_, publisher) = pair(&mut sim);
     sim.publish(publisher, "t", "x", QoS::AtLeastOnce, false, 42);
-    assert_eq!(sim.recv_all(publisher), [Packet::PubAck(pid(42))]);
+    assert_eq!(sim.recv_all(publisher), [Packet::puback(pid(42))]);
 }
 
 #[test]
@@ -43,7 +43,7 @@ fn mqtt_4_3_2_1_unacknowledged_message_stays_in_flight_until_puback() {
     sim.publish(publisher, "t", "x", QoS::AtLeastOnce, false, 1);
     let id = sim.publishes(sub)[0].packet_id.expect("id");
     assert_eq!(sim.broker.session("s").map(|s| s.inflight.len()), Some(1));
-    sim.send(sub, Packet::PubAck(id));
+    sim.send(sub, Packet::puback(id));
     assert_eq!(sim.broker.session("s").map(|s| s.inflight.len()), Some(0));
 }
 
@@ -75,9 +75,9 @@ fn mqtt_4_6_0_2_pubacks_are_sent_in_the_order_publishes_arrived() {
     assert_eq!(
         sim.recv_all(publisher),
         [
-            Packet::PubAck(pid(7)),
-            Packet::PubAck(pid(3)),
-            Packet::PubAck(pid(9))
+            Packet::puback(pid(7)),
+            Packet::puback(pid(3)),
+            Packet::puback(pid(9))
         ]
     );
 }
@@ -99,7 +99,7 @@ fn a_repeated_qos1_publish_is_delivered_again() {
 fn puback_for_an_unknown_id_is_ignored_and_reported() {
     let mut sim = Sim::standard();
     let (sub, _) = pair(&mut sim);
-    sim.send(sub, Packet::PubAck(pid(999)));
+    sim.send(sub, Packet::puback(pid(999)));
     assert!(sim.closed(sub).is_none());
     let unexpected = sim.events_where(|e| match e {
         Event::UnexpectedAck { packet_id, .. } => Some(*packet_id),
@@ -121,9 +121,9 @@ fn inflight_window_holds_back_further_messages_until_acknowledged() {
     let first = sim.publishes(sub);
     assert_eq!(payloads(&first), ["m1", "m2"]);
     assert_eq!(sim.broker.session("s").map(|s| s.queued), Some(3));
-    sim.send(sub, Packet::PubAck(first[0].packet_id.expect("id")));
+    sim.send(sub, Packet::puback(first[0].packet_id.expect("id")));
     assert_eq!(payloads(&sim.publishes(sub)), ["m3"]);
-    sim.send(sub, Packet::PubAck(first[1].packet_id.expect("id")));
+    sim.send(sub, Packet::puback(first[1].packet_id.expect("id")));
     assert_eq!(payloads(&sim.publishes(sub)), ["m4"]);
 }
 
@@ -142,7 +142,7 @@ fn mqtt_4_6_0_5_messages_of_one_topic_arrive_in_publish_order() {
         let batch = sim.publishes(sub);
         assert!(!batch.is_empty(), "stalled after {got:?}");
         for p in &batch {
-            sim.send(sub, Packet::PubAck(p.packet_id.expect("id")));
+            sim.send(sub, Packet::puback(p.packet_id.expect("id")));
         }
         got.extend(payloads(&batch));
     }

@@ -17,9 +17,9 @@ fn mqtt_4_3_3_2_inbound_qos2_gets_pubrec_then_pubcomp() {
     let mut sim = Sim::standard();
     let (_, publisher) = pair(&mut sim);
     sim.publish(publisher, "t", "x", QoS::ExactlyOnce, false, 9);
-    assert_eq!(sim.recv_all(publisher), [Packet::PubRec(pid(9))]);
-    sim.send(publisher, Packet::PubRel(pid(9)));
-    assert_eq!(sim.recv_all(publisher), [Packet::PubComp(pid(9))]);
+    assert_eq!(sim.recv_all(publisher), [Packet::pubrec(pid(9))]);
+    sim.send(publisher, Packet::pubrel(pid(9)));
+    assert_eq!(sim.recv_all(publisher), [Packet::pubcomp(pid(9))]);
 }
 
 #[test]
@@ -32,7 +32,7 @@ fn mqtt_4_3_3_2_duplicate_before_pubrel_is_not_delivered_twice() {
     sim.send(publisher, Packet::Publish(dup));
     assert_eq!(
         sim.recv_all(publisher),
-        [Packet::PubRec(pid(9)), Packet::PubRec(pid(9))]
+        [Packet::pubrec(pid(9)), Packet::pubrec(pid(9))]
     );
     assert_eq!(payloads(&sim.publishes(sub)), ["once"]);
 }
@@ -42,7 +42,7 @@ fn mqtt_4_3_3_2_after_pubrel_the_same_id_is_a_new_message() {
     let mut sim = Sim::standard();
     let (sub, publisher) = pair(&mut sim);
     sim.publish(publisher, "t", "first", QoS::ExactlyOnce, false, 9);
-    sim.send(publisher, Packet::PubRel(pid(9)));
+    sim.send(publisher, Packet::pubrel(pid(9)));
     sim.publish(publisher, "t", "second", QoS::ExactlyOnce, false, 9);
     let got = sim.publishes(sub);
     assert_eq!(payloads(&got), ["first", "second"]);
@@ -52,8 +52,8 @@ fn mqtt_4_3_3_2_after_pubrel_the_same_id_is_a_new_message() {
 fn pubrel_for_an_unknown_id_still_gets_pubcomp() {
     let mut sim = Sim::standard();
     let (_, publisher) = pair(&mut sim);
-    sim.send(publisher, Packet::PubRel(pid(77)));
-    assert_eq!(sim.recv_all(publisher), [Packet::PubComp(pid(77))]);
+    sim.send(publisher, Packet::pubrel(pid(77)));
+    assert_eq!(sim.recv_all(publisher), [Packet::pubcomp(pid(77))]);
 }
 
 #[test]
@@ -66,13 +66,13 @@ fn mqtt_4_3_3_1_outbound_qos2_completes_the_four_step_handshake() {
     let id = got[0].packet_id.expect("id");
     let state = |sim: &Sim| sim.broker.session("s").map(|s| s.inflight.clone());
     assert_eq!(state(&sim), Some(vec![(id, InflightState::AwaitingPubRec)]));
-    sim.send(sub, Packet::PubRec(id));
-    assert_eq!(sim.recv_all(sub), [Packet::PubRel(id)]);
+    sim.send(sub, Packet::pubrec(id));
+    assert_eq!(sim.recv_all(sub), [Packet::pubrel(id)]);
     assert_eq!(
         state(&sim),
         Some(vec![(id, InflightState::AwaitingPubComp)])
     );
-    sim.send(sub, Packet::PubComp(id));
+    sim.send(sub, Packet::pubcomp(id));
     assert_eq!(state(&sim), Some(vec![]));
 }
 
@@ -82,9 +82,9 @@ fn mqtt_4_3_3_1_repeated_pubrec_gets_pubrel_again() {
     let (sub, publisher) = pair(&mut sim);
     sim.publish(publisher, "t", "x", QoS::ExactlyOnce, false, 1);
     let id = sim.publishes(sub)[0].packet_id.expect("id");
-    sim.send(sub, Packet::PubRec(id));
-    sim.send(sub, Packet::PubRec(id));
-    assert_eq!(sim.recv_all(sub), [Packet::PubRel(id), Packet::PubRel(id)]);
+    sim.send(sub, Packet::pubrec(id));
+    sim.send(sub, Packet::pubrec(id));
+    assert_eq!(sim.recv_all(sub), [Packet::pubrel(id), Packet::pubrel(id)]);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn pubcomp_before_pubrec_is_unexpected_and_keeps_the_message() {
     let (sub, publisher) = pair(&mut sim);
     sim.publish(publisher, "t", "x", QoS::ExactlyOnce, false, 1);
     let id = sim.publishes(sub)[0].packet_id.expect("id");
-    sim.send(sub, Packet::PubComp(id));
+    sim.send(sub, Packet::pubcomp(id));
     assert_eq!(sim.broker.session("s").map(|s| s.inflight.len()), Some(1));
     assert!(sim.events.iter().any(|e| matches!(
         e,
@@ -110,7 +110,7 @@ fn puback_for_a_qos2_message_is_unexpected() {
     let (sub, publisher) = pair(&mut sim);
     sim.publish(publisher, "t", "x", QoS::ExactlyOnce, false, 1);
     let id = sim.publishes(sub)[0].packet_id.expect("id");
-    sim.send(sub, Packet::PubAck(id));
+    sim.send(sub, Packet::puback(id));
     assert_eq!(sim.broker.session("s").map(|s| s.inflight.len()), Some(1));
 }
 
@@ -149,12 +149,12 @@ fn mqtt_4_6_0_4_pubrels_follow_the_order_pubrecs_arrived() {
         .collect();
     let mut recs = Vec::new();
     for id in ids.iter().rev() {
-        Packet::PubRec(*id).encode(&mut recs);
+        Packet::pubrec(*id).encode(&mut recs);
     }
     sim.send_raw(sub, &recs);
     assert_eq!(
         sim.recv_all(sub),
-        [Packet::PubRel(ids[1]), Packet::PubRel(ids[0])]
+        [Packet::pubrel(ids[1]), Packet::pubrel(ids[0])]
     );
 }
 
@@ -170,9 +170,9 @@ fn mqtt_4_6_0_3_pubrecs_are_sent_in_the_order_publishes_arrived() {
     assert_eq!(
         sim.recv_all(publisher),
         [
-            Packet::PubRec(pid(7)),
-            Packet::PubRec(pid(3)),
-            Packet::PubRec(pid(9))
+            Packet::pubrec(pid(7)),
+            Packet::pubrec(pid(3)),
+            Packet::pubrec(pid(9))
         ]
     );
 }

@@ -35,7 +35,7 @@ fn acknowledged_messages_are_not_resent() {
     let (mut sim, s, p) = sim_with_resend(1_000);
     sim.publish(p, "t", "x", QoS::AtLeastOnce, false, 1);
     let id = sim.publishes(s)[0].packet_id.expect("id");
-    sim.send(s, Packet::PubAck(id));
+    sim.send(s, Packet::puback(id));
     sim.advance(10_000);
     assert!(sim.recv_all(s).is_empty());
 }
@@ -45,10 +45,10 @@ fn pubrel_is_resent_when_pubcomp_does_not_come() {
     let (mut sim, s, p) = sim_with_resend(1_000);
     sim.publish(p, "t", "x", QoS::ExactlyOnce, false, 1);
     let id = sim.publishes(s)[0].packet_id.expect("id");
-    sim.send(s, Packet::PubRec(id));
-    assert_eq!(sim.recv_all(s), [Packet::PubRel(id)]);
+    sim.send(s, Packet::pubrec(id));
+    assert_eq!(sim.recv_all(s), [Packet::pubrel(id)]);
     sim.advance(1_000);
-    assert_eq!(sim.recv_all(s), [Packet::PubRel(id)]);
+    assert_eq!(sim.recv_all(s), [Packet::pubrel(id)]);
 }
 
 #[test]

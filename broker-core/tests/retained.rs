@@ -147,8 +147,9 @@ fn retained_messages_come_after_the_suback() {
     sim.send(
         s,
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(5),
-            filters: vec![(filter("a"), QoS::AtMostOnce)],
+            filters: vec![(filter("a"), QoS::AtMostOnce.into())],
         }),
     );
     let got = sim.recv_all(s);

@@ -10,13 +10,14 @@ fn mqtt_3_8_4_1_suback_echoes_the_packet_id_with_one_code_per_filter() {
     let mut sim = Sim::standard();
     let s = sim.connect("s", true);
     let filters = vec![
-        (filter("a"), QoS::AtMostOnce),
-        (filter("b/+"), QoS::AtLeastOnce),
-        (filter("#"), QoS::ExactlyOnce),
+        (filter("a"), QoS::AtMostOnce.into()),
+        (filter("b/+"), QoS::AtLeastOnce.into()),
+        (filter("#"), QoS::ExactlyOnce.into()),
     ];
     sim.send(
         s,
         Packet::Subscribe(Subscribe {
+            properties: None,
             packet_id: pid(77),
             filters,
         }),
@@ -24,6 +25,7 @@ fn mqtt_3_8_4_1_suback_echoes_the_packet_id_with_one_code_per_filter() {
     assert_eq!(
         sim.recv_all(s),
         [Packet::SubAck(SubAck {
+            properties: None,
             packet_id: pid(77),
             codes: vec![
                 SubscribeReturnCode::Granted(QoS::AtMostOnce),
@@ -132,11 +134,12 @@ fn mqtt_3_10_4_4_unsuback_echoes_the_packet_id() {
     sim.send(
         s,
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(12),
             filters: vec![filter("a")],
         }),
     );
-    assert_eq!(sim.recv_all(s), [Packet::UnsubAck(pid(12))]);
+    assert_eq!(sim.recv_all(s), [Packet::UnsubAck(UnsubAck::v311(pid(12)))]);
     assert_eq!(sim.broker.subscription_count(), 0);
 }
 
@@ -147,11 +150,12 @@ fn mqtt_3_10_4_5_unsuback_even_when_nothing_matched() {
     sim.send(
         s,
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(3),
             filters: vec![filter("never")],
         }),
     );
-    assert_eq!(sim.recv_all(s), [Packet::UnsubAck(pid(3))]);
+    assert_eq!(sim.recv_all(s), [Packet::UnsubAck(UnsubAck::v311(pid(3)))]);
 }
 
 #[test]
@@ -162,6 +166,7 @@ fn mqtt_3_10_4_2_unsubscribed_filter_stops_delivery() {
     sim.send(
         s,
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(3),
             filters: vec![filter("a")],
         }),
@@ -182,6 +187,7 @@ fn mqtt_3_10_4_1_unsubscribe_compares_filters_character_by_character() {
     sim.send(
         s,
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(3),
             filters: vec![filter("a/b")],
         }),
@@ -200,12 +206,13 @@ fn mqtt_3_10_4_3_messages_in_flight_complete_after_unsubscribe() {
     sim.send(
         s,
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(3),
             filters: vec![filter("a")],
         }),
     );
     sim.recv_all(s);
-    sim.send(s, Packet::PubAck(id));
+    sim.send(s, Packet::puback(id));
     assert_eq!(sim.broker.session("s").map(|v| v.inflight.len()), Some(0));
     assert!(sim
         .events
@@ -293,11 +300,12 @@ fn mqtt_3_10_4_6_one_unsubscribe_with_several_filters_gets_one_unsuback() {
     sim.send(
         s,
         Packet::Unsubscribe(Unsubscribe {
+            properties: None,
             packet_id: pid(21),
             filters,
         }),
     );
-    assert_eq!(sim.recv_all(s), [Packet::UnsubAck(pid(21))]);
+    assert_eq!(sim.recv_all(s), [Packet::UnsubAck(UnsubAck::v311(pid(21)))]);
     let p = sim.connect("p", true);
     for t in ["a", "b", "c"] {
         sim.publish(p, t, t, QoS::AtMostOnce, false, 0);
@@ -320,6 +328,6 @@ fn mqtt_3_8_4_3_resubscribing_does_not_interrupt_the_flow_of_messages() {
     assert_eq!(payloads(&first), ["1"]);
     // Re-subscribing keeps the queued message and the one in flight.
     sim.subscribe(s, &[("t", QoS::AtLeastOnce)]);
-    sim.send(s, Packet::PubAck(first[0].packet_id.expect("id")));
+    sim.send(s, Packet::puback(first[0].packet_id.expect("id")));
     assert_eq!(payloads(&sim.publishes(s)), ["2"]);
 }

@@ -22,6 +22,7 @@ fn takeover_publishes_the_old_connections_will() {
     sim.subscribe(watcher, &[("wills/#", QoS::AtMostOnce)]);
     let mut c = connect("dev", true);
     c.will = Some(LastWill {
+        properties: Properties::new(),
         topic: topic("wills/dev"),
         payload: "gone".into(),
         qos: QoS::AtMostOnce,

@@ -8,6 +8,7 @@ use support::*;
 fn with_will(id: &str, topic_name: &str, payload: &str, qos: QoS, retain: bool) -> Connect {
     let mut c = connect(id, true);
     c.will = Some(LastWill {
+        properties: Properties::new(),
         topic: topic(topic_name),
         payload: payload.to_owned().into(),
         qos,
@@ -48,7 +49,7 @@ fn mqtt_3_1_2_10_will_not_published_after_disconnect() {
         QoS::AtMostOnce,
         false,
     ));
-    sim.send(dev, Packet::Disconnect);
+    sim.send(dev, Packet::disconnect());
     assert_eq!(sim.closed(dev), Some(&CloseReason::ClientDisconnect));
     sim.drop_conn(dev);
     assert!(sim.publishes(w).is_empty());

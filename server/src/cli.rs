@@ -141,7 +141,7 @@ impl ServeArgs {
     /// `--connect-rate-per-ip`, or the profile's default; `None` means no limit.
     pub fn connect_rate_per_ip(&self, profile: Profile) -> Option<u32> {
         match (self.connect_rate_per_ip, profile) {
-            (Some(0), _) | (None, Profile::Mqtt311) => None,
+            (Some(0), _) | (None, Profile::Standard) => None,
             (Some(limit), _) => Some(limit),
             (None, Profile::AwsIot) => Some(AWS_CONNECTS_PER_SECOND),
         }

@@ -245,7 +245,7 @@ mod tests {
             "--seed",
             "7",
         ])?;
-        assert_eq!(loaded.config.profile, Profile::Mqtt311);
+        assert_eq!(loaded.config.profile, Profile::Standard);
         assert_eq!(loaded.config.seed, 7);
         assert!(!loaded.seed_was_random);
         Ok(())

@@ -30,6 +30,12 @@ impl EventCounters {
     /// Counts what `event` says happened.
     pub fn observe(&mut self, event: &Event) {
         match event {
+            Event::Connected { version, .. } => self.add(
+                "brokerlab_connects_total",
+                "CONNECTs accepted, by the MQTT version the client speaks (3.1.1 or 5.0).",
+                &[("mqtt", version.name())],
+                1,
+            ),
             Event::Disconnected { reason, .. } => self.add(
                 "brokerlab_disconnects_total",
                 "Connections ended, by the broker's reason.",

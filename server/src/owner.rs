@@ -479,11 +479,13 @@ impl Owner {
                 clean_session,
                 session_present,
                 keep_alive,
+                version,
             } => {
                 let peer = self.broker.peer(*conn);
                 info!(
                     %conn,
                     client_id,
+                    mqtt = version.name(),
                     peer = peer.and_then(|p| p.addr.as_deref()).unwrap_or("-"),
                     principal = peer.and_then(|p| p.principal.as_deref()).unwrap_or("-"),
                     clean_session,

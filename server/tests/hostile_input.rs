@@ -119,8 +119,8 @@ fn cases() -> Vec<Case> {
         ),
         // MQTT-3.1.2-2: an unsupported level gets CONNACK 0x01, then the close.
         refused(
-            "protocol level 5",
-            connect_with(b"MQTT", 5, 0x02, &client_id),
+            "protocol level 6",
+            connect_with(b"MQTT", 6, 0x02, &client_id),
             0x01,
             Some("MQTT-3.1.2-2"),
         ),

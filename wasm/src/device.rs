@@ -4,11 +4,12 @@
 use std::collections::VecDeque;
 
 use broker_core::client::{Client, ClientOptions, ClientState, Received};
+use broker_core::codec::{Properties, Property};
 use broker_core::{ConnId, Instant, LastWill, QoS, TopicName};
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::scenario::{ActionError, DeviceId, DeviceSpec, WillSpec};
+use crate::scenario::{ActionError, DeviceId, DeviceSpec, WillSpec, DEVICE_TOPIC_ALIASES};
 
 /// The most messages an inbox shows; older ones scroll away.
 pub const INBOX_CAP: usize = 50;
@@ -32,6 +33,9 @@ pub struct InboxMessage {
     pub dup: bool,
     /// RETAIN.
     pub retain: bool,
+    /// MQTT 5.0 properties it arrived with, as "name: value" lines.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<String>,
 }
 
 impl InboxMessage {
@@ -45,6 +49,12 @@ impl InboxMessage {
             packet_id: m.packet_id.map(|id| id.get()),
             dup: m.dup,
             retain: m.retain,
+            properties: m
+                .properties
+                .iter()
+                .flat_map(|p| p.0.iter())
+                .map(crate::label::property_text)
+                .collect(),
         }
     }
 }
@@ -122,11 +132,20 @@ impl Device {
     pub(crate) fn new(spec: DeviceSpec) -> Result<Self, ActionError> {
         let will = spec.will.as_ref().map(last_will).transpose()?;
         let client = Client::new(ClientOptions {
+            version: spec.version,
             client_id: spec.client_id.clone(),
             clean_session: spec.clean_session,
             keep_alive: spec.keep_alive,
             will,
             auto_ack: spec.auto_ack,
+            session_expiry: spec.session_expiry,
+            receive_maximum: spec.receive_maximum,
+            topic_alias_maximum: if spec.topic_aliases {
+                DEVICE_TOPIC_ALIASES
+            } else {
+                0
+            },
+            topic_aliases: spec.topic_aliases,
             ..ClientOptions::new(&spec.client_id)
         });
         Ok(Device {
@@ -195,5 +214,11 @@ fn last_will(w: &WillSpec) -> Result<LastWill, ActionError> {
         payload: Bytes::copy_from_slice(w.payload.as_bytes()),
         qos: qos(w.qos)?,
         retain: w.retain,
+        properties: Properties(
+            w.delay
+                .map(Property::WillDelayInterval)
+                .into_iter()
+                .collect(),
+        ),
     })
 }

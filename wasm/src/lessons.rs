@@ -89,6 +89,7 @@ impl Script {
                 device,
                 filter,
                 qos,
+                options: Default::default(),
             },
         );
     }
@@ -115,6 +116,7 @@ impl Script {
                 payload,
                 qos,
                 retain,
+                message_expiry: None,
             },
         );
     }
@@ -141,7 +143,7 @@ fn qos0_vs_qos1() -> Lesson {
     Lesson {
         id: "qos0-vs-qos1",
         title: "QoS 0 vs QoS 1",
-        profile: Profile::Mqtt311,
+        profile: Profile::Standard,
         watch: "A persistent subscriber gets two messages online, loses its network, and \
                 two more are published while it is away. Watch which ones reach its inbox.",
         explanation: "Online, both arrive; only QoS 1 is acknowledged (PUBACK), at both \
@@ -181,7 +183,7 @@ fn qos1_redelivery() -> Lesson {
     Lesson {
         id: "qos1-redelivery",
         title: "QoS 1 redelivery without PUBACK",
-        profile: Profile::Mqtt311,
+        profile: Profile::Standard,
         watch: "The subscriber's auto-ack is off: it receives the QoS 1 message but never \
                 sends PUBACK. Then its network drops and it reconnects.",
         explanation: "Without PUBACK the message stays in flight in the broker's session \
@@ -249,14 +251,20 @@ fn persistent_session() -> Lesson {
     let reader = s.device(0, persistent("reader"));
     let publisher = s.device(0, DeviceSpec::new("newsroom"));
     s.subscribe(100, reader, "lab/news", 1);
-    s.at(400, Action::Disconnect { device: reader });
+    s.at(
+        400,
+        Action::Disconnect {
+            device: reader,
+            with_will: false,
+        },
+    );
     s.publish(600, publisher, "lab/news", "headline 1", 1);
     s.publish(650, publisher, "lab/news", "headline 2", 1);
     s.at(1200, Action::Connect { device: reader });
     Lesson {
         id: "persistent-session",
         title: "Persistent session: resume and queued messages",
-        profile: Profile::Mqtt311,
+        profile: Profile::Standard,
         watch: "The reader connects with clean session = 0, subscribes, and disconnects. \
                 Two messages are published while it is away; then it reconnects.",
         explanation: "With clean session = 0 the broker keeps the session (subscriptions \
@@ -301,6 +309,7 @@ fn will_on_network_drop() -> Lesson {
         payload: format!("{name} went offline"),
         qos: 1,
         retain: false,
+        delay: None,
     };
     let dropped = s.device(
         100,
@@ -317,11 +326,17 @@ fn will_on_network_drop() -> Lesson {
         },
     );
     s.at(500, Action::DropNetwork { device: dropped });
-    s.at(800, Action::Disconnect { device: polite });
+    s.at(
+        800,
+        Action::Disconnect {
+            device: polite,
+            with_will: false,
+        },
+    );
     Lesson {
         id: "will-on-network-drop",
         title: "The Will on a network drop",
-        profile: Profile::Mqtt311,
+        profile: Profile::Standard,
         watch: "Two sensors leave a Will. sensor-a loses its network; sensor-b sends \
                 DISCONNECT.",
         explanation: "When a connection ends without DISCONNECT the broker publishes the \

@@ -12,6 +12,7 @@
 //! natively in tests and in the browser, with the same results.
 
 mod device;
+mod label;
 pub mod lessons;
 mod network;
 mod scenario;
@@ -23,8 +24,8 @@ pub mod js;
 
 pub use device::{DeviceState, DeviceView, InboxMessage, INBOX_CAP};
 pub use scenario::{
-    Action, ActionError, DeviceId, DeviceSpec, Scenario, TimedAction, WillSpec, DEFAULT_LATENCY_MS,
-    GLOBAL_POLICY,
+    Action, ActionError, DeviceId, DeviceSpec, Scenario, SubscribeOptions, TimedAction, WillSpec,
+    DEFAULT_LATENCY_MS, DEVICE_TOPIC_ALIASES, GLOBAL_POLICY,
 };
 pub use trace::{Direction, Numbered, PacketTrace, Span, TraceEntry, TRACE_CAP};
 pub use world::World;

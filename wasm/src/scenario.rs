@@ -3,7 +3,7 @@
 //! exported and imported again.
 
 use broker_core::policy::{PolicyDocument, PolicyError, PolicySet};
-use broker_core::Config;
+use broker_core::{Config, ProtocolVersion};
 use serde::{Deserialize, Serialize};
 
 /// The index of a virtual device in its world, in the order devices were spawned.
@@ -28,7 +28,24 @@ pub struct DeviceSpec {
     /// Whether incoming QoS 1 and 2 messages are acknowledged at once.
     #[serde(default = "yes")]
     pub auto_ack: bool,
+    /// The protocol the device speaks, "3.1.1" or "5.0".
+    #[serde(default, skip_serializing_if = "is_v311")]
+    pub version: ProtocolVersion,
+    /// MQTT 5.0: the Session Expiry Interval of its CONNECT, in seconds; absent, the
+    /// session ends with the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_expiry: Option<u32>,
+    /// MQTT 5.0: the Receive Maximum of its CONNECT; absent, 65,535.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_maximum: Option<u16>,
+    /// MQTT 5.0: whether it uses topic aliases, both ways (it accepts up to
+    /// [`DEVICE_TOPIC_ALIASES`] from the broker).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub topic_aliases: bool,
 }
+
+/// The Topic Alias Maximum a device that uses aliases sends in CONNECT.
+pub const DEVICE_TOPIC_ALIASES: u16 = 10;
 
 impl DeviceSpec {
     /// A device with a clean session, keep-alive 60 s, no Will, and auto-ack on.
@@ -39,12 +56,32 @@ impl DeviceSpec {
             keep_alive: default_keep_alive(),
             will: None,
             auto_ack: true,
+            version: ProtocolVersion::V311,
+            session_expiry: None,
+            receive_maximum: None,
+            topic_aliases: false,
+        }
+    }
+
+    /// The same device speaking MQTT 5.0.
+    pub fn v5(client_id: &str) -> Self {
+        DeviceSpec {
+            version: ProtocolVersion::V5,
+            ..DeviceSpec::new(client_id)
         }
     }
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+fn is_v311(v: &ProtocolVersion) -> bool {
+    *v == ProtocolVersion::V311
 }
 
 fn default_keep_alive() -> u16 {
@@ -65,6 +102,10 @@ pub struct WillSpec {
     /// Whether it is published retained.
     #[serde(default)]
     pub retain: bool,
+    /// MQTT 5.0: the Will Delay Interval, in seconds: how long after the connection is
+    /// lost the broker waits before publishing the Will.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<u32>,
 }
 
 /// One thing a learner does. Every action names its device by index.
@@ -88,10 +129,14 @@ pub enum Action {
         /// The device.
         device: DeviceId,
     },
-    /// Sends DISCONNECT and closes the transport: the broker discards the Will.
+    /// Sends DISCONNECT and closes the transport: the broker discards the Will, unless
+    /// an MQTT 5.0 device asks it to publish it (Reason Code 0x04).
     Disconnect {
         /// The device.
         device: DeviceId,
+        /// MQTT 5.0: disconnect with Reason Code 0x04, "Disconnect with Will Message".
+        #[serde(default, skip_serializing_if = "is_false")]
+        with_will: bool,
     },
     /// The network fails under the device: no DISCONNECT, packets in flight are lost, and
     /// the broker sees the transport close (so the Will is published).
@@ -107,6 +152,9 @@ pub enum Action {
         filter: String,
         /// The requested QoS, 0 to 2.
         qos: u8,
+        /// MQTT 5.0 subscription options and identifier; a 3.1.1 device ignores them.
+        #[serde(default, skip_serializing_if = "SubscribeOptions::is_default")]
+        options: SubscribeOptions,
     },
     /// Sends UNSUBSCRIBE with one filter.
     Unsubscribe {
@@ -128,6 +176,9 @@ pub enum Action {
         /// The RETAIN flag.
         #[serde(default)]
         retain: bool,
+        /// MQTT 5.0: the Message Expiry Interval, in seconds; a 3.1.1 device ignores it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_expiry: Option<u32>,
     },
     /// Turns automatic acknowledgement of incoming messages on or off.
     SetAutoAck {
@@ -163,6 +214,35 @@ pub enum Action {
     },
 }
 
+/// MQTT 5.0 options of a subscription (section 3.8.3.1) and its Subscription Identifier.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeOptions {
+    /// No Local: the device does not get its own messages back.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_local: bool,
+    /// Retain As Published: forwarded messages keep their RETAIN flag.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub retain_as_published: bool,
+    /// Retain Handling: 0 sends retained messages on subscribing, 1 only for a new
+    /// subscription, 2 never.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retain_handling: u8,
+    /// The Subscription Identifier, 1 to 268,435,455.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<u32>,
+}
+
+impl SubscribeOptions {
+    fn is_default(&self) -> bool {
+        *self == SubscribeOptions::default()
+    }
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
 impl Action {
     /// The device the action concerns, except for `Spawn`, which makes one.
     pub fn device(&self) -> Option<DeviceId> {
@@ -170,7 +250,7 @@ impl Action {
             Action::Spawn { .. } => None,
             Action::Connect { device }
             | Action::Reconnect { device }
-            | Action::Disconnect { device }
+            | Action::Disconnect { device, .. }
             | Action::DropNetwork { device }
             | Action::Subscribe { device, .. }
             | Action::Unsubscribe { device, .. }
@@ -258,6 +338,9 @@ pub enum ActionError {
     AlreadyConnected(DeviceId),
     /// A QoS outside 0 to 2.
     InvalidQos(u8),
+    /// A Retain Handling outside 0 to 2, or a Subscription Identifier outside 1 to
+    /// 268,435,455.
+    InvalidOption(String),
     /// The topic name or filter is not valid MQTT.
     InvalidTopic(String),
     /// The action is dated before the world's present.
@@ -276,7 +359,7 @@ impl core::fmt::Display for ActionError {
             ActionError::NotConnected(d) => write!(f, "device #{d} is not connected"),
             ActionError::AlreadyConnected(d) => write!(f, "device #{d} is already connected"),
             ActionError::InvalidQos(q) => write!(f, "QoS {q} does not exist (0, 1 or 2)"),
-            ActionError::InvalidTopic(why) => f.write_str(why),
+            ActionError::InvalidTopic(why) | ActionError::InvalidOption(why) => f.write_str(why),
             ActionError::InThePast { at, now } => {
                 write!(f, "an action at {at} ms comes before the present, {now} ms")
             }

@@ -4,7 +4,9 @@
 use std::collections::VecDeque;
 
 use broker_core::codec::{self, FieldSpan};
-use broker_core::{Packet, SubscribeReturnCode};
+use broker_core::ProtocolVersion;
+
+pub use crate::label::label;
 use serde::Serialize;
 
 use crate::scenario::{Action, DeviceId};
@@ -356,9 +358,12 @@ impl Trace {
 /// Decodes a packet the world carries, with its field spans. Every packet in a world was
 /// encoded by the core's own codec, so decoding cannot fail; if it ever did, the arrow
 /// would still be drawn, labelled with what is known.
-pub(crate) fn describe(bytes: &[u8]) -> (&'static str, String, Vec<Span>) {
+pub(crate) fn describe(
+    bytes: &[u8],
+    version: ProtocolVersion,
+) -> (&'static str, String, Vec<Span>) {
     let mut spans = Vec::new();
-    match codec::decode(bytes, usize::MAX, Some(&mut spans)) {
+    match codec::decode(bytes, version, usize::MAX, Some(&mut spans)) {
         Ok(Some((packet, _))) => (
             packet.packet_type().name(),
             label(&packet),
@@ -369,70 +374,5 @@ pub(crate) fn describe(bytes: &[u8]) -> (&'static str, String, Vec<Span>) {
             format!("{} undecodable bytes", bytes.len()),
             Vec::new(),
         ),
-    }
-}
-
-/// The key fields of a packet in a few words, for the arrow's label.
-pub fn label(packet: &Packet) -> String {
-    match packet {
-        Packet::Connect(c) => {
-            let mut s = format!(
-                "id \"{}\", clean {}, keep-alive {}s",
-                c.client_id,
-                u8::from(c.clean_session),
-                c.keep_alive
-            );
-            if let Some(w) = &c.will {
-                s.push_str(&format!(", will {} q{}", w.topic.as_str(), w.qos.bits()));
-            }
-            s
-        }
-        Packet::ConnAck(a) => format!(
-            "session present {}, rc {}",
-            u8::from(a.session_present),
-            a.code as u8
-        ),
-        Packet::Publish(p) => {
-            let mut s = format!("{} q{}", p.topic.as_str(), p.qos.bits());
-            if let Some(id) = p.packet_id {
-                s.push_str(&format!(" id {id}"));
-            }
-            if p.dup {
-                s.push_str(" DUP");
-            }
-            if p.retain {
-                s.push_str(" RETAIN");
-            }
-            s
-        }
-        Packet::PubAck(id)
-        | Packet::PubRec(id)
-        | Packet::PubRel(id)
-        | Packet::PubComp(id)
-        | Packet::UnsubAck(id) => format!("id {id}"),
-        Packet::Subscribe(s) => {
-            let filters: Vec<String> = s
-                .filters
-                .iter()
-                .map(|(f, q)| format!("{} q{}", f.as_str(), q.bits()))
-                .collect();
-            format!("id {}, {}", s.packet_id, filters.join(", "))
-        }
-        Packet::SubAck(a) => {
-            let codes: Vec<String> = a
-                .codes
-                .iter()
-                .map(|c| match c {
-                    SubscribeReturnCode::Granted(q) => format!("q{}", q.bits()),
-                    SubscribeReturnCode::Failure => "0x80".to_owned(),
-                })
-                .collect();
-            format!("id {}, {}", a.packet_id, codes.join(", "))
-        }
-        Packet::Unsubscribe(u) => {
-            let filters: Vec<&str> = u.filters.iter().map(|f| f.as_str()).collect();
-            format!("id {}, {}", u.packet_id, filters.join(", "))
-        }
-        Packet::PingReq | Packet::PingResp | Packet::Disconnect => String::new(),
     }
 }

@@ -35,7 +35,7 @@ fn under_aws_iot_the_second_device_takes_over_and_d6_fires() {
 
 #[test]
 fn under_mqtt_3_1_1_the_takeover_happens_without_a_rule() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     let first = device(&mut w, DeviceSpec::new("sensor-1"));
     wait(&mut w, 1_100);
     device(&mut w, DeviceSpec::new("sensor-1"));

@@ -31,7 +31,7 @@ fn there_are_at_least_seven_lessons_with_unique_ids() {
 #[test]
 fn every_lesson_replays_under_both_profiles_without_refused_actions() {
     for lesson in lessons::all() {
-        for profile in [Profile::Mqtt311, Profile::AwsIot] {
+        for profile in [Profile::Standard, Profile::AwsIot] {
             let w = World::replay(&lesson.scenario(profile), Some(lesson.duration_ms));
             let w = w.unwrap_or_else(|e| panic!("{} under {profile:?}: {e}", lesson.id));
             assert_eq!(w.scenario().actions.len(), lesson.actions.len());
@@ -41,7 +41,7 @@ fn every_lesson_replays_under_both_profiles_without_refused_actions() {
 
 #[test]
 fn qos0_vs_qos1_loses_only_the_offline_qos0_message() {
-    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+    for profile in [Profile::Standard, Profile::AwsIot] {
         let (w, _) = run("qos0-vs-qos1", profile);
         assert_eq!(
             inbox(&w, 0),
@@ -53,7 +53,7 @@ fn qos0_vs_qos1_loses_only_the_offline_qos0_message() {
 
 #[test]
 fn qos1_redelivery_shows_the_message_again_with_dup() {
-    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+    for profile in [Profile::Standard, Profile::AwsIot] {
         let (w, _) = run("qos1-redelivery", profile);
         let inbox = w.device(0).expect("device").inbox;
         let dups: Vec<bool> = inbox.iter().map(|m| m.dup).collect();
@@ -72,14 +72,14 @@ fn duplicate_client_id_fires_d6_only_under_aws_iot() {
     assert_eq!(w.device(1).expect("first").state.name(), "disconnected");
     let observed = inbox(&w, 0).join("\n");
     assert!(observed.contains("DUPLICATE_CLIENTID"), "{observed}");
-    let (w, trace) = run("duplicate-client-id", Profile::Mqtt311);
+    let (w, trace) = run("duplicate-client-id", Profile::Standard);
     assert!(!rules(&trace).contains(&"D6"));
     assert_eq!(w.device(1).expect("first").state.name(), "disconnected");
 }
 
 #[test]
 fn retain_is_delivered_under_mqtt_and_refused_under_aws() {
-    let (w, _) = run("retain", Profile::Mqtt311);
+    let (w, _) = run("retain", Profile::Standard);
     assert_eq!(inbox(&w, 1), ["online"]);
     assert!(w.device(1).expect("late").inbox[0].retain);
     assert_eq!(w.retained().len(), 1);
@@ -91,7 +91,7 @@ fn retain_is_delivered_under_mqtt_and_refused_under_aws() {
 
 #[test]
 fn persistent_session_resumes_with_its_queued_messages() {
-    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+    for profile in [Profile::Standard, Profile::AwsIot] {
         let (w, trace) = run("persistent-session", profile);
         assert_eq!(inbox(&w, 0), ["headline 1", "headline 2"], "{profile:?}");
         let resumed = trace.iter().any(|n| {
@@ -115,7 +115,7 @@ fn qos2_gets_no_acknowledgement_under_aws_and_the_full_handshake_under_mqtt() {
     assert!(!kinds(&trace).contains(&"SUBACK"));
     assert!(!kinds(&trace).contains(&"PUBREC"));
     assert!(inbox(&w, 0).is_empty());
-    let (w, trace) = run("qos2-under-aws", Profile::Mqtt311);
+    let (w, trace) = run("qos2-under-aws", Profile::Standard);
     assert!(rules(&trace).is_empty());
     for kind in ["SUBACK", "PUBREC", "PUBREL", "PUBCOMP"] {
         assert!(kinds(&trace).contains(&kind), "{kind}");
@@ -125,7 +125,7 @@ fn qos2_gets_no_acknowledgement_under_aws_and_the_full_handshake_under_mqtt() {
 
 #[test]
 fn the_will_is_published_on_a_drop_and_not_on_disconnect() {
-    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+    for profile in [Profile::Standard, Profile::AwsIot] {
         let (w, _) = run("will-on-network-drop", profile);
         assert_eq!(inbox(&w, 0), ["sensor-a went offline"], "{profile:?}");
     }
@@ -183,7 +183,7 @@ fn subscribe_denied_loops_through_reconnects_under_aws_iot() {
 
 #[test]
 fn subscribe_denied_gets_suback_0x80_and_stays_connected_under_mqtt() {
-    let (w, trace) = run("subscribe-denied", Profile::Mqtt311);
+    let (w, trace) = run("subscribe-denied", Profile::Standard);
     assert_eq!(denials(&trace), [DENIED; 3]);
     let subacks: Vec<&str> = packets(&trace)
         .into_iter()

@@ -9,7 +9,7 @@ use support::*;
 
 #[test]
 fn packets_in_flight_to_a_dropped_device_are_lost() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     let s = device(&mut w, DeviceSpec::new("s"));
     let p = device(&mut w, DeviceSpec::new("p"));
     wait(&mut w, 100);
@@ -35,7 +35,7 @@ fn packets_in_flight_to_a_dropped_device_are_lost() {
 
 #[test]
 fn keep_alive_pings_advance_with_the_virtual_clock() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     let a = device(
         &mut w,
         DeviceSpec {
@@ -58,7 +58,7 @@ fn keep_alive_pings_advance_with_the_virtual_clock() {
 
 #[test]
 fn step_moves_to_the_next_event() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     device(&mut w, DeviceSpec::new("a"));
     assert_eq!(w.step(), Some(20), "CONNECT arrives");
     assert_eq!(w.step(), Some(40), "CONNACK arrives");
@@ -66,7 +66,7 @@ fn step_moves_to_the_next_event() {
 
 #[test]
 fn the_trace_keeps_only_the_newest_entries() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     let a = device(
         &mut w,
         DeviceSpec {

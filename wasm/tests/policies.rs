@@ -52,7 +52,7 @@ fn run(profile: Profile) -> World {
 
 #[test]
 fn a_deny_statement_is_named_in_the_denial() {
-    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+    for profile in [Profile::Standard, Profile::AwsIot] {
         let mut w = run(profile);
         let trace = w.poll_trace();
         assert_eq!(
@@ -70,7 +70,7 @@ fn a_deny_statement_is_named_in_the_denial() {
 
 #[test]
 fn a_scenario_with_a_policy_replays_to_the_identical_trace() {
-    for profile in [Profile::Mqtt311, Profile::AwsIot] {
+    for profile in [Profile::Standard, Profile::AwsIot] {
         let live = run(profile);
         let json = serde_json::to_string(live.scenario()).expect("serializes");
         assert!(json.contains("\"policy\""), "{json}");

@@ -8,7 +8,7 @@ use support::*;
 
 #[test]
 fn a_spawned_device_connects_one_round_trip_later() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     let a = device(&mut w, DeviceSpec::new("a"));
     assert_eq!(w.device(a).expect("a").state.name(), "disconnected");
     wait(&mut w, 2 * DEFAULT_LATENCY_MS);
@@ -33,7 +33,7 @@ fn each_qos_takes_its_own_handshake_on_both_hops() {
             vec!["<PUBLISH", "PUBREC>", "<PUBREL", "PUBCOMP>"],
         ),
     ] {
-        let mut w = world(Profile::Mqtt311);
+        let mut w = world(Profile::Standard);
         let s = device(&mut w, DeviceSpec::new("s"));
         let p = device(&mut w, DeviceSpec::new("p"));
         wait(&mut w, 100);
@@ -53,7 +53,7 @@ fn each_qos_takes_its_own_handshake_on_both_hops() {
 
 #[test]
 fn an_unsubscribed_device_receives_nothing_more() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     let s = device(&mut w, DeviceSpec::new("s"));
     let p = device(&mut w, DeviceSpec::new("p"));
     wait(&mut w, 100);
@@ -74,7 +74,7 @@ fn an_unsubscribed_device_receives_nothing_more() {
 
 #[test]
 fn without_auto_ack_a_message_waits_for_the_manual_ack() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     let s = device(
         &mut w,
         DeviceSpec {
@@ -110,7 +110,7 @@ fn without_auto_ack_a_message_waits_for_the_manual_ack() {
 
 #[test]
 fn refused_actions_change_nothing_and_are_not_recorded() {
-    let mut w = world(Profile::Mqtt311);
+    let mut w = world(Profile::Standard);
     let a = device(&mut w, DeviceSpec::new("a"));
     let before = w.scenario().actions.len();
     let traced = w.trace().len_total();
@@ -126,12 +126,14 @@ fn refused_actions_change_nothing_and_are_not_recorded() {
         device: a,
         filter: "t".into(),
         qos: 3,
+        options: Default::default(),
     };
     assert!(w.apply(bad_qos).is_err());
     let bad_filter = broker_wasm::Action::Subscribe {
         device: a,
         filter: "a/#/b".into(),
         qos: 0,
+        options: Default::default(),
     };
     assert!(w.apply(bad_filter).is_err());
     assert_eq!(w.scenario().actions.len(), before);

@@ -95,7 +95,7 @@ impl Broker {
     pub(super) fn aws(&self) -> Option<&AwsRules> {
         match self.config.profile {
             crate::Profile::AwsIot => Some(&self.config.aws),
-            crate::Profile::Mqtt311 => None,
+            crate::Profile::Standard => None,
         }
     }
 

@@ -50,6 +50,16 @@ pub(super) struct HeldAcks {
     paused: bool,
 }
 
+impl HeldAcks {
+    /// How many PUBACKs wait (PUBRECs are counted with the session's QoS 2 ids).
+    pub(super) fn pubacks(&self) -> usize {
+        self.acks
+            .iter()
+            .filter(|a| matches!(a, Packet::PubAck(_)))
+            .count()
+    }
+}
+
 impl Broker {
     /// Acknowledges an inbound QoS 1 or 2 PUBLISH on `conn`: now, unless its publisher
     /// waits on a session (this message, or an earlier one, reached a queue past its

@@ -1,73 +1,70 @@
-//! CONNECT, session attach and detach, takeover, and closing a connection with its Will.
+//! CONNECT and CONNACK: admitting a client, in MQTT 3.1.1 and 5.0, and attaching it to
+//! its session. Ending a connection is in `close.rs`.
 
 use std::sync::Arc;
 
 use core::time::Duration;
 
+use super::mqtt5::Mqtt5;
 use super::refusal::Refusal;
 use super::timers::Timer;
-use super::{Broker, ConnState};
-use crate::codec::{ConnAck, Connect, Packet};
+use super::{Broker, ConnState, Extras};
+use crate::codec::{ConnAck, Connect, Packet, Properties, Property, ReasonCode};
 use crate::config::{Qos2Mode, RetainMode};
-use crate::event::{CloseReason, Event, Output, SessionChange};
+use crate::event::{Event, SessionChange};
 use crate::policy::Action;
 use crate::rule::Rule;
 use crate::session::{AuthContext, Session, SessionId};
 use crate::time::Instant;
-use crate::types::{ConnId, ConnectReturnCode, ProtocolVersion, QoS};
+use crate::types::{ConnId, ProtocolVersion, QoS};
+
+/// What the server grants a CONNECT beyond acceptance, for its CONNACK.
+#[derive(Debug, Default)]
+struct Granted {
+    /// The client id the server assigned (MQTT-3.1.3-7).
+    assigned: Option<Arc<str>>,
+    /// The Session Expiry Interval, when the server lowered the client's.
+    session_expiry: Option<u32>,
+    /// The keep-alive, when the server changed the client's.
+    keep_alive: Option<u16>,
+}
 
 impl Broker {
     pub(super) fn handle_connect(&mut self, now: Instant, conn: ConnId, mut connect: Connect) {
-        if let Some(rules) = self.aws() {
-            // AWS closes the connection for an over-long client id; no CONNACK.
-            let limit = rules.max_client_id_len;
-            if connect.client_id.len() > limit {
-                let detail = format!("{} bytes, limit {limit}", connect.client_id.len());
-                return self.rule_violation(now, conn, Rule::ClientIdTooLong, detail);
-            }
-            let (qos2, retain) = (rules.qos2, rules.retain);
-            if let Some(will) = connect.will.as_mut() {
-                // D2 reaches the Will too: field reports say a QoS 2 Will closes the
-                // connection; in "ignore" mode it is kept at QoS 1, the most AWS offers.
-                if will.qos == QoS::ExactlyOnce {
-                    if qos2 == Qos2Mode::Disconnect {
-                        return self.rule_violation(
-                            now,
-                            conn,
-                            Rule::D2Qos2Unsupported,
-                            "Will with QoS 2".into(),
-                        );
-                    }
-                    will.qos = QoS::AtLeastOnce;
-                    self.fire(
-                        Rule::D2Qos2Unsupported,
-                        Some(conn),
-                        "Will QoS 2 lowered to 1".into(),
-                    );
-                }
-                // D5: without retained-message support a Will cannot be retained.
-                if will.retain && retain == RetainMode::Disconnect {
-                    will.retain = false;
-                    self.fire(
-                        Rule::D5Retain,
-                        Some(conn),
-                        "the Will's RETAIN flag is ignored".into(),
-                    );
-                }
-            }
+        let v5 = connect.version == ProtocolVersion::V5;
+        // From here on the connection speaks the CONNECT's version, refusals included.
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.version = connect.version;
+        }
+        if self.aws().is_some() && !self.admit_aws_connect(now, conn, &mut connect) {
+            return;
+        }
+        // MQTT 5.0 enhanced authentication is not offered: a CONNECT asking for it gets
+        // CONNACK 0x8C, Bad authentication method (section 4.12).
+        if v5 && connect.properties.authentication_method().is_some() {
+            return self.refuse(now, conn, Refusal::BadAuthenticationMethod);
+        }
+        // MQTT 5.0: a Will with RETAIN=1 where retained messages are not available is
+        // refused with 0x9A (MQTT-3.2.2-13).
+        let will_retained = connect.will.as_ref().is_some_and(|w| w.retain);
+        if v5 && will_retained && !self.retain_available() {
+            return self.refuse(now, conn, Refusal::Rule(Rule::D5Retain));
         }
 
+        let mut granted = Granted::default();
         let client_id: Arc<str> = if connect.client_id.is_empty() {
-            // MQTT-3.1.3-8: an empty id with Clean Session 0 gets CONNACK 0x02.
-            if !connect.clean_session {
+            // MQTT-3.1.3-8 (3.1.1): an empty id with Clean Session 0 gets CONNACK 0x02.
+            // MQTT 5.0 assigns one whatever Clean Start says (MQTT-3.1.3-6, -7).
+            if !connect.clean_session && !v5 {
                 return self.refuse(now, conn, Refusal::IdentifierRejected);
             }
-            // MQTT-3.1.3-6: with Clean Session 1 the server assigns a unique id.
-            self.assign_client_id()
+            let id = self.assign_client_id();
+            granted.assigned = Some(id.clone());
+            id
         } else if connect.client_id.len() > self.config.max_client_id_len {
             return self.refuse(now, conn, Refusal::IdentifierRejected);
         } else {
-            Arc::from(connect.client_id)
+            Arc::from(connect.client_id.as_str())
         };
 
         if !self.admit_connect_rate(now, &client_id) {
@@ -123,45 +120,40 @@ impl Broker {
                     format!("{old} replaced by {conn}"),
                 );
             }
-            self.close(now, old, CloseReason::TakenOver { by: conn });
+            self.close(now, old, crate::event::CloseReason::TakenOver { by: conn });
         }
 
-        // MQTT-3.1.2-4 to -6 and MQTT-3.2.2-1 to -3: Clean Session 1 starts afresh and
-        // answers session present 0; Clean Session 0 resumes a stored session if there is
-        // one (session present 1, D3) and makes one otherwise.
-        let existing = self.by_client.get(&client_id).copied();
-        let (session, present) = match (connect.clean_session, existing) {
-            (false, Some(sid)) => (sid, true),
-            (clean, existing) => {
-                if let Some(sid) = existing {
-                    self.discard_session(sid);
-                }
-                (self.create_session(client_id.clone(), clean), false)
-            }
-        };
-        // A resumed session no longer expires while its client is connected.
-        self.timers.stop(Timer::SessionExpiry(session));
+        let (session, present) = self.attach_session(now, conn, &client_id, &connect);
+        let expiry = self.session_expiry(conn, &connect, &mut granted);
         if let Some(s) = self.session_mut(session) {
             s.conn = Some(conn);
             s.disconnected_at = None;
+            s.version = connect.version;
+            s.clean = connect.clean_session;
+            s.expiry = expiry;
             s.set_auth(auth);
         }
-        let keep_alive = self.effective_keep_alive(conn, connect.keep_alive);
+        let keep_alive = self.effective_keep_alive(conn, connect.keep_alive, v5);
+        if keep_alive != connect.keep_alive {
+            granted.keep_alive = Some(keep_alive);
+        }
         let lifecycle = self.lifecycle_for(&client_id, connect.username.as_deref(), &peer);
         self.timers.stop(Timer::ConnectDeadline(conn));
+        let mqtt5 = v5.then(|| Mqtt5::from_connect(&connect.properties));
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.version = ProtocolVersion::V311;
             c.state = ConnState::Connected {
                 session,
                 keep_alive,
-                will: connect.will.map(Box::new),
-                lifecycle: lifecycle.clone().map(Box::new),
+                extras: Extras::boxed(connect.will, lifecycle.clone(), mqtt5),
             };
         }
+        self.stats.connects_by_version[usize::from(v5)] += 1;
         // MQTT-3.2.0-1: CONNACK is the server's first packet on the connection.
+        let properties = v5.then(|| self.connack_properties(&granted));
         let ack = ConnAck {
             session_present: present,
-            code: ConnectReturnCode::Accepted,
+            code: ReasonCode::SUCCESS,
+            properties,
         };
         self.send(now, conn, Packet::ConnAck(ack));
         self.emit(Event::Connected {
@@ -170,6 +162,7 @@ impl Broker {
             clean_session: connect.clean_session,
             session_present: present,
             keep_alive,
+            version: connect.version,
         });
         let change = if present {
             SessionChange::Resumed
@@ -197,6 +190,184 @@ impl Broker {
             self.resend_inflight(now, session, true);
             self.pump(now, session);
         }
+    }
+
+    /// The aws-iot profile's rules for a CONNECT. Returns false if it goes no further.
+    fn admit_aws_connect(&mut self, now: Instant, conn: ConnId, connect: &mut Connect) -> bool {
+        let Some(rules) = self.aws() else {
+            return true;
+        };
+        // AWS closes the connection for an over-long client id; no CONNACK in 3.1.1,
+        // CONNACK 0x85 in 5.0.
+        let limit = rules.max_client_id_len;
+        if connect.client_id.len() > limit {
+            let detail = format!("{} bytes, limit {limit}", connect.client_id.len());
+            self.rule_violation(now, conn, Rule::ClientIdTooLong, detail);
+            return false;
+        }
+        let (qos2, retain) = (rules.qos2, rules.retain);
+        let v5 = connect.version == ProtocolVersion::V5;
+        let Some(will) = connect.will.as_mut() else {
+            return true;
+        };
+        // D2 reaches the Will too. MQTT 5: CONNACK 0x9B, "The server does not support the
+        // QoS set in Will QoS". MQTT 3.1.1: field reports say a QoS 2 Will closes the
+        // connection; in "ignore" mode it is kept at QoS 1, the most AWS offers.
+        if will.qos == QoS::ExactlyOnce {
+            if v5 || qos2 == Qos2Mode::Disconnect {
+                self.rule_violation(now, conn, Rule::D2Qos2Unsupported, "Will with QoS 2".into());
+                return false;
+            }
+            will.qos = QoS::AtLeastOnce;
+            self.fire(
+                Rule::D2Qos2Unsupported,
+                Some(conn),
+                "Will QoS 2 lowered to 1".into(),
+            );
+        }
+        // D5: without retained-message support a 3.1.1 Will cannot be retained; MQTT 5
+        // refuses it (see `handle_connect`).
+        if will.retain && retain == RetainMode::Disconnect && !v5 {
+            will.retain = false;
+            self.fire(
+                Rule::D5Retain,
+                Some(conn),
+                "the Will's RETAIN flag is ignored".into(),
+            );
+        }
+        true
+    }
+
+    /// Finds or makes the session of `client_id` for a new connection. MQTT-3.1.2-4 to
+    /// -6 and MQTT-3.2.2-1 to -3 (3.1.1), MQTT-3.1.2-4 to -6 (5.0): Clean Session or Clean
+    /// Start 1 starts afresh, answering session present 0; 0 resumes a stored session if
+    /// there is one (session present 1, D3) and makes one otherwise. Under aws-iot a
+    /// session made by the other MQTT version is not resumed.
+    fn attach_session(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        client_id: &Arc<str>,
+        connect: &Connect,
+    ) -> (SessionId, bool) {
+        let mut existing = self.by_client.get(client_id).copied();
+        let cross = self.aws().is_some_and(|r| !r.sessions_cross_versions);
+        if let (false, true, Some(sid)) = (connect.clean_session, cross, existing) {
+            let other = self.session_ref(sid).map(|s| s.version);
+            if other.is_some_and(|v| v != connect.version) {
+                let detail = format!(
+                    "a {} session is not resumed over MQTT {}",
+                    other.map_or("", |v| v.name()),
+                    connect.version.name()
+                );
+                self.fire(Rule::SessionVersionMismatch, Some(conn), detail);
+                self.end_session(now, sid);
+                existing = None;
+            }
+        }
+        match (connect.clean_session, existing) {
+            (false, Some(sid)) => {
+                // A resumed session no longer expires, and a Will that waited for its
+                // delay is not sent: the client came back (MQTT-3.1.3-9).
+                self.timers.stop(Timer::SessionExpiry(sid));
+                self.timers.stop(Timer::WillDelay(sid));
+                if let Some(s) = self.session_mut(sid) {
+                    s.pending_will = None;
+                }
+                (sid, true)
+            }
+            (clean, existing) => {
+                if let Some(sid) = existing {
+                    self.end_session(now, sid);
+                }
+                (self.create_session(client_id.clone(), clean), false)
+            }
+        }
+    }
+
+    /// How long the session outlives this connection. MQTT 3.1.1: a clean session ends
+    /// with it, a persistent one lasts as long as the profile keeps sessions. MQTT 5.0:
+    /// the CONNECT's Session Expiry Interval (absent means 0, section 3.1.2.11.2; 0xFFFFFFFF
+    /// means never), lowered to `max_session_expiry_secs`, in which case CONNACK says so.
+    fn session_expiry(
+        &mut self,
+        conn: ConnId,
+        connect: &Connect,
+        granted: &mut Granted,
+    ) -> Option<u32> {
+        let cap = self.config.max_session_expiry_secs;
+        if connect.version == ProtocolVersion::V311 {
+            return if connect.clean_session { Some(0) } else { cap };
+        }
+        let asked = connect.properties.session_expiry_interval().unwrap_or(0);
+        let (requested, capped) = match (asked, cap) {
+            (u32::MAX, None) => return None,
+            (asked, Some(cap)) if asked > cap => (asked, cap),
+            (asked, _) => return Some(asked),
+        };
+        granted.session_expiry = Some(capped);
+        if self.aws().is_some() {
+            self.fire(
+                Rule::SessionExpiryAdjusted,
+                Some(conn),
+                format!("Session Expiry Interval {requested} s became {capped} s"),
+            );
+        }
+        Some(capped)
+    }
+
+    /// The properties of an MQTT 5.0 CONNACK (section 3.2.2.3): every limit of the server
+    /// a client must respect, and what it changed of the client's request.
+    fn connack_properties(&self, granted: &Granted) -> Properties {
+        let c = &self.config;
+        let mut p = Properties::new();
+        if let Some(seconds) = granted.session_expiry {
+            p.push(Property::SessionExpiryInterval(seconds));
+        }
+        // 65,535, the default when absent, needs no saying (section 3.2.2.3.3).
+        if c.receive_maximum != u16::MAX {
+            p.push(Property::ReceiveMaximum(c.receive_maximum));
+        }
+        if c.max_qos != QoS::ExactlyOnce {
+            p.push(Property::MaximumQoS(c.max_qos.bits()));
+        }
+        if !self.retain_available() {
+            p.push(Property::RetainAvailable(0));
+        }
+        let max_packet = self.decoding_limit_v5();
+        p.push(Property::MaximumPacketSize(
+            u32::try_from(max_packet).unwrap_or(u32::MAX),
+        ));
+        if let Some(id) = &granted.assigned {
+            p.push(Property::AssignedClientIdentifier(id.to_string()));
+        }
+        if c.topic_alias_maximum > 0 {
+            p.push(Property::TopicAliasMaximum(c.topic_alias_maximum));
+        }
+        if !c.subscription_identifiers {
+            p.push(Property::SubscriptionIdentifierAvailable(0));
+        }
+        if !c.shared_subscriptions {
+            p.push(Property::SharedSubscriptionAvailable(0));
+        }
+        if let Some(keep_alive) = granted.keep_alive {
+            p.push(Property::ServerKeepAlive(keep_alive));
+        }
+        p
+    }
+
+    /// The largest packet an MQTT 5.0 client may send.
+    fn decoding_limit_v5(&self) -> usize {
+        let max = self.config.max_packet_size;
+        self.aws()
+            .map_or(max, |r| max.min(r.max_packet_size as usize))
+    }
+
+    /// Whether retained messages are available: always in the standard profile, and in
+    /// the aws-iot profile with AWS's exact-match retained messages (D5).
+    pub(super) fn retain_available(&self) -> bool {
+        self.aws()
+            .is_none_or(|r| r.retain != RetainMode::Disconnect)
     }
 
     /// Whether the CONNECT's user name and password are in `Config::users` (or no list is
@@ -238,12 +409,17 @@ impl Broker {
         entry.1 <= limit
     }
 
-    /// The keep-alive in force: as asked under the standard; under aws-iot, 0 and
-    /// anything above the maximum become the maximum, and anything below the minimum
-    /// becomes the minimum.
-    fn effective_keep_alive(&mut self, conn: ConnId, asked: u16) -> u16 {
+    /// The keep-alive in force. Under aws-iot, 0 and anything above the maximum become
+    /// the maximum, and anything below the minimum becomes the minimum. In the standard
+    /// profile an MQTT 5.0 client asking for more than `server_keep_alive`, or for none,
+    /// gets that (section 3.2.2.3.14); 3.1.1 has no way to tell the client, so it gets
+    /// what it asked.
+    fn effective_keep_alive(&mut self, conn: ConnId, asked: u16, v5: bool) -> u16 {
         let Some(rules) = self.aws() else {
-            return asked;
+            return match (v5, self.config.server_keep_alive) {
+                (true, Some(max)) if asked == 0 || asked > max => max,
+                _ => asked,
+            };
         };
         let (min, max) = (
             rules.keep_alive_min,
@@ -264,106 +440,25 @@ impl Broker {
         granted
     }
 
-    /// Answers CONNECT with a refusal code, then closes (MQTT-3.2.2-4: session present 0;
-    /// MQTT-3.2.2-5: close after a non-zero code).
-    pub(super) fn refuse_connect(&mut self, now: Instant, conn: ConnId, code: ConnectReturnCode) {
+    /// Answers CONNECT with a refusal code, then closes: MQTT-3.2.2-4 (session present 0)
+    /// and MQTT-3.2.2-5 (close after a non-zero code) in 3.1.1; MQTT-3.2.2-6 and -7 in
+    /// 5.0, whose CONNACK also says why in a Reason String.
+    pub(super) fn refuse_connect(&mut self, now: Instant, conn: ConnId, code: ReasonCode) {
+        let properties = (self.version_of(conn) == ProtocolVersion::V5).then(|| {
+            let mut p = Properties::new();
+            p.push(Property::ReasonString(code.name().to_owned()));
+            p
+        });
         self.send(
             now,
             conn,
             Packet::ConnAck(ConnAck {
                 session_present: false,
                 code,
+                properties,
             }),
         );
-        self.close(now, conn, CloseReason::ConnectRefused(code));
-    }
-
-    /// Ends a connection: detaches or discards its session, tells the driver, publishes
-    /// the lifecycle event, and publishes the Will for every reason but DISCONNECT. The
-    /// one place a connection ends.
-    pub(super) fn close(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
-        // Packets held back by D8 still go out before the close: nothing is lost to it.
-        self.flush_held(now, conn);
-        let Some(mut c) = self.conns.remove(&conn) else {
-            return;
-        };
-        for timer in Timer::of_conn(conn) {
-            self.timers.stop(timer);
-        }
-        if let Some(deferred) = c.deferred.take() {
-            self.forget_publisher(conn, deferred.acks);
-        }
-        let mut client_id = None;
-        let mut will = None;
-        let mut lifecycle = None;
-        if let ConnState::Connected {
-            session,
-            will: w,
-            lifecycle: l,
-            ..
-        } = c.state
-        {
-            will = w;
-            lifecycle = l;
-            client_id = self.detach_session(now, session);
-        }
-        let id = client_id.as_deref().map(str::to_owned);
-        self.emit(Event::Disconnected {
-            conn,
-            client_id: id,
-            reason: reason.clone(),
-        });
-        self.out.push_back(Output::Close {
-            conn,
-            reason: reason.clone(),
-        });
-        if let Some(l) = &lifecycle {
-            self.publish_disconnected(now, l, &reason);
-        }
-        // Section 3.1.2.5: the Will goes out on any close except DISCONNECT, which
-        // deleted it (MQTT-3.1.2-10). Its QoS and RETAIN are honoured (MQTT-3.1.2-14..17).
-        if let (true, Some(w), Some(id)) = (reason.publishes_will(), will, client_id) {
-            self.emit(Event::WillPublished {
-                client_id: id.to_string(),
-                topic: w.topic.clone(),
-            });
-            self.route(now, &w.topic, &w.payload, w.qos, w.retain);
-        }
-    }
-
-    /// Detaches a session from its ending connection; a clean session is discarded
-    /// (MQTT-3.1.2-6) and, under aws-iot, a persistent one starts its expiry clock.
-    fn detach_session(&mut self, now: Instant, session: SessionId) -> Option<Arc<str>> {
-        let expiry = self
-            .aws()
-            .map(|r| Duration::from_secs(r.session_expiry_secs));
-        let s = self.session_mut(session)?;
-        s.conn = None;
-        s.disconnected_at = Some(now);
-        let (client_id, clean) = (s.client_id.clone(), s.clean);
-        // Publishers no longer wait for a client that is gone.
-        self.relieve(now, session);
-        if clean {
-            self.discard_session(session);
-        } else if let Some(expiry) = expiry {
-            self.timers.set(Timer::SessionExpiry(session), now + expiry);
-        }
-        Some(client_id)
-    }
-
-    /// A persistent session's time offline is up (aws-iot quota): it is discarded, and
-    /// the next CONNECT answers session present 0.
-    pub(super) fn expire_session(&mut self, _now: Instant, session: SessionId) {
-        let Some(s) = self.session_ref(session) else {
-            return;
-        };
-        let client_id = s.client_id.to_string();
-        self.fire(
-            Rule::SessionExpired,
-            None,
-            format!("session {client_id:?} discarded"),
-        );
-        self.discard_session(session);
+        self.close(now, conn, crate::event::CloseReason::ConnectRefused(code));
     }
 
     fn create_session(&mut self, client_id: Arc<str>, clean: bool) -> SessionId {
@@ -385,24 +480,6 @@ impl Broker {
         id
     }
 
-    /// Forgets a session and all its state: subscriptions, queue, in-flight messages.
-    pub(super) fn discard_session(&mut self, id: SessionId) {
-        let Some(session) = self.sessions.get_mut(id.0 as usize).and_then(Option::take) else {
-            return;
-        };
-        self.timers.stop(Timer::SessionExpiry(id));
-        for filter in session.subscriptions.keys() {
-            self.index.remove(filter, id);
-        }
-        self.by_client.remove(&session.client_id);
-        self.free_sessions.push(id.0);
-        let client_id = session.client_id.to_string();
-        self.emit(Event::Session {
-            client_id,
-            change: SessionChange::Discarded,
-        });
-    }
-
     /// A client id no session uses, drawn from the seeded generator so that replays
     /// assign the same ids.
     fn assign_client_id(&mut self) -> Arc<str> {
@@ -416,7 +493,7 @@ impl Broker {
 }
 
 /// MQTT-3.1.2-24: the server disconnects after one and a half keep-alive periods of
-/// silence.
+/// silence (MQTT-3.1.2-22 in 5.0).
 pub(super) fn keep_alive_limit(keep_alive: u16) -> Duration {
     Duration::from_millis(u64::from(keep_alive) * 1500)
 }

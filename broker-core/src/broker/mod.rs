@@ -6,12 +6,16 @@
 
 mod aws;
 mod backpressure;
+mod close;
 mod connect;
+mod deliver;
 mod lifecycle;
+mod mqtt5;
 mod policy;
 mod publish;
 mod refusal;
 mod reorder;
+mod route;
 mod subscribe;
 mod timers;
 
@@ -23,7 +27,7 @@ use bytes::Bytes;
 use crate::codec::{self, Packet};
 use crate::config::{Config, EventConfig, Profile};
 use crate::event::{CloseReason, Event, Output, Violation};
-use crate::index::{Skipped, SubscriptionIndex};
+use crate::index::{Found, SubscriptionIndex};
 use crate::map::{Hashing, Map};
 use crate::retained::{RetainedMessage, RetainedStore};
 use crate::rng::Rng;
@@ -36,6 +40,7 @@ use crate::LastWill;
 use aws::RateWindow;
 use backpressure::HeldAcks;
 use lifecycle::Lifecycle;
+use mqtt5::Mqtt5;
 use reorder::Held;
 use timers::{Timer, TimerTable};
 
@@ -78,9 +83,38 @@ enum ConnState {
     Connected {
         session: SessionId,
         keep_alive: u16,
-        will: Option<Box<LastWill>>,
-        lifecycle: Option<Box<Lifecycle>>,
+        /// What not every connection has, in one box: absent for an MQTT 3.1.1
+        /// connection without a Will under the standard profile.
+        extras: Option<Box<Extras>>,
     },
+}
+
+/// The parts of a connected connection that many connections lack.
+#[derive(Debug, Default)]
+struct Extras {
+    will: Option<LastWill>,
+    /// The aws-iot lifecycle record.
+    lifecycle: Option<Lifecycle>,
+    /// What an MQTT 5.0 connection negotiated; `None` for MQTT 3.1.1.
+    mqtt5: Option<Mqtt5>,
+}
+
+impl Extras {
+    /// The box for these parts, or none if all are absent.
+    fn boxed(
+        will: Option<LastWill>,
+        lifecycle: Option<Lifecycle>,
+        mqtt5: Option<Mqtt5>,
+    ) -> Option<Box<Extras>> {
+        let any = will.is_some() || lifecycle.is_some() || mqtt5.is_some();
+        any.then(|| {
+            Box::new(Extras {
+                will,
+                lifecycle,
+                mqtt5,
+            })
+        })
+    }
 }
 
 /// Packets the broker defers on one connection.
@@ -105,6 +139,8 @@ pub struct ConnectionView {
     pub client_id: Option<String>,
     /// The keep-alive in force, in seconds, once connected (after any clamping).
     pub keep_alive: Option<u16>,
+    /// The protocol version, once connected.
+    pub version: Option<ProtocolVersion>,
 }
 
 /// A deterministic MQTT broker. See the crate documentation.
@@ -124,8 +160,7 @@ pub struct Broker {
     timers: TimerTable,
     out: VecDeque<Output>,
     /// Scratch space for routing, kept to avoid an allocation per publish.
-    matched: Vec<(SessionId, QoS)>,
-    skipped: Vec<(SessionId, Skipped)>,
+    found: Found,
     /// Sessions the message being routed reached past their high-water mark: its
     /// publisher waits on them (backpressure).
     pressured: Vec<SessionId>,
@@ -154,10 +189,18 @@ impl Broker {
             } else {
                 HashMatchesParent::No
             };
+            // MQTT 5: what AWS IoT says in CONNACK (docs/aws-iot-profile.md, "MQTT 5").
+            config.topic_alias_maximum = aws.max_topic_aliases;
+            config.receive_maximum = aws.receive_maximum;
+            config.subscription_identifiers = false;
+            config.shared_subscriptions = aws.shared_subscriptions;
+            config.max_session_expiry_secs =
+                Some(u32::try_from(aws.session_expiry_secs).unwrap_or(u32::MAX));
         }
         // A window of zero would stall every QoS 1/2 delivery forever, and more than
         // 65535 would run out of packet ids (MQTT-2.3.1-2).
         config.max_inflight = config.max_inflight.clamp(1, usize::from(u16::MAX));
+        config.receive_maximum = config.receive_maximum.max(1);
         let hashing = Hashing::new(config.seed);
         Broker {
             rng: Rng::new(config.seed),
@@ -170,8 +213,7 @@ impl Broker {
             retained: RetainedStore::new(hashing, config.hash_matches_parent),
             timers: TimerTable::new(hashing),
             out: VecDeque::new(),
-            matched: Vec::new(),
-            skipped: Vec::new(),
+            found: Found::default(),
             pressured: Vec::new(),
             lifecycle_versions: hashing.map(),
             connects: hashing.map(),
@@ -313,8 +355,8 @@ impl Broker {
             .conns
             .iter()
             .map(|(id, c)| {
-                let (client_id, keep_alive) = match &c.state {
-                    ConnState::AwaitingConnect => (None, None),
+                let (client_id, keep_alive, version) = match &c.state {
+                    ConnState::AwaitingConnect => (None, None, None),
                     ConnState::Connected {
                         session,
                         keep_alive,
@@ -322,6 +364,7 @@ impl Broker {
                     } => (
                         self.session_ref(*session).map(|s| s.client_id.to_string()),
                         Some(*keep_alive),
+                        Some(c.version),
                     ),
                 };
                 ConnectionView {
@@ -329,6 +372,7 @@ impl Broker {
                     peer: (*c.peer).clone(),
                     client_id,
                     keep_alive,
+                    version,
                 }
             })
             .collect();
@@ -391,7 +435,8 @@ impl Broker {
         loop {
             let rest = &input[offset..];
             let mut spans = self.config.events.packets.then(Vec::new);
-            match codec::decode(rest, self.config.max_packet_size, spans.as_mut()) {
+            let (version, max) = self.decoding(conn);
+            match codec::decode(rest, version, max, spans.as_mut()) {
                 Ok(Some((packet, len))) => {
                     self.stats.count_in(packet.packet_type(), len);
                     if let Some(spans) = spans {
@@ -411,6 +456,14 @@ impl Broker {
                     }
                 }
                 Ok(None) => return Some(offset),
+                Err(codec::DecodeError::PacketTooLarge { size, max })
+                    if self.aws_packet_limit(conn) == Some(max) =>
+                {
+                    // Over AWS IoT's MQTT 5 Maximum Packet Size rather than the server's.
+                    let detail = format!("{size} bytes, limit {max}");
+                    self.rule_violation(now, conn, crate::rule::Rule::PacketTooLarge, detail);
+                    return None;
+                }
                 Err(e) => {
                     self.violation(now, conn, Violation::Malformed(e));
                     return None;
@@ -452,20 +505,30 @@ impl Broker {
             // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
             Packet::Connect(_) => self.violation(now, conn, Violation::SecondConnect),
             Packet::Publish(p) => self.handle_publish(now, conn, session, p),
-            Packet::PubAck(id) => {
-                self.handle_final_ack(now, conn, session, id, InflightState::AwaitingPubAck)
-            }
-            Packet::PubRec(id) => self.handle_pubrec(now, conn, session, id),
-            Packet::PubRel(id) => self.handle_pubrel(now, conn, session, id),
-            Packet::PubComp(id) => {
-                self.handle_final_ack(now, conn, session, id, InflightState::AwaitingPubComp)
-            }
+            Packet::PubAck(a) => self.handle_final_ack(
+                now,
+                conn,
+                session,
+                a.packet_id,
+                InflightState::AwaitingPubAck,
+            ),
+            Packet::PubRec(a) => self.handle_pubrec(now, conn, session, a),
+            Packet::PubRel(a) => self.handle_pubrel(now, conn, session, a.packet_id),
+            Packet::PubComp(a) => self.handle_final_ack(
+                now,
+                conn,
+                session,
+                a.packet_id,
+                InflightState::AwaitingPubComp,
+            ),
             Packet::Subscribe(s) => self.handle_subscribe(now, conn, session, s),
             Packet::Unsubscribe(u) => self.handle_unsubscribe(now, conn, session, u),
             // MQTT-3.12.4-1: the server must answer PINGREQ with PINGRESP.
             Packet::PingReq => self.send(now, conn, Packet::PingResp),
-            // MQTT-3.14.4-3: DISCONNECT discards the Will and closes without publishing it.
-            Packet::Disconnect => self.close(now, conn, CloseReason::ClientDisconnect),
+            Packet::Disconnect(d) => self.handle_disconnect(now, conn, session, d),
+            // The server offers no enhanced authentication, so a client that did not ask
+            // for it in CONNECT may not send AUTH (section 4.12).
+            Packet::Auth(_) => self.violation(now, conn, Violation::UnexpectedAuth),
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
                 let kind = packet.packet_type();
                 self.violation(now, conn, Violation::ServerPacketFromClient(kind));
@@ -478,7 +541,10 @@ impl Broker {
     }
 
     /// Encodes `packet` and queues it for `conn`.
-    fn send(&mut self, now: Instant, conn: ConnId, packet: Packet) {
+    fn send(&mut self, now: Instant, conn: ConnId, mut packet: Packet) {
+        if let Some(mqtt5) = self.mqtt5(conn) {
+            mqtt5.explain(&mut packet);
+        }
         let bytes = packet.to_bytes();
         self.transmit(now, conn, bytes, &packet, false);
     }
@@ -498,7 +564,8 @@ impl Broker {
             let mut spans = Vec::new();
             // Re-decoding our own encoding yields the spans; it cannot fail, and if it
             // somehow did the inspector would merely show fewer fields.
-            let _ = codec::decode(&bytes, usize::MAX, Some(&mut spans));
+            let version = self.version_of(conn);
+            let _ = codec::decode(&bytes, version, usize::MAX, Some(&mut spans));
             self.emit(Event::PacketOut {
                 conn,
                 at: now,
@@ -529,6 +596,44 @@ impl Broker {
         self.session_ref(id).and_then(|s| s.conn)
     }
 
+    /// How to decode `conn`'s next packet: the version it speaks (3.1.1 until its CONNECT
+    /// says otherwise) and the largest packet accepted. The aws-iot profile holds MQTT 5
+    /// clients to the Maximum Packet Size it advertises.
+    fn decoding(&self, conn: ConnId) -> (ProtocolVersion, usize) {
+        let version = self.version_of(conn);
+        let max = self.config.max_packet_size;
+        let max = self.aws_packet_limit(conn).map_or(max, |aws| max.min(aws));
+        (version, max)
+    }
+
+    /// AWS IoT's Maximum Packet Size, for an MQTT 5.0 connection under aws-iot.
+    fn aws_packet_limit(&self, conn: ConnId) -> Option<usize> {
+        let rules = self.aws()?;
+        (self.version_of(conn) == ProtocolVersion::V5).then_some(rules.max_packet_size as usize)
+    }
+
+    /// The MQTT 5.0 state of a connected connection, if it speaks 5.0.
+    fn mqtt5(&self, conn: ConnId) -> Option<&Mqtt5> {
+        match &self.conns.get(&conn)?.state {
+            ConnState::Connected { extras, .. } => extras.as_ref()?.mqtt5.as_ref(),
+            ConnState::AwaitingConnect => None,
+        }
+    }
+
+    fn mqtt5_mut(&mut self, conn: ConnId) -> Option<&mut Mqtt5> {
+        match &mut self.conns.get_mut(&conn)?.state {
+            ConnState::Connected { extras, .. } => extras.as_mut()?.mqtt5.as_mut(),
+            ConnState::AwaitingConnect => None,
+        }
+    }
+
+    /// The protocol version of `conn`.
+    fn version_of(&self, conn: ConnId) -> ProtocolVersion {
+        self.conns
+            .get(&conn)
+            .map_or(ProtocolVersion::V311, |c| c.version)
+    }
+
     /// The session of a connected connection.
     fn session_of_conn(&self, conn: ConnId) -> Option<SessionId> {
         match self.conns.get(&conn)?.state {
@@ -550,7 +655,7 @@ impl Broker {
     /// The lifecycle record of a connected connection, cloned for publishing.
     fn lifecycle_of(&self, conn: ConnId) -> Option<Lifecycle> {
         match &self.conns.get(&conn)?.state {
-            ConnState::Connected { lifecycle, .. } => lifecycle.as_deref().cloned(),
+            ConnState::Connected { extras, .. } => extras.as_ref()?.lifecycle.clone(),
             ConnState::AwaitingConnect => None,
         }
     }

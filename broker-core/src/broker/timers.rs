@@ -33,6 +33,8 @@ pub(super) enum Timer {
     /// A session that publishers wait on has made no progress for the slow-consumer
     /// timeout (backpressure).
     Stall(SessionId),
+    /// An MQTT 5.0 Will's delay has passed (section 3.1.3.2.2).
+    WillDelay(SessionId),
 }
 
 impl Timer {
@@ -45,6 +47,7 @@ impl Timer {
             Timer::Reorder(_) => TimerKind::Reorder,
             Timer::SessionExpiry(_) => TimerKind::SessionExpiry,
             Timer::Stall(_) => TimerKind::Stall,
+            Timer::WillDelay(_) => TimerKind::WillDelay,
         }
     }
 
@@ -155,6 +158,7 @@ impl Broker {
             }
             Timer::Reorder(conn) => self.release_held(now, conn),
             Timer::Stall(session) => self.stalled(now, session),
+            Timer::WillDelay(session) => self.will_delay_passed(now, session),
         }
     }
 

@@ -1,4 +1,4 @@
-//! A sans-IO MQTT 3.1.1 client: the simulator's virtual devices, and a test peer.
+//! A sans-IO MQTT client, 3.1.1 or 5.0: the simulator's virtual devices, and a test peer.
 //!
 //! It speaks through the same codec as the broker, so every byte a virtual device sends is
 //! a real packet. Like the broker it reads no clock and owns no socket: commands and
@@ -7,145 +7,23 @@
 //! auto-ack off, a learner acknowledges each message by hand (or never, to watch the
 //! broker re-deliver it).
 
+mod inbound;
 mod state;
+mod types;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
 use crate::codec::{
-    self, ConnAck, Connect, DecodeError, LastWill, Packet, Publish, Subscribe, Unsubscribe,
+    Connect, Disconnect, Packet, Properties, Property, Publish, ReasonCode, Subscribe,
+    SubscriptionOptions, Unsubscribe,
 };
 use crate::time::Instant;
 use crate::topic::{TopicFilter, TopicName};
-use crate::types::{ConnectReturnCode, PacketId, QoS, SubscribeReturnCode};
+use crate::types::{PacketId, ProtocolVersion, QoS};
 pub use state::{ClientState, OutgoingState};
-
-/// How a client connects and behaves.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct ClientOptions {
-    /// The client identifier; empty asks the broker to assign one (clean session only).
-    pub client_id: String,
-    /// The Clean Session flag.
-    pub clean_session: bool,
-    /// Keep-alive in seconds; the client pings when it has sent nothing for this long.
-    pub keep_alive: u16,
-    /// The Will left with the broker.
-    #[cfg_attr(feature = "serde", serde(skip))]
-    pub will: Option<LastWill>,
-    /// Acknowledge incoming QoS 1 and 2 messages at once.
-    pub auto_ack: bool,
-    /// Re-send an unacknowledged PUBLISH (DUP=1) after this many milliseconds.
-    pub resend_interval_ms: Option<u64>,
-    /// The most QoS 1 and 2 messages sent and not yet acknowledged; further messages
-    /// wait their turn. Taken as at least 1 and at most 32,000.
-    pub max_inflight: u16,
-    /// The most QoS 1 and 2 messages waiting for a place in the window or for a
-    /// connection; past it, `publish` refuses the message. Taken as at most 32,000, so
-    /// that the window, the queue and pending subscriptions never hold all 65,535
-    /// packet ids.
-    pub max_queued: usize,
-}
-
-/// The most SUBSCRIBE and UNSUBSCRIBE packets awaiting their acknowledgement at once.
-/// AWS IoT never answers a SUBSCRIBE asking QoS 2 (D2), so without a bound a device that
-/// keeps asking would hold ever more packet ids.
-pub const MAX_PENDING_SUBSCRIPTIONS: usize = 1000;
-
-impl ClientOptions {
-    /// Options for `client_id` with a clean session, keep-alive 60 s and auto-ack on.
-    pub fn new(client_id: &str) -> Self {
-        ClientOptions {
-            client_id: client_id.to_owned(),
-            clean_session: true,
-            keep_alive: 60,
-            will: None,
-            auto_ack: true,
-            resend_interval_ms: None,
-            max_inflight: 20,
-            max_queued: 1000,
-        }
-    }
-}
-
-/// A message the client received.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct Received {
-    /// The topic.
-    pub topic: TopicName,
-    /// The payload.
-    pub payload: Bytes,
-    /// The QoS it arrived with.
-    pub qos: QoS,
-    /// Its packet id (QoS 1 and 2).
-    pub packet_id: Option<PacketId>,
-    /// The DUP flag.
-    pub dup: bool,
-    /// The RETAIN flag.
-    pub retain: bool,
-    /// When it arrived.
-    pub at: Instant,
-}
-
-/// What happened to a client, from [`Client::poll_event`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub enum ClientEvent {
-    /// CONNACK arrived.
-    ConnAck(ConnAck),
-    /// SUBACK arrived for the SUBSCRIBE with this id.
-    SubAck {
-        /// The SUBSCRIBE's packet id.
-        packet_id: PacketId,
-        /// One code per filter.
-        codes: Vec<SubscribeReturnCode>,
-    },
-    /// UNSUBACK arrived.
-    UnsubAck {
-        /// The UNSUBSCRIBE's packet id.
-        packet_id: PacketId,
-    },
-    /// A message arrived and was handed to the application (once per QoS 2 message).
-    Message(Received),
-    /// An outgoing QoS 1 or 2 message completed its handshake.
-    Delivered {
-        /// Its packet id.
-        packet_id: PacketId,
-    },
-    /// The broker sent bytes that are not a valid packet; the client stops reading.
-    ProtocolError(DecodeError),
-    /// A command was refused; nothing was sent.
-    Refused(ClientError),
-}
-
-/// Why the client refused a command.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub enum ClientError {
-    /// `max_queued` QoS 1 and 2 messages already wait; this one was dropped.
-    QueueFull {
-        /// The topic of the dropped message.
-        topic: TopicName,
-    },
-    /// `MAX_PENDING_SUBSCRIPTIONS` SUBSCRIBE and UNSUBSCRIBE packets already await their
-    /// acknowledgement.
-    TooManyPending,
-}
-
-impl core::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ClientError::QueueFull { topic } => {
-                write!(f, "message to {topic} dropped: the outgoing queue is full")
-            }
-            ClientError::TooManyPending => {
-                f.write_str("refused: too many subscriptions await their acknowledgement")
-            }
-        }
-    }
-}
+pub use types::{ClientError, ClientEvent, ClientOptions, Received, MAX_PENDING_SUBSCRIPTIONS};
 
 /// The largest in-flight window a client keeps.
 const MAX_INFLIGHT: u16 = 32_000;
@@ -153,7 +31,29 @@ const MAX_INFLIGHT: u16 = 32_000;
 /// fewer than the 65,535 packet ids there are.
 const MAX_QUEUED: usize = 32_000;
 
-/// A sans-IO MQTT 3.1.1 client.
+/// What an MQTT 5.0 broker's CONNACK allows this connection; the 3.1.1 defaults otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ServerLimits {
+    /// Receive Maximum: how many QoS 1 and 2 messages the broker takes unacknowledged.
+    receive_maximum: u16,
+    /// Topic Alias Maximum: how many aliases the broker accepts from this client.
+    topic_alias_maximum: u16,
+    /// Maximum Packet Size the broker accepts.
+    maximum_packet_size: Option<u32>,
+    /// Server Keep Alive, which replaces the client's own.
+    keep_alive: Option<u16>,
+}
+
+impl ServerLimits {
+    const DEFAULT: ServerLimits = ServerLimits {
+        receive_maximum: u16::MAX,
+        topic_alias_maximum: 0,
+        maximum_packet_size: None,
+        keep_alive: None,
+    };
+}
+
+/// A sans-IO MQTT client.
 #[derive(Debug)]
 pub struct Client {
     options: ClientOptions,
@@ -163,7 +63,7 @@ pub struct Client {
     events: VecDeque<ClientEvent>,
     next_packet_id: PacketId,
     /// Outgoing QoS 1 and 2 messages sent and not yet completed, by packet id: the
-    /// in-flight window.
+    /// in-flight window. Each keeps its full topic; aliases are applied as it is sent.
     outgoing: BTreeMap<PacketId, (Publish, OutgoingState, Instant)>,
     /// QoS 1 and 2 messages waiting for a place in the window or for a connection, with
     /// the packet ids they will be sent with.
@@ -177,6 +77,14 @@ pub struct Client {
     /// SUBSCRIBE and UNSUBSCRIBE ids awaiting their acknowledgement.
     pending: BTreeSet<PacketId>,
     last_sent: Instant,
+    /// What the broker's last CONNACK allowed.
+    server: ServerLimits,
+    /// The identifier the broker assigned, reused when reconnecting to its session.
+    assigned_id: Option<String>,
+    /// Topic aliases this client set towards the broker on this connection.
+    aliases_out: BTreeMap<TopicName, u16>,
+    /// Topic aliases the broker set towards this client on this connection.
+    aliases_in: BTreeMap<u16, TopicName>,
 }
 
 impl Client {
@@ -196,6 +104,10 @@ impl Client {
             unacked: BTreeMap::new(),
             pending: BTreeSet::new(),
             last_sent: Instant::ZERO,
+            server: ServerLimits::DEFAULT,
+            assigned_id: None,
+            aliases_out: BTreeMap::new(),
+            aliases_in: BTreeMap::new(),
         }
     }
 
@@ -203,7 +115,8 @@ impl Client {
 
     /// Sends CONNECT on a new transport. A clean session forgets everything in flight;
     /// otherwise in-flight messages are re-sent once CONNACK confirms the session
-    /// (MQTT-4.4.0-1).
+    /// (MQTT-4.4.0-1). Topic aliases belong to one connection and start afresh
+    /// (MQTT-3.3.2-7).
     pub fn connect(&mut self, now: Instant) {
         self.rx.clear();
         if self.options.clean_session {
@@ -212,22 +125,50 @@ impl Client {
         }
         self.unacked.clear();
         self.pending.clear();
+        self.aliases_out.clear();
+        self.aliases_in.clear();
+        self.server = ServerLimits::DEFAULT;
         self.state = ClientState::Connecting;
-        let connect = Connect {
-            clean_session: self.options.clean_session,
-            keep_alive: self.options.keep_alive,
-            client_id: self.options.client_id.clone(),
-            will: self.options.will.clone(),
-            username: None,
-            password: None,
+        let o = &self.options;
+        let client_id = match (&self.assigned_id, o.client_id.is_empty()) {
+            (Some(id), true) if !o.clean_session => id.clone(),
+            _ => o.client_id.clone(),
         };
+        let mut connect = Connect::new(o.version, &client_id, o.clean_session);
+        connect.keep_alive = o.keep_alive;
+        connect.will = o.will.clone();
+        if o.version == ProtocolVersion::V5 {
+            if let Some(secs) = o.session_expiry {
+                connect
+                    .properties
+                    .push(Property::SessionExpiryInterval(secs));
+            }
+            if let Some(max) = o.receive_maximum {
+                connect.properties.push(Property::ReceiveMaximum(max));
+            }
+            if o.topic_alias_maximum > 0 {
+                connect
+                    .properties
+                    .push(Property::TopicAliasMaximum(o.topic_alias_maximum));
+            }
+        }
         self.send(now, Packet::Connect(connect));
     }
 
     /// Sends DISCONNECT; the broker discards the Will. The transport should close next.
     pub fn disconnect(&mut self, now: Instant) {
+        self.disconnect_with(now, Disconnect::NORMAL);
+    }
+
+    /// Sends this DISCONNECT: in MQTT 5.0 it may keep the Will (reason 0x04) or change
+    /// the Session Expiry Interval. The transport should close next.
+    pub fn disconnect_with(&mut self, now: Instant, disconnect: Disconnect) {
         if self.state != ClientState::Disconnected {
-            self.send(now, Packet::Disconnect);
+            let disconnect = match self.options.version {
+                ProtocolVersion::V311 => Disconnect::NORMAL,
+                ProtocolVersion::V5 => disconnect,
+            };
+            self.send(now, Packet::Disconnect(disconnect));
         }
         self.state = ClientState::Disconnected;
     }
@@ -238,15 +179,47 @@ impl Client {
         self.rx.clear();
     }
 
-    /// Subscribes; returns the SUBSCRIBE's packet id, or why not (also reported as
-    /// `ClientEvent::Refused`).
+    /// Subscribes at these maximum QoS; returns the SUBSCRIBE's packet id, or why not
+    /// (also reported as `ClientEvent::Refused`).
     pub fn subscribe(
         &mut self,
         now: Instant,
         filters: Vec<(TopicFilter, QoS)>,
     ) -> Result<PacketId, ClientError> {
+        let filters = filters
+            .into_iter()
+            .map(|(f, qos)| (f, SubscriptionOptions::from(qos)))
+            .collect();
+        self.subscribe_with(now, filters, None)
+    }
+
+    /// Subscribes with MQTT 5.0 options and an optional Subscription Identifier; a 3.1.1
+    /// client sends only each filter's QoS.
+    pub fn subscribe_with(
+        &mut self,
+        now: Instant,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        identifier: Option<u32>,
+    ) -> Result<PacketId, ClientError> {
         let packet_id = self.allocate_pending()?;
-        self.send(now, Packet::Subscribe(Subscribe { packet_id, filters }));
+        let subscribe = match self.options.version {
+            ProtocolVersion::V311 => Subscribe::v311(
+                packet_id,
+                filters.into_iter().map(|(f, o)| (f, o.qos)).collect(),
+            ),
+            ProtocolVersion::V5 => {
+                let mut properties = Properties::new();
+                if let Some(id) = identifier {
+                    properties.push(Property::SubscriptionIdentifier(id));
+                }
+                Subscribe {
+                    packet_id,
+                    filters,
+                    properties: Some(properties),
+                }
+            }
+        };
+        self.send(now, Packet::Subscribe(subscribe));
         Ok(packet_id)
     }
 
@@ -257,16 +230,15 @@ impl Client {
         filters: Vec<TopicFilter>,
     ) -> Result<PacketId, ClientError> {
         let packet_id = self.allocate_pending()?;
-        self.send(now, Packet::Unsubscribe(Unsubscribe { packet_id, filters }));
+        let mut unsubscribe = Unsubscribe::v311(packet_id, filters);
+        if self.options.version == ProtocolVersion::V5 {
+            unsubscribe.properties = Some(Properties::new());
+        }
+        self.send(now, Packet::Unsubscribe(unsubscribe));
         Ok(packet_id)
     }
 
-    /// Publishes; returns the packet id of a QoS 1 or 2 message. A QoS 0 message is sent
-    /// now if connected, and otherwise dropped, as no transport can carry it. A QoS 1 or
-    /// 2 message is sent now if connected with room in the window; otherwise it waits,
-    /// with its packet id reserved, and is sent in order as acknowledgements free places
-    /// or after the next CONNACK. When `max_queued` messages already wait, it is refused
-    /// (also reported as `ClientEvent::Refused`).
+    /// Publishes; returns the packet id of a QoS 1 or 2 message. See `publish_with`.
     pub fn publish(
         &mut self,
         now: Instant,
@@ -275,17 +247,40 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<Option<PacketId>, ClientError> {
-        let publish = Publish {
-            dup: false,
-            qos,
-            retain,
-            topic,
-            packet_id: None,
-            payload,
-        };
+        self.publish_with(now, topic, payload, qos, retain, Properties::new())
+    }
+
+    /// Publishes with MQTT 5.0 properties (a 3.1.1 client leaves them out); returns the
+    /// packet id of a QoS 1 or 2 message. A QoS 0 message is sent now if connected, and
+    /// otherwise dropped, as no transport can carry it. A QoS 1 or 2 message is sent now
+    /// if connected with room in the window; otherwise it waits, with its packet id
+    /// reserved, and is sent in order as acknowledgements free places or after the next
+    /// CONNACK. When `max_queued` messages already wait, or the message exceeds the
+    /// broker's Maximum Packet Size, it is refused (also reported as
+    /// `ClientEvent::Refused`).
+    pub fn publish_with(
+        &mut self,
+        now: Instant,
+        topic: TopicName,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        properties: Properties,
+    ) -> Result<Option<PacketId>, ClientError> {
+        let mut publish = Publish::v311(topic, qos, retain, None, payload);
+        if self.options.version == ProtocolVersion::V5 {
+            publish.properties = Some(properties);
+        }
+        if qos != QoS::AtMostOnce {
+            // Sized with a packet id, as it will be sent.
+            publish.packet_id = Some(PacketId::FIRST);
+        }
+        if let Some(error) = self.too_large(&publish) {
+            return Err(self.refuse(error));
+        }
         if qos == QoS::AtMostOnce {
             if self.state == ClientState::Connected {
-                self.send(now, Packet::Publish(publish));
+                self.send_publish(now, publish);
             }
             return Ok(None);
         }
@@ -296,7 +291,6 @@ impl Client {
         }
         // The window, the queue and pending subscriptions together hold fewer ids than
         // there are, so a free one exists (see `allocate_packet_id`).
-        let mut publish = publish;
         let id = self.allocate_packet_id();
         publish.packet_id = Some(id);
         self.reserved.insert(id);
@@ -309,8 +303,8 @@ impl Client {
     /// PUBREC for QoS 2. Returns false if nothing waits under that id.
     pub fn ack(&mut self, now: Instant, packet_id: PacketId) -> bool {
         match self.unacked.remove(&packet_id) {
-            Some(QoS::ExactlyOnce) => self.send(now, Packet::PubRec(packet_id)),
-            Some(_) => self.send(now, Packet::PubAck(packet_id)),
+            Some(QoS::ExactlyOnce) => self.send(now, Packet::pubrec(packet_id)),
+            Some(_) => self.send(now, Packet::puback(packet_id)),
             None => return false,
         }
         true
@@ -330,10 +324,13 @@ impl Client {
         }
         self.rx.extend_from_slice(data);
         loop {
-            match codec::decode(&self.rx, usize::MAX, None) {
+            match crate::codec::decode(&self.rx, self.options.version, usize::MAX, None) {
                 Ok(Some((packet, len))) => {
                     self.rx.drain(..len);
                     self.handle_packet(now, packet);
+                    if self.state == ClientState::Disconnected {
+                        return;
+                    }
                 }
                 Ok(None) => return,
                 Err(e) => {
@@ -419,110 +416,25 @@ impl Client {
         self.unacked.keys().copied().collect()
     }
 
-    // ----- internals ----------------------------------------------------------------
-
-    fn handle_packet(&mut self, now: Instant, packet: Packet) {
-        match packet {
-            Packet::ConnAck(ack) => {
-                if ack.code == ConnectReturnCode::Accepted {
-                    self.state = ClientState::Connected;
-                    if !ack.session_present {
-                        // The broker has no session: nothing in flight survives either.
-                        self.incoming_qos2.clear();
-                    }
-                    // MQTT-4.4.0-1: re-send what is unacknowledged, in order, then
-                    // what waited for the connection.
-                    self.resend(now, None);
-                    self.pump(now);
-                } else {
-                    self.state = ClientState::Disconnected;
-                }
-                self.events.push_back(ClientEvent::ConnAck(ack));
-            }
-            Packet::Publish(p) => self.handle_publish(now, p),
-            Packet::PubAck(id) => self.complete(now, id, OutgoingState::AwaitingPubAck),
-            Packet::PubRec(id) => {
-                if let Some((_, state, at)) = self.outgoing.get_mut(&id) {
-                    *state = OutgoingState::AwaitingPubComp;
-                    *at = now;
-                }
-                // MQTT-4.3.3-1: answer PUBREC with PUBREL, even for a repeat.
-                self.send(now, Packet::PubRel(id));
-            }
-            Packet::PubComp(id) => self.complete(now, id, OutgoingState::AwaitingPubComp),
-            Packet::PubRel(id) => {
-                // MQTT-4.3.3-2: release the id and answer PUBCOMP.
-                self.incoming_qos2.remove(&id);
-                self.send(now, Packet::PubComp(id));
-            }
-            Packet::SubAck(ack) => {
-                self.pending.remove(&ack.packet_id);
-                self.events.push_back(ClientEvent::SubAck {
-                    packet_id: ack.packet_id,
-                    codes: ack.codes,
-                });
-            }
-            Packet::UnsubAck(id) => {
-                self.pending.remove(&id);
-                self.events
-                    .push_back(ClientEvent::UnsubAck { packet_id: id });
-            }
-            // PINGRESP needs no answer; anything a client never receives is ignored.
-            _ => {}
-        }
+    /// The keep-alive in force: the broker's Server Keep Alive if it sent one.
+    pub fn keep_alive(&self) -> u16 {
+        self.server.keep_alive.unwrap_or(self.options.keep_alive)
     }
 
-    fn handle_publish(&mut self, now: Instant, p: Publish) {
-        let received = Received {
-            topic: p.topic,
-            payload: p.payload,
-            qos: p.qos,
-            packet_id: p.packet_id,
-            dup: p.dup,
-            retain: p.retain,
-            at: now,
-        };
-        let Some(id) = p.packet_id else {
-            self.events.push_back(ClientEvent::Message(received));
-            return;
-        };
-        // A QoS 2 repeat before PUBREL is not handed to the application again.
-        let fresh = p.qos != QoS::ExactlyOnce || self.incoming_qos2.insert(id);
-        if fresh {
-            self.events.push_back(ClientEvent::Message(received));
-        }
-        if self.options.auto_ack {
-            let ack = if p.qos == QoS::ExactlyOnce {
-                Packet::PubRec(id)
-            } else {
-                Packet::PubAck(id)
-            };
-            self.send(now, ack);
-        } else {
-            self.unacked.insert(id, p.qos);
-        }
-    }
-
-    fn complete(&mut self, now: Instant, id: PacketId, awaiting: OutgoingState) {
-        if self
-            .outgoing
-            .get(&id)
-            .is_some_and(|(_, s, _)| *s == awaiting)
-        {
-            self.outgoing.remove(&id);
-            self.events
-                .push_back(ClientEvent::Delivered { packet_id: id });
-            self.pump(now);
-        }
-    }
+    // ----- outgoing internals -------------------------------------------------------
 
     fn window_has_room(&self) -> bool {
-        let max = usize::from(self.options.max_inflight.clamp(1, MAX_INFLIGHT));
-        self.state == ClientState::Connected && self.outgoing.len() < max
+        let max = self
+            .options
+            .max_inflight
+            .clamp(1, MAX_INFLIGHT)
+            .min(self.server.receive_maximum);
+        self.state == ClientState::Connected && self.outgoing.len() < usize::from(max)
     }
 
     /// Sends waiting messages, in order, while the window has room, and tracks each
-    /// until it is acknowledged.
+    /// until it is acknowledged. A message the broker's Maximum Packet Size, learnt since
+    /// it was queued, no longer admits is refused rather than sent.
     fn pump(&mut self, now: Instant) {
         while self.window_has_room() {
             let Some(publish) = self.waiting.pop_front() else {
@@ -532,14 +444,52 @@ impl Client {
                 continue; // Every waiting message has its id; none is lost here.
             };
             self.reserved.remove(&id);
+            if let Some(error) = self.too_large(&publish) {
+                self.refuse(error);
+                continue;
+            }
             let state = if publish.qos == QoS::ExactlyOnce {
                 OutgoingState::AwaitingPubRec
             } else {
                 OutgoingState::AwaitingPubAck
             };
-            self.send(now, Packet::Publish(publish.clone()));
+            self.send_publish(now, publish.clone());
             self.outgoing.insert(id, (publish, state, now));
         }
+    }
+
+    /// Sends a PUBLISH, replacing its topic by an alias where one is set or may be
+    /// (MQTT-3.3.2-8: an alias greater than the broker's Topic Alias Maximum is never
+    /// sent).
+    fn send_publish(&mut self, now: Instant, mut publish: Publish) {
+        let max = self.server.topic_alias_maximum;
+        if self.options.topic_aliases && max > 0 {
+            if let Some(properties) = publish.properties.as_mut() {
+                match self.aliases_out.get(&publish.topic) {
+                    Some(alias) => {
+                        properties.push(Property::TopicAlias(*alias));
+                        publish.topic = TopicName::aliased();
+                    }
+                    None if self.aliases_out.len() < usize::from(max) => {
+                        let alias = self.aliases_out.len() as u16 + 1;
+                        self.aliases_out.insert(publish.topic.clone(), alias);
+                        properties.push(Property::TopicAlias(alias));
+                    }
+                    None => {}
+                }
+            }
+        }
+        self.send(now, Packet::Publish(publish));
+    }
+
+    /// Why `publish` may not be sent: it exceeds the broker's Maximum Packet Size.
+    fn too_large(&self, publish: &Publish) -> Option<ClientError> {
+        let max = self.server.maximum_packet_size?;
+        let len = Packet::Publish(publish.clone()).encoded_len();
+        (len > max as usize).then(|| ClientError::TooLarge {
+            topic: publish.topic.clone(),
+            max,
+        })
     }
 
     /// A packet id for a SUBSCRIBE or UNSUBSCRIBE, while fewer than the bound await.
@@ -567,7 +517,7 @@ impl Client {
             }
             *at = now;
             packets.push(match state {
-                OutgoingState::AwaitingPubComp => Packet::PubRel(*id),
+                OutgoingState::AwaitingPubComp => Packet::pubrel(*id),
                 _ => {
                     let mut again = publish.clone();
                     again.dup = true;
@@ -576,12 +526,15 @@ impl Client {
             });
         }
         for p in packets {
-            self.send(now, p);
+            match p {
+                Packet::Publish(publish) => self.send_publish(now, publish),
+                other => self.send(now, other),
+            }
         }
     }
 
     fn ping_due(&self) -> Option<Instant> {
-        let ka = self.options.keep_alive;
+        let ka = self.keep_alive();
         (ka > 0).then(|| self.last_sent + core::time::Duration::from_secs(u64::from(ka)))
     }
 
@@ -604,5 +557,16 @@ impl Client {
     fn send(&mut self, now: Instant, packet: Packet) {
         self.last_sent = now;
         self.transmit.push_back(packet.to_bytes());
+    }
+
+    /// Ends the connection from this side with an MQTT 5.0 DISCONNECT carrying `reason`.
+    fn fail(&mut self, now: Instant, reason: ReasonCode) {
+        self.send(now, Packet::Disconnect(Disconnect::with_reason(reason)));
+        self.state = ClientState::Disconnected;
+        self.rx.clear();
+        self.events.push_back(ClientEvent::Disconnected {
+            reason,
+            reason_string: None,
+        });
     }
 }

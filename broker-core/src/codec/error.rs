@@ -10,7 +10,7 @@ use core::fmt;
 use super::PacketType;
 use crate::topic::TopicError;
 
-/// Why bytes from a peer are not a valid MQTT 3.1.1 packet.
+/// Why bytes from a peer are not a valid MQTT packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum DecodeError {
@@ -84,6 +84,38 @@ pub enum DecodeError {
         /// The packet with extra bytes.
         packet: PacketType,
     },
+    /// A Variable Byte Integer runs over four bytes (MQTT 5.0 section 1.5.5).
+    VariableByteIntegerTooLong {
+        /// The field holding it.
+        field: &'static str,
+    },
+    /// A property identifier that MQTT 5.0 does not define (section 2.2.2.2).
+    UnknownProperty(u8),
+    /// A property the packet may not carry (section 2.2.2.2, table 2-4).
+    PropertyNotAllowed {
+        /// The property's name.
+        property: &'static str,
+    },
+    /// A property that may appear once appears twice (section 2.2.2.2).
+    RepeatedProperty {
+        /// The property's name.
+        property: &'static str,
+    },
+    /// A property with a value the standard forbids (0 for Receive Maximum, 2 for a flag).
+    InvalidPropertyValue {
+        /// The property's name.
+        property: &'static str,
+    },
+    /// A Reason Code the packet may not carry (section 2.4, table 2-6).
+    InvalidReasonCode {
+        /// The packet.
+        packet: PacketType,
+        /// The code received.
+        code: u8,
+    },
+    /// MQTT 5.0 subscription options with reserved bits set, or Retain Handling 3
+    /// (MQTT-3.8.3-5).
+    InvalidSubscriptionOptions(u8),
 }
 
 impl DecodeError {
@@ -115,6 +147,13 @@ impl DecodeError {
             DecodeError::InvalidConnectReturnCode(_) => "section 3.2.2.3",
             DecodeError::InvalidSubscribeReturnCode(_) => "MQTT-3.9.3-2",
             DecodeError::Truncated { .. } | DecodeError::TrailingBytes { .. } => "section 2.2.3",
+            DecodeError::VariableByteIntegerTooLong { .. } => "section 1.5.5",
+            DecodeError::UnknownProperty(_)
+            | DecodeError::PropertyNotAllowed { .. }
+            | DecodeError::RepeatedProperty { .. }
+            | DecodeError::InvalidPropertyValue { .. } => "section 2.2.2.2",
+            DecodeError::InvalidReasonCode { .. } => "section 2.4",
+            DecodeError::InvalidSubscriptionOptions(_) => "MQTT-3.8.3-5",
         }
     }
 }
@@ -150,6 +189,27 @@ impl fmt::Display for DecodeError {
             DecodeError::InvalidSubscribeReturnCode(c) => write!(f, "invalid SUBACK code {c:#04x}"),
             DecodeError::Truncated { field } => write!(f, "{field} runs past the packet's end"),
             DecodeError::TrailingBytes { packet } => write!(f, "trailing bytes after {packet:?}"),
+            DecodeError::VariableByteIntegerTooLong { field } => {
+                write!(f, "{field} is a variable byte integer over 4 bytes")
+            }
+            DecodeError::UnknownProperty(id) => write!(f, "unknown property {id:#04x}"),
+            DecodeError::PropertyNotAllowed { property } => {
+                write!(f, "{property} is not allowed in this packet")
+            }
+            DecodeError::RepeatedProperty { property } => write!(f, "{property} appears twice"),
+            DecodeError::InvalidPropertyValue { property } => {
+                write!(f, "{property} has a value the standard forbids")
+            }
+            DecodeError::InvalidReasonCode { packet, code } => {
+                write!(
+                    f,
+                    "reason code {code:#04x} is not one {} may carry",
+                    packet.name()
+                )
+            }
+            DecodeError::InvalidSubscriptionOptions(b) => {
+                write!(f, "invalid subscription options {b:#04x}")
+            }
         }
     }
 }

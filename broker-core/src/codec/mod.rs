@@ -1,4 +1,5 @@
-//! The annotated MQTT 3.1.1 codec: all fourteen packet types, both directions.
+//! The annotated MQTT codec: MQTT 3.1.1's fourteen packet types and MQTT 5.0's fifteen,
+//! both directions.
 //!
 //! Decoding follows mini-redis's split: [`decode`] returns `Ok(None)` while the bytes so
 //! far are a valid prefix ("need more bytes"), and `Err` only when they can never become a
@@ -6,27 +7,35 @@
 //! range, which no MQTT crate offers and which the simulator's inspector needs; that is why
 //! this codec is written by hand.
 
+mod ack;
 mod connect;
 pub mod error;
 mod header;
+mod properties;
 mod publish;
 mod reader;
+mod reason;
 mod subscribe;
 mod writer;
 
 use bytes::Bytes;
 
+pub use ack::{Ack, Auth, Disconnect};
 pub use connect::{ConnAck, Connect, LastWill};
 pub use error::DecodeError;
 pub use header::{decode_header, FixedHeader};
+pub use properties::{Properties, Property};
 pub use publish::Publish;
-pub use subscribe::{SubAck, Subscribe, Unsubscribe};
+pub use reason::ReasonCode;
+pub use subscribe::{
+    RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
+};
 pub use writer::MAX_REMAINING_LENGTH;
 
-use crate::types::PacketId;
+use crate::types::{PacketId, ProtocolVersion};
 use reader::Reader;
 
-/// The fourteen packet types of MQTT 3.1.1 (table 2.1).
+/// The packet types: MQTT 3.1.1's fourteen (table 2.1) and MQTT 5.0's AUTH.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[allow(missing_docs)]
@@ -45,6 +54,7 @@ pub enum PacketType {
     PingReq = 12,
     PingResp = 13,
     Disconnect = 14,
+    Auth = 15,
 }
 
 impl PacketType {
@@ -65,6 +75,7 @@ impl PacketType {
             12 => PingReq,
             13 => PingResp,
             14 => Disconnect,
+            15 => Auth,
             other => return Err(DecodeError::ReservedPacketType(other)),
         })
     }
@@ -102,11 +113,13 @@ impl PacketType {
             PingReq => "PINGREQ",
             PingResp => "PINGRESP",
             Disconnect => "DISCONNECT",
+            Auth => "AUTH",
         }
     }
 }
 
-/// A decoded MQTT 3.1.1 packet.
+/// A decoded MQTT packet, of either version. Each packet whose wire form differs between
+/// the versions says which it is by its `properties`: `None` for MQTT 3.1.1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[allow(missing_docs)]
@@ -114,17 +127,18 @@ pub enum Packet {
     Connect(Connect),
     ConnAck(ConnAck),
     Publish(Publish),
-    PubAck(PacketId),
-    PubRec(PacketId),
-    PubRel(PacketId),
-    PubComp(PacketId),
+    PubAck(Ack),
+    PubRec(Ack),
+    PubRel(Ack),
+    PubComp(Ack),
     Subscribe(Subscribe),
     SubAck(SubAck),
     Unsubscribe(Unsubscribe),
-    UnsubAck(PacketId),
+    UnsubAck(UnsubAck),
     PingReq,
     PingResp,
-    Disconnect,
+    Disconnect(Disconnect),
+    Auth(Auth),
 }
 
 impl Packet {
@@ -144,25 +158,62 @@ impl Packet {
             Packet::UnsubAck(_) => PacketType::UnsubAck,
             Packet::PingReq => PacketType::PingReq,
             Packet::PingResp => PacketType::PingResp,
-            Packet::Disconnect => PacketType::Disconnect,
+            Packet::Disconnect(_) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// A successful PUBACK of `id`.
+    pub fn puback(id: PacketId) -> Packet {
+        Packet::PubAck(Ack::new(id))
+    }
+
+    /// A successful PUBREC of `id`.
+    pub fn pubrec(id: PacketId) -> Packet {
+        Packet::PubRec(Ack::new(id))
+    }
+
+    /// A successful PUBREL of `id`.
+    pub fn pubrel(id: PacketId) -> Packet {
+        Packet::PubRel(Ack::new(id))
+    }
+
+    /// A successful PUBCOMP of `id`.
+    pub fn pubcomp(id: PacketId) -> Packet {
+        Packet::PubComp(Ack::new(id))
+    }
+
+    /// A normal DISCONNECT.
+    pub fn disconnect() -> Packet {
+        Packet::Disconnect(Disconnect::NORMAL)
+    }
+
+    /// How many bytes the packet takes on the wire.
+    pub fn encoded_len(&self) -> usize {
+        let (_, body_len) = self.flags_and_body_len();
+        1 + writer::remaining_length_len(body_len) + body_len
+    }
+
+    fn flags_and_body_len(&self) -> (u8, usize) {
+        match self {
+            Packet::Connect(c) => (0, c.body_len()),
+            Packet::ConnAck(c) => (0, c.body_len()),
+            Packet::Publish(p) => (p.flags(), p.body_len()),
+            Packet::PubRel(a) => (0b0010, a.body_len()),
+            Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubComp(a) => (0, a.body_len()),
+            Packet::UnsubAck(u) => (0, u.body_len()),
+            Packet::Subscribe(s) => (0b0010, s.body_len()),
+            Packet::SubAck(s) => (0, s.body_len()),
+            Packet::Unsubscribe(u) => (0b0010, u.body_len()),
+            Packet::PingReq | Packet::PingResp => (0, 0),
+            Packet::Disconnect(d) => (0, d.body_len()),
+            Packet::Auth(a) => (0, a.body_len()),
         }
     }
 
     /// Appends the packet's wire form to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let (flags, body_len) = match self {
-            Packet::Connect(c) => (0, c.body_len()),
-            Packet::ConnAck(_) => (0, 2),
-            Packet::Publish(p) => (p.flags(), p.body_len()),
-            Packet::PubRel(_) => (0b0010, 2),
-            Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubComp(_) | Packet::UnsubAck(_) => {
-                (0, 2)
-            }
-            Packet::Subscribe(s) => (0b0010, s.body_len()),
-            Packet::SubAck(s) => (0, s.body_len()),
-            Packet::Unsubscribe(u) => (0b0010, u.body_len()),
-            Packet::PingReq | Packet::PingResp | Packet::Disconnect => (0, 0),
-        };
+        let (flags, body_len) = self.flags_and_body_len();
         out.reserve(1 + writer::remaining_length_len(body_len) + body_len);
         out.push(((self.packet_type() as u8) << 4) | flags);
         writer::put_remaining_length(out, body_len);
@@ -170,15 +221,16 @@ impl Packet {
             Packet::Connect(c) => c.write_body(out),
             Packet::ConnAck(c) => c.write_body(out),
             Packet::Publish(p) => p.write_body(out),
-            Packet::PubAck(id)
-            | Packet::PubRec(id)
-            | Packet::PubRel(id)
-            | Packet::PubComp(id)
-            | Packet::UnsubAck(id) => writer::put_u16(out, id.get()),
+            Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+                a.write_body(out)
+            }
+            Packet::UnsubAck(u) => u.write_body(out),
             Packet::Subscribe(s) => s.write_body(out),
             Packet::SubAck(s) => s.write_body(out),
             Packet::Unsubscribe(u) => u.write_body(out),
-            Packet::PingReq | Packet::PingResp | Packet::Disconnect => {}
+            Packet::PingReq | Packet::PingResp => {}
+            Packet::Disconnect(d) => d.write_body(out),
+            Packet::Auth(a) => a.write_body(out),
         }
     }
 
@@ -202,17 +254,25 @@ pub struct FieldSpan {
     pub end: usize,
 }
 
-/// Decodes one packet from the front of `buf`.
+/// Decodes one packet of a connection speaking `version` from the front of `buf`.
 ///
 /// Returns `Ok(None)` if `buf` holds only part of a packet, `Ok(Some((packet, len)))` with
 /// the number of bytes consumed, or `Err` if the bytes are malformed. A packet larger than
 /// `max_packet_size` is an error as soon as its header is complete. When `spans` is given,
 /// the byte range of every field is appended to it, starting with the fixed header's.
+/// CONNECT names its own version; `version` is what a connection speaks before it, or
+/// after it was accepted.
 pub fn decode(
     buf: &[u8],
+    version: ProtocolVersion,
     max_packet_size: usize,
     mut spans: Option<&mut Vec<FieldSpan>>,
 ) -> Result<Option<(Packet, usize)>, DecodeError> {
+    // AUTH exists in MQTT 5.0 only; in 3.1.1 type 15 is reserved (section 2.2.1), which
+    // the first byte alone shows, whatever its flags.
+    if version == ProtocolVersion::V311 && buf.first().is_some_and(|b| b >> 4 == 15) {
+        return Err(DecodeError::ReservedPacketType(15));
+    }
     let Some(h) = decode_header(buf, max_packet_size)? else {
         return Ok(None);
     };
@@ -234,19 +294,20 @@ pub fn decode(
     let mut r = Reader::new(body, h.header_len, spans);
     let packet = match h.packet_type {
         PacketType::Connect => Packet::Connect(Connect::decode(&mut r)?),
-        PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(&mut r)?),
-        PacketType::Publish => Packet::Publish(Publish::decode(h.flags, &mut r)?),
-        PacketType::PubAck => Packet::PubAck(r.packet_id()?),
-        PacketType::PubRec => Packet::PubRec(r.packet_id()?),
-        PacketType::PubRel => Packet::PubRel(r.packet_id()?),
-        PacketType::PubComp => Packet::PubComp(r.packet_id()?),
-        PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(&mut r)?),
-        PacketType::SubAck => Packet::SubAck(SubAck::decode(&mut r)?),
-        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(&mut r)?),
-        PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(&mut r, version)?),
+        PacketType::Publish => Packet::Publish(Publish::decode(h.flags, &mut r, version)?),
+        PacketType::PubAck => Packet::PubAck(Ack::decode(&mut r, h.packet_type, version)?),
+        PacketType::PubRec => Packet::PubRec(Ack::decode(&mut r, h.packet_type, version)?),
+        PacketType::PubRel => Packet::PubRel(Ack::decode(&mut r, h.packet_type, version)?),
+        PacketType::PubComp => Packet::PubComp(Ack::decode(&mut r, h.packet_type, version)?),
+        PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(&mut r, version)?),
+        PacketType::SubAck => Packet::SubAck(SubAck::decode(&mut r, version)?),
+        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(&mut r, version)?),
+        PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(&mut r, version)?),
         PacketType::PingReq => Packet::PingReq,
         PacketType::PingResp => Packet::PingResp,
-        PacketType::Disconnect => Packet::Disconnect,
+        PacketType::Disconnect => Packet::Disconnect(Disconnect::decode(&mut r, version)?),
+        PacketType::Auth => Packet::Auth(Auth::decode(&mut r)?),
     };
     // Every packet either consumes its whole body by construction (PUBLISH payloads and
     // filter lists read to the end) or has a fixed size, so leftovers mean malformed.

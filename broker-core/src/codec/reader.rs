@@ -33,6 +33,11 @@ impl<'b, 's> Reader<'b, 's> {
         self.body.len() - self.pos
     }
 
+    /// The cursor, for a field whose span is marked after several reads.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'b [u8], DecodeError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.body.len());
         let end = end.ok_or(DecodeError::Truncated { field })?;
@@ -66,6 +71,54 @@ impl<'b, 's> Reader<'b, 's> {
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
+    pub(crate) fn u8_unmarked(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.take(1, field)?[0])
+    }
+
+    pub(crate) fn u16_unmarked(&mut self, field: &'static str) -> Result<u16, DecodeError> {
+        let b = self.take(2, field)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    pub(crate) fn u32_unmarked(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        let b = self.take(4, field)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A Variable Byte Integer (section 1.5.5): at most four bytes, each carrying seven
+    /// bits, least significant first. A fifth byte is malformed; running off the body
+    /// is `Truncated`, since the body's length is known.
+    pub(crate) fn vbi(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        let start = self.pos;
+        let value = self.vbi_unmarked(field)?;
+        self.mark(field, start);
+        Ok(value)
+    }
+
+    /// A Variable Byte Integer inside a field the caller marks (a property's value).
+    pub(crate) fn vbi_unmarked(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        let mut value = 0u32;
+        for i in 0..4 {
+            let byte = self.take(1, field)?[0];
+            value |= u32::from(byte & 0x7F) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(DecodeError::VariableByteIntegerTooLong { field })
+    }
+
+    pub(crate) fn binary_unmarked(&mut self, field: &'static str) -> Result<&'b [u8], DecodeError> {
+        let len = self.take(2, field)?;
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        self.take(len, field)
+    }
+
+    pub(crate) fn string_unmarked(&mut self, field: &'static str) -> Result<&'b str, DecodeError> {
+        let data = self.binary_unmarked(field)?;
+        utf8(data, field)
+    }
+
     pub(crate) fn packet_id(&mut self) -> Result<PacketId, DecodeError> {
         PacketId::new(self.u16("packet id")?).ok_or(DecodeError::ZeroPacketId)
     }
@@ -85,11 +138,7 @@ impl<'b, 's> Reader<'b, 's> {
     /// U+D800..U+DFFF that MQTT-1.5.3-1 names.
     pub(crate) fn string(&mut self, field: &'static str) -> Result<&'b str, DecodeError> {
         let data = self.binary(field)?;
-        let s = core::str::from_utf8(data).map_err(|_| DecodeError::InvalidUtf8 { field })?;
-        if s.contains('\0') {
-            return Err(DecodeError::NullCharacter { field });
-        }
-        Ok(s)
+        utf8(data, field)
     }
 
     /// Everything left in the body (a PUBLISH payload).
@@ -100,4 +149,14 @@ impl<'b, 's> Reader<'b, 's> {
         self.mark(field, start);
         Bytes::copy_from_slice(data)
     }
+}
+
+/// A UTF-8 string's text: well-formed (MQTT-1.5.3-1, MQTT-1.5.4-1 in 5.0) and free of
+/// U+0000 (MQTT-1.5.3-2, MQTT-1.5.4-2).
+fn utf8<'b>(data: &'b [u8], field: &'static str) -> Result<&'b str, DecodeError> {
+    let s = core::str::from_utf8(data).map_err(|_| DecodeError::InvalidUtf8 { field })?;
+    if s.contains('\0') {
+        return Err(DecodeError::NullCharacter { field });
+    }
+    Ok(s)
 }

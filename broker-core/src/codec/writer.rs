@@ -39,3 +39,13 @@ pub(crate) fn remaining_length_len(len: usize) -> usize {
         _ => 4,
     }
 }
+
+/// Writes a Variable Byte Integer (section 1.5.5), in the fewest bytes (MQTT-1.5.5-1).
+pub(crate) fn put_vbi(out: &mut Vec<u8>, value: usize) {
+    put_remaining_length(out, value);
+}
+
+/// How many bytes a Variable Byte Integer takes.
+pub(crate) fn vbi_len(value: usize) -> usize {
+    remaining_length_len(value)
+}

@@ -79,6 +79,27 @@ pub struct AwsRules {
     pub hash_matches_parent: bool,
     /// Publish lifecycle events on `$aws/events/...`.
     pub lifecycle_events: bool,
+    /// MQTT 5: the Topic Alias Maximum in CONNACK ("AWS IoT Core has a default limit of 8
+    /// topic aliases"); a higher alias gets DISCONNECT 0x94.
+    pub max_topic_aliases: u16,
+    /// MQTT 5: the Maximum Packet Size in CONNACK ("Cannot exceed 128 KB"); a larger
+    /// packet gets DISCONNECT 0x95.
+    pub max_packet_size: u32,
+    /// MQTT 5: the Receive Maximum in CONNACK, AWS's 100 unacknowledged inbound QoS 1
+    /// publishes per connection; one more gets DISCONNECT 0x93.
+    pub receive_maximum: u16,
+    /// MQTT 5: the shortest Message Expiry Interval, in seconds ("If the interval is set
+    /// to 0 from the client side, it will be adjusted to 1").
+    pub min_message_expiry_secs: u32,
+    /// MQTT 5: the longest Message Expiry Interval, in seconds ("Any values higher than
+    /// this will be adjusted to the maximum value", 604800).
+    pub max_message_expiry_secs: u32,
+    /// A persistent session is never resumed across versions ("An MQTT 3 persistent
+    /// session can't be resumed as an MQTT 5 session, and vice versa").
+    pub sessions_cross_versions: bool,
+    /// Shared subscriptions deliver each message to one member of each matching group,
+    /// chosen at random, for MQTT 3.1.1 and 5.
+    pub shared_subscriptions: bool,
 }
 
 impl Default for AwsRules {
@@ -106,6 +127,13 @@ impl Default for AwsRules {
             restrict_dollar_topics: true,
             hash_matches_parent: false,
             lifecycle_events: true,
+            max_topic_aliases: 8,
+            max_packet_size: 128 * 1024,
+            receive_maximum: 100,
+            min_message_expiry_secs: 1,
+            max_message_expiry_secs: 604_800,
+            sessions_cross_versions: false,
+            shared_subscriptions: true,
         }
     }
 }

@@ -10,7 +10,8 @@ pub use aws::{AwsRules, Qos2Mode, RetainMode};
 use crate::topic::HashMatchesParent;
 use crate::types::QoS;
 
-/// A broker's configuration. `Config::default()` is a strict MQTT 3.1.1 broker.
+/// A broker's configuration. `Config::default()` is a strict MQTT broker, speaking 3.1.1
+/// and 5.0.
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
@@ -62,6 +63,32 @@ pub struct Config {
     pub resend_interval_ms: Option<u64>,
     /// Whether `a/#` matches `a` itself (the standard says yes, section 4.7.1.2).
     pub hash_matches_parent: HashMatchesParent,
+    /// MQTT 5.0: the most QoS 1 and 2 PUBLISH packets a client may send before they are
+    /// acknowledged (Receive Maximum in CONNACK, section 3.2.2.3.3). One more is a
+    /// protocol error: DISCONNECT 0x93. At least 1.
+    pub receive_maximum: u16,
+    /// MQTT 5.0: the highest Topic Alias a client may use (Topic Alias Maximum in
+    /// CONNACK, section 3.2.2.3.8); 0 allows none.
+    pub topic_alias_maximum: u16,
+    /// MQTT 5.0: the longest a session may outlive its connection, in seconds; a longer
+    /// Session Expiry Interval is lowered and the CONNACK says so (section 3.2.2.3.2).
+    /// `None` is no cap. MQTT 3.1.1 persistent sessions never expire unless a profile
+    /// says otherwise.
+    pub max_session_expiry_secs: Option<u32>,
+    /// MQTT 5.0: the longest keep-alive granted, in seconds; a client asking for more,
+    /// or for none, gets this, in CONNACK's Server Keep Alive (section 3.2.2.3.14).
+    /// `None` grants what the client asks.
+    pub server_keep_alive: Option<u16>,
+    /// MQTT 5.0: whether subscriptions may carry a Subscription Identifier (section
+    /// 3.2.2.3.12).
+    pub subscription_identifiers: bool,
+    /// Whether shared subscriptions (`$share/{group}/{filter}`, section 4.8.2) are
+    /// offered.
+    pub shared_subscriptions: bool,
+    /// Topic filters refused to everyone, with SUBACK 0x80 (Unspecified error) in both
+    /// versions. Eclipse Paho's interoperability suites expect `test/nosubscribe` to be
+    /// refused this way.
+    pub refused_filters: Vec<String>,
     /// Which optional events to emit.
     pub events: EventConfig,
     /// AWS IoT policies to enforce, or `None` to allow everything (the standard's
@@ -78,7 +105,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            profile: Profile::Mqtt311,
+            profile: Profile::Standard,
             aws: AwsRules::default(),
             seed: 0,
             max_packet_size: 1024 * 1024,
@@ -93,6 +120,13 @@ impl Default for Config {
             max_client_id_len: 65_535,
             resend_interval_ms: None,
             hash_matches_parent: HashMatchesParent::Yes,
+            receive_maximum: 100,
+            topic_alias_maximum: 10,
+            max_session_expiry_secs: None,
+            server_keep_alive: None,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
+            refused_filters: Vec::new(),
             events: EventConfig::default(),
             policies: None,
             users: None,
@@ -104,10 +138,14 @@ impl Default for Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Profile {
-    /// The OASIS MQTT 3.1.1 standard, complete.
+    /// The OASIS MQTT standards, 3.1.1 and 5.0, complete: each connection follows the
+    /// version it connected with. Named `mqtt` (canonical), `mqtt-5` or `mqtt-3.1.1`.
     #[default]
-    #[cfg_attr(feature = "serde", serde(rename = "mqtt-3.1.1"))]
-    Mqtt311,
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "mqtt", alias = "mqtt-5", alias = "mqtt-3.1.1")
+    )]
+    Standard,
     /// AWS IoT Core's message broker: the standard plus the rules of `AwsRules`.
     #[cfg_attr(feature = "serde", serde(rename = "aws-iot"))]
     AwsIot,
@@ -117,7 +155,7 @@ impl Profile {
     /// The name used in configuration files and on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            Profile::Mqtt311 => "mqtt-3.1.1",
+            Profile::Standard => "mqtt",
             Profile::AwsIot => "aws-iot",
         }
     }
@@ -128,10 +166,11 @@ impl core::str::FromStr for Profile {
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "mqtt-3.1.1" => Ok(Profile::Mqtt311),
+            "mqtt" | "mqtt-5" | "mqtt-3.1.1" => Ok(Profile::Standard),
             "aws-iot" => Ok(Profile::AwsIot),
             other => Err(format!(
-                "unknown profile {other:?} (expected aws-iot or mqtt-3.1.1)"
+                "unknown profile {other:?} (expected aws-iot, or mqtt, also called mqtt-5 \
+                 and mqtt-3.1.1)"
             )),
         }
     }

@@ -23,6 +23,8 @@ pub struct Client {
     pub closed: Option<CloseReason>,
     /// Whether the broker asked the shell to stop reading this connection.
     pub paused: bool,
+    /// The protocol the client's CONNECT named, which its packets are decoded in.
+    pub version: ProtocolVersion,
 }
 
 /// One broker and the clients talking to it.
@@ -79,6 +81,9 @@ impl Sim {
 
     /// Sends one packet from the client and lets the broker react.
     pub fn send(&mut self, conn: ConnId, packet: Packet) {
+        if let (Packet::Connect(c), Some(client)) = (&packet, self.clients.get_mut(&conn)) {
+            client.version = c.version;
+        }
         self.send_raw(conn, &packet.to_bytes());
     }
 
@@ -109,8 +114,8 @@ impl Sim {
                     );
                     c.wire.extend_from_slice(&bytes);
                     c.rx.extend_from_slice(&bytes);
-                    while let Some((packet, len)) =
-                        decode(&c.rx, usize::MAX, None).expect("the broker sends valid packets")
+                    while let Some((packet, len)) = decode(&c.rx, c.version, usize::MAX, None)
+                        .expect("the broker sends valid packets")
                     {
                         c.rx.drain(..len);
                         c.inbox.push_back(packet);
@@ -204,13 +209,7 @@ impl Sim {
             .iter()
             .map(|(f, q)| (TopicFilter::new(f).expect("filter"), *q))
             .collect();
-        self.send(
-            conn,
-            Packet::Subscribe(Subscribe {
-                packet_id: pid(1000),
-                filters,
-            }),
-        );
+        self.send(conn, Packet::Subscribe(Subscribe::v311(pid(1000), filters)));
         match self.recv_soon(conn) {
             Some(Packet::SubAck(ack)) => {
                 assert_eq!(ack.packet_id, pid(1000));
@@ -244,26 +243,20 @@ impl Sim {
 
 /// A CONNECT with keep-alive off and no Will.
 pub fn connect(client_id: &str, clean: bool) -> Connect {
-    Connect {
-        clean_session: clean,
-        keep_alive: 0,
-        client_id: client_id.to_owned(),
-        will: None,
-        username: None,
-        password: None,
-    }
+    let mut c = Connect::new(ProtocolVersion::V311, client_id, clean);
+    c.keep_alive = 0;
+    c
 }
 
 /// A PUBLISH; `id` is ignored for QoS 0.
 pub fn publish(topic: &str, payload: &str, qos: QoS, retain: bool, id: u16) -> Publish {
-    Publish {
-        dup: false,
+    Publish::v311(
+        TopicName::new(topic).expect("topic"),
         qos,
         retain,
-        topic: TopicName::new(topic).expect("topic"),
-        packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
-        payload: Bytes::copy_from_slice(payload.as_bytes()),
-    }
+        (qos != QoS::AtMostOnce).then(|| pid(id)),
+        Bytes::copy_from_slice(payload.as_bytes()),
+    )
 }
 
 /// A packet id from a non-zero number.
@@ -305,12 +298,19 @@ pub fn send_in_pieces(sim: &mut Sim, conn: ConnId, bytes: &[u8], cuts: &[usize])
     }
 }
 
-/// The packets that `bytes` holds, in order; panics if they are not whole valid packets.
+/// The MQTT 3.1.1 packets that `bytes` holds, in order; panics if they are not whole
+/// valid packets.
 pub fn decode_all(bytes: &[u8]) -> Vec<Packet> {
+    decode_all_in(bytes, ProtocolVersion::V311)
+}
+
+/// The packets of `version` that `bytes` holds, in order; panics if they are not whole
+/// valid packets.
+pub fn decode_all_in(bytes: &[u8], version: ProtocolVersion) -> Vec<Packet> {
     let mut out = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
-        let (packet, len) = decode(rest, usize::MAX, None)
+        let (packet, len) = decode(rest, version, usize::MAX, None)
             .expect("valid packets")
             .expect("whole packets");
         out.push(packet);
@@ -339,6 +339,104 @@ pub fn connect_aws(sim: &mut Sim, client_id: &str, clean: bool) -> ConnId {
     let mut c = connect(client_id, clean);
     c.keep_alive = 60;
     let (conn, ack) = sim.connect_with(c);
-    assert_eq!(ack.map(|a| a.code), Some(ConnectReturnCode::Accepted));
+    assert_eq!(ack.map(|a| a.code), Some(ReasonCode::SUCCESS));
     conn
+}
+
+// ----- MQTT 5.0 -------------------------------------------------------------------------
+
+/// An MQTT 5.0 CONNECT with keep-alive off and these properties.
+pub fn connect5(client_id: &str, clean: bool, properties: Vec<Property>) -> Connect {
+    let mut c = Connect::new(ProtocolVersion::V5, client_id, clean);
+    c.keep_alive = 0;
+    c.properties = Properties(properties);
+    c
+}
+
+/// An MQTT 5.0 PUBLISH with these properties; `id` is ignored for QoS 0.
+pub fn publish5(
+    topic: &str,
+    payload: &str,
+    qos: QoS,
+    id: u16,
+    properties: Vec<Property>,
+) -> Publish {
+    let mut p = publish(topic, payload, qos, false, id);
+    p.properties = Some(Properties(properties));
+    p
+}
+
+/// Subscription options asking `qos` and nothing else.
+pub fn opts(qos: QoS) -> SubscriptionOptions {
+    SubscriptionOptions::from(qos)
+}
+
+impl Sim {
+    /// Connects over MQTT 5.0 and returns the connection and its CONNACK, which must
+    /// have come.
+    pub fn connect5(
+        &mut self,
+        client_id: &str,
+        clean: bool,
+        properties: Vec<Property>,
+    ) -> (ConnId, ConnAck) {
+        let (conn, ack) = self.connect_with(connect5(client_id, clean, properties));
+        (conn, ack.expect("a CONNACK"))
+    }
+
+    /// Subscribes over MQTT 5.0 with these options and Subscription Identifier; returns
+    /// the SUBACK.
+    pub fn subscribe5(
+        &mut self,
+        conn: ConnId,
+        filters: &[(&str, SubscriptionOptions)],
+        identifier: Option<u32>,
+    ) -> SubAck {
+        let filters = filters
+            .iter()
+            .map(|(f, o)| (TopicFilter::new(f).expect("filter"), *o))
+            .collect();
+        let properties = Properties(
+            identifier
+                .map(Property::SubscriptionIdentifier)
+                .into_iter()
+                .collect(),
+        );
+        self.send(
+            conn,
+            Packet::Subscribe(Subscribe {
+                packet_id: pid(1000),
+                filters,
+                properties: Some(properties),
+            }),
+        );
+        // Retained messages of an earlier subscription may still wait to be read: they
+        // stay in the inbox, in order, for the test to take.
+        let mut before = Vec::new();
+        let ack = loop {
+            match self.recv_soon(conn) {
+                Some(Packet::SubAck(ack)) => break ack,
+                Some(other) => before.push(other),
+                None => panic!("expected SUBACK, got {before:?}"),
+            }
+        };
+        let inbox = &mut self.clients.get_mut(&conn).expect("a known client").inbox;
+        for p in before.into_iter().rev() {
+            inbox.push_front(p);
+        }
+        ack
+    }
+
+    /// Sends a normal DISCONNECT from `conn`.
+    pub fn disconnect(&mut self, conn: ConnId) {
+        self.send(conn, Packet::disconnect());
+    }
+
+    /// The Reason Code of the DISCONNECT the broker sent `conn` before closing it.
+    pub fn disconnect_reason(&mut self, conn: ConnId) -> Option<ReasonCode> {
+        self.recv_all(conn).into_iter().find_map(|p| match p {
+            Packet::Disconnect(d) => Some(d.reason),
+            _ => None,
+        })
+    }
 }

@@ -226,7 +226,7 @@ impl Device {
                     }
                     self.counters().connects.fetch_add(1, Ordering::Relaxed);
                 }
-                ClientEvent::Delivered { packet_id } => {
+                ClientEvent::Delivered { packet_id, .. } => {
                     if let Some(seq) = self.in_flight.remove(&packet_id) {
                         self.shared.ledger.confirmed(self.index, seq);
                     }
@@ -243,7 +243,9 @@ impl Device {
                         .client_refusals
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                ClientEvent::ProtocolError(_) => {
+                // The soak's devices speak 3.1.1, to which a broker never sends
+                // DISCONNECT: one arriving is as wrong as a malformed packet.
+                ClientEvent::ProtocolError(_) | ClientEvent::Disconnected { .. } => {
                     self.counters()
                         .protocol_errors
                         .fetch_add(1, Ordering::Relaxed);

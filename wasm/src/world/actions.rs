@@ -4,13 +4,16 @@
 use core::time::Duration;
 
 use broker_core::client::ClientState;
-use broker_core::{PacketId, PeerInfo, TopicFilter};
+use broker_core::codec::{
+    Disconnect, Properties, Property, ReasonCode, RetainHandling, SubscriptionOptions,
+};
+use broker_core::{PacketId, PeerInfo, QoS, TopicFilter};
 use bytes::Bytes;
 
 use super::World;
 use crate::device::{qos, topic_name, AutoPublish, Device};
 use crate::network::{Delivery, Link, LinkState};
-use crate::scenario::{Action, ActionError, DeviceId};
+use crate::scenario::{Action, ActionError, DeviceId, SubscribeOptions};
 
 impl World {
     pub(super) fn perform(&mut self, action: Action) -> Result<(), ActionError> {
@@ -48,9 +51,16 @@ impl World {
                     return self.perform(Action::Connect { device });
                 }
             }
-            Action::Disconnect { device } => {
+            Action::Disconnect { device, with_will } => {
                 let conn = self.connection(device)?;
-                self.device_mut(device)?.client.disconnect(now);
+                let disconnect = if with_will {
+                    Disconnect::with_reason(ReasonCode::DISCONNECT_WITH_WILL)
+                } else {
+                    Disconnect::NORMAL
+                };
+                self.device_mut(device)?
+                    .client
+                    .disconnect_with(now, disconnect);
                 self.drain_device(device);
                 // The transport closes right behind DISCONNECT; the broker has usually
                 // closed the connection by then and ignores the news.
@@ -73,16 +83,18 @@ impl World {
                 device,
                 filter,
                 qos: bits,
+                options,
             } => {
                 self.connection(device)?;
                 let filter = parse_filter(&filter)?;
-                let q = qos(bits)?;
+                let (options, id) = subscription_options(qos(bits)?, &options)?;
                 // A refusal (too many unanswered subscriptions) is part of the story:
                 // the client reports it as an event, which the trace shows.
-                let _ = self
-                    .device_mut(device)?
-                    .client
-                    .subscribe(now, vec![(filter, q)]);
+                let _ = self.device_mut(device)?.client.subscribe_with(
+                    now,
+                    vec![(filter, options)],
+                    id,
+                );
                 self.drain_device(device);
             }
             Action::Unsubscribe { device, filter } => {
@@ -100,18 +112,26 @@ impl World {
                 payload,
                 qos: bits,
                 retain,
+                message_expiry,
             } => {
                 let topic = topic_name(&topic)?;
                 let q = qos(bits)?;
+                let properties = Properties(
+                    message_expiry
+                        .map(Property::MessageExpiryInterval)
+                        .into_iter()
+                        .collect(),
+                );
                 // A disconnected device keeps QoS 1 and 2 messages (up to its queue's
                 // bound) for its next session and loses QoS 0 ones, as a real client
                 // would; a refusal is reported as an event, which the trace shows.
-                let _ = self.device_mut(device)?.client.publish(
+                let _ = self.device_mut(device)?.client.publish_with(
                     now,
                     topic,
                     Bytes::from(payload.into_bytes()),
                     q,
                     retain,
+                    properties,
                 );
                 self.drain_device(device);
             }
@@ -175,6 +195,38 @@ impl World {
         let at = self.arrival();
         self.network.send(at, delivery);
     }
+}
+
+/// A learner's subscription options as the codec's, with the Subscription Identifier
+/// checked against its range (section 3.8.2.1.2).
+fn subscription_options(
+    qos: QoS,
+    o: &SubscribeOptions,
+) -> Result<(SubscriptionOptions, Option<u32>), ActionError> {
+    let retain_handling = match o.retain_handling {
+        0 => RetainHandling::OnSubscribe,
+        1 => RetainHandling::OnNewSubscription,
+        2 => RetainHandling::Never,
+        n => {
+            return Err(ActionError::InvalidOption(format!(
+                "Retain Handling {n} does not exist (0, 1 or 2)"
+            )))
+        }
+    };
+    if let Some(id) = o.subscription_id {
+        if !(1..=268_435_455).contains(&id) {
+            return Err(ActionError::InvalidOption(format!(
+                "Subscription Identifier {id} is outside 1 to 268,435,455"
+            )));
+        }
+    }
+    let options = SubscriptionOptions {
+        qos,
+        no_local: o.no_local,
+        retain_as_published: o.retain_as_published,
+        retain_handling,
+    };
+    Ok((options, o.subscription_id))
 }
 
 fn parse_filter(filter: &str) -> Result<TopicFilter, ActionError> {

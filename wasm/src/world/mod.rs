@@ -273,7 +273,13 @@ impl World {
     ) -> u64 {
         let id = self.next_packet;
         self.next_packet += 1;
-        let (kind, label, spans) = crate::trace::describe(bytes);
+        let version = self
+            .devices
+            .get(device as usize)
+            .map_or(broker_core::ProtocolVersion::V311, |d| {
+                d.client.options().version
+            });
+        let (kind, label, spans) = crate::trace::describe(bytes, version);
         self.trace.push(crate::trace::TraceEntry::Packet(
             crate::trace::PacketTrace {
                 id,

@@ -24,6 +24,7 @@ pub fn subscribe(w: &mut World, device: DeviceId, filter: &str, qos: u8) {
         device,
         filter,
         qos,
+        options: Default::default(),
     })
     .expect("subscribe");
 }
@@ -36,6 +37,7 @@ pub fn publish(w: &mut World, device: DeviceId, topic: &str, payload: &str, qos:
         payload,
         qos,
         retain: false,
+        message_expiry: None,
     })
     .expect("publish");
 }

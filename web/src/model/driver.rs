@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_policy_replays_the_run_and_a_malformed_one_changes_nothing() {
-        let mut d = Driver::new(&Scenario::new(Config::for_profile(Profile::Mqtt311)));
+        let mut d = Driver::new(&Scenario::new(Config::for_profile(Profile::Standard)));
         d.apply(Action::Spawn {
             spec: broker_wasm::DeviceSpec::new("a"),
         })
@@ -243,6 +243,7 @@ mod tests {
             device: 0,
             filter: "cmd/a".into(),
             qos: 1,
+            options: Default::default(),
         })
         .expect("subscribe");
         d.advance_by(100).expect("advance");
@@ -285,7 +286,7 @@ mod tests {
 
     #[test]
     fn reconfiguring_replays_the_same_actions_under_the_other_profile() {
-        let mut d = Driver::new(&Scenario::new(Config::for_profile(Profile::Mqtt311)));
+        let mut d = Driver::new(&Scenario::new(Config::for_profile(Profile::Standard)));
         for device in 0..2 {
             let spec = broker_wasm::DeviceSpec::new("twin");
             d.apply(Action::Spawn { spec }).expect("spawn");

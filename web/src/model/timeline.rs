@@ -275,9 +275,15 @@ fn row(n: &Numbered, devices: &[Rc<DeviceView>]) -> Option<Row> {
 pub fn action_text(action: &Action, who: Option<&str>) -> String {
     let who = who.unwrap_or("?");
     match action {
-        Action::Spawn { spec } => format!("spawn {}", spec.client_id),
+        Action::Spawn { spec } => match spec.version {
+            broker_core::ProtocolVersion::V5 => format!("spawn {} (MQTT 5)", spec.client_id),
+            broker_core::ProtocolVersion::V311 => format!("spawn {}", spec.client_id),
+        },
         Action::Connect { .. } => format!("{who}: connect"),
         Action::Reconnect { .. } => format!("{who}: reconnect if closed"),
+        Action::Disconnect {
+            with_will: true, ..
+        } => format!("{who}: disconnect with will"),
         Action::Disconnect { .. } => format!("{who}: disconnect"),
         Action::DropNetwork { .. } => format!("{who}: network drops"),
         Action::Subscribe { filter, qos, .. } => format!("{who}: subscribe {filter} q{qos}"),
@@ -287,10 +293,14 @@ pub fn action_text(action: &Action, who: Option<&str>) -> String {
             payload,
             qos,
             retain,
+            message_expiry,
             ..
         } => {
             let retain = if *retain { " retain" } else { "" };
-            format!("{who}: publish {payload:?} to {topic} q{qos}{retain}")
+            let expiry = message_expiry
+                .map(|s| format!(", expires in {s}s"))
+                .unwrap_or_default();
+            format!("{who}: publish {payload:?} to {topic} q{qos}{retain}{expiry}")
         }
         Action::SetAutoAck { on, .. } => {
             format!("{who}: auto-ack {}", if *on { "on" } else { "off" })

@@ -2,9 +2,11 @@
 
 use std::rc::Rc;
 
+use broker_core::ProtocolVersion;
 use broker_wasm::{Action, DeviceState, DeviceView, InboxMessage};
 use yew::prelude::*;
 
+use super::mqtt5_fields::{Mqtt5Fields, Mqtt5Refs};
 use super::{checked, input_or_placeholder, selected_qos};
 use crate::ui::hooks::use_sim;
 
@@ -24,6 +26,7 @@ pub fn DeviceCard(props: &DeviceCardProps) -> Html {
     let payload_ref = use_node_ref();
     let pub_qos_ref = use_node_ref();
     let retain_ref = use_node_ref();
+    let v5 = use_memo((), |_| Mqtt5Refs::default());
     let act = |make: Rc<dyn Fn() -> Action>| {
         let sim = sim.clone();
         Callback::from(move |_: MouseEvent| {
@@ -31,14 +34,22 @@ pub fn DeviceCard(props: &DeviceCardProps) -> Html {
         })
     };
     let connect = act(Rc::new(move || Action::Connect { device: id }));
-    let disconnect = act(Rc::new(move || Action::Disconnect { device: id }));
+    let disconnect = act(Rc::new(move || Action::Disconnect {
+        device: id,
+        with_will: false,
+    }));
+    let disconnect_with_will = act(Rc::new(move || Action::Disconnect {
+        device: id,
+        with_will: true,
+    }));
     let drop_network = act(Rc::new(move || Action::DropNetwork { device: id }));
     let subscribe = {
-        let (filter_ref, qos_ref) = (filter_ref.clone(), sub_qos_ref.clone());
+        let (filter_ref, qos_ref, v5) = (filter_ref.clone(), sub_qos_ref.clone(), v5.clone());
         act(Rc::new(move || Action::Subscribe {
             device: id,
             filter: input_or_placeholder(&filter_ref).trim().to_owned(),
             qos: selected_qos(&qos_ref),
+            options: v5.subscribe_options(),
         }))
     };
     let unsubscribe = {
@@ -50,13 +61,14 @@ pub fn DeviceCard(props: &DeviceCardProps) -> Html {
     };
     let publish = {
         let (topic_ref, payload_ref) = (topic_ref.clone(), payload_ref.clone());
-        let (qos_ref, retain_ref) = (pub_qos_ref.clone(), retain_ref.clone());
+        let (qos_ref, retain_ref, v5) = (pub_qos_ref.clone(), retain_ref.clone(), v5.clone());
         act(Rc::new(move || Action::Publish {
             device: id,
             topic: input_or_placeholder(&topic_ref).trim().to_owned(),
             payload: input_or_placeholder(&payload_ref),
             qos: selected_qos(&qos_ref),
             retain: checked(&retain_ref),
+            message_expiry: v5.message_expiry(),
         }))
     };
     let auto_ack = {
@@ -67,6 +79,7 @@ pub fn DeviceCard(props: &DeviceCardProps) -> Html {
         })
     };
     let connected = d.state != DeviceState::Disconnected;
+    let is_v5 = d.spec.version == ProtocolVersion::V5;
     let state = d.state.name();
     let badge = match d.state {
         DeviceState::Connected => "connected",
@@ -82,6 +95,7 @@ pub fn DeviceCard(props: &DeviceCardProps) -> Html {
                 <span class="muted">{ format!(" #{id}") }</span>
                 <span class={classes!("badge", state)}>{ badge }</span>
                 if !d.spec.clean_session { <span class="badge">{ "persistent" }</span> }
+                if is_v5 { <span class="badge v5" data-testid="mqtt5">{ "MQTT 5" }</span> }
             </header>
             <div class="row">
                 <button data-testid="connect" disabled={connected} onclick={connect}>{ "connect" }</button>
@@ -116,6 +130,10 @@ pub fn DeviceCard(props: &DeviceCardProps) -> Html {
                 </label>
                 <button data-testid="publish" onclick={publish}>{ "publish" }</button>
             </div>
+            if is_v5 {
+                <Mqtt5Fields refs={(*v5).clone()} connected={connected}
+                    on_disconnect_with_will={disconnect_with_will} />
+            }
             <Unacked device={id} unacked={d.unacked.clone()} />
             <Inbox messages={d.inbox.clone()} received={d.received} />
         </article>
@@ -191,6 +209,11 @@ fn Inbox(props: &InboxProps) -> Html {
                     <code class="topic">{ &m.topic }</code>
                     <span class="payload">{ &m.payload }</span>
                     <span class="flags">{ flags(m) }</span>
+                    if !m.properties.is_empty() {
+                        <span class="properties" data-testid="message-properties">
+                            { m.properties.join(", ") }
+                        </span>
+                    }
                 </div>
             }) }
         </div>

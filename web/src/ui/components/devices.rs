@@ -2,12 +2,13 @@
 
 use std::rc::Rc;
 
+use broker_core::ProtocolVersion;
 use broker_wasm::{Action, DeviceSpec, DeviceView, WillSpec};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::device_card::DeviceCard;
-use super::{checked, input_or_placeholder};
+use super::{checked, input_or_placeholder, number, selected};
 use crate::ui::hooks::use_sim;
 
 /// The most device cards shown at once. Hundreds of cards would cost every frame a
@@ -67,10 +68,16 @@ fn SpawnForm(props: &SpawnProps) -> Html {
     let keep_alive_ref = use_node_ref();
     let will_topic_ref = use_node_ref();
     let will_payload_ref = use_node_ref();
+    let version_ref = use_node_ref();
+    let expiry_ref = use_node_ref();
+    let will_delay_ref = use_node_ref();
+    let aliases_ref = use_node_ref();
     let spawn = {
         let (id_ref, clean_ref, keep_alive_ref) =
             (id_ref.clone(), clean_ref.clone(), keep_alive_ref.clone());
         let (will_topic_ref, will_payload_ref) = (will_topic_ref.clone(), will_payload_ref.clone());
+        let (version_ref, expiry_ref) = (version_ref.clone(), expiry_ref.clone());
+        let (will_delay_ref, aliases_ref) = (will_delay_ref.clone(), aliases_ref.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let client_id = input_or_placeholder(&id_ref);
@@ -83,8 +90,16 @@ fn SpawnForm(props: &SpawnProps) -> Html {
                 payload: input_or_placeholder(&will_payload_ref),
                 qos: 1,
                 retain: false,
+                delay: number(&will_delay_ref),
             });
+            let version = match selected(&version_ref).as_str() {
+                "5.0" => ProtocolVersion::V5,
+                _ => ProtocolVersion::V311,
+            };
             let spec = DeviceSpec {
+                version,
+                session_expiry: number(&expiry_ref),
+                topic_aliases: checked(&aliases_ref),
                 clean_session: checked(&clean_ref),
                 keep_alive: input_or_placeholder(&keep_alive_ref)
                     .trim()
@@ -104,6 +119,10 @@ fn SpawnForm(props: &SpawnProps) -> Html {
         <form class="spawn" onsubmit={spawn}>
             <input data-testid="new-client-id" ref={id_ref}
                 placeholder={format!("device-{}", props.count + 1)} aria-label="client id" />
+            <select data-testid="new-version" ref={version_ref} aria-label="MQTT version">
+                <option value="3.1.1" selected=true>{ "MQTT 3.1.1" }</option>
+                <option value="5.0">{ "MQTT 5.0" }</option>
+            </select>
             <button data-testid="spawn-device" type="submit">{ "spawn device" }</button>
             <details>
                 <summary>{ "options" }</summary>
@@ -127,6 +146,23 @@ fn SpawnForm(props: &SpawnProps) -> Html {
                     <input data-testid="new-will-payload" ref={will_payload_ref}
                         placeholder="offline" />
                 </label>
+                <fieldset>
+                    <legend>{ "MQTT 5.0 only" }</legend>
+                    <label title="Session Expiry Interval: how long the broker keeps the session">
+                        { "session expiry (s) " }
+                        <input class="short" data-testid="new-session-expiry" ref={expiry_ref}
+                            placeholder="0" />
+                    </label>
+                    <label title="Will Delay Interval: how long the broker waits before the Will">
+                        { "will delay (s) " }
+                        <input class="short" data-testid="new-will-delay" ref={will_delay_ref}
+                            placeholder="0" />
+                    </label>
+                    <label title="replace repeated topics by numbers, both ways">
+                        <input type="checkbox" data-testid="new-topic-aliases" ref={aliases_ref} />
+                        { " topic aliases" }
+                    </label>
+                </fieldset>
             </details>
         </form>
     }
@@ -172,6 +208,7 @@ fn spawn_load(sim: &crate::ui::sim::Sim, count: u32, every_ms: u64) {
         device: first,
         filter: "load/#".into(),
         qos: 0,
+        options: Default::default(),
     });
     for n in 0..count {
         let device = sim.device_count();

@@ -16,8 +16,8 @@ pub struct LessonsProps {
 
 fn other(profile: Profile) -> Profile {
     match profile {
-        Profile::AwsIot => Profile::Mqtt311,
-        Profile::Mqtt311 => Profile::AwsIot,
+        Profile::AwsIot => Profile::Standard,
+        Profile::Standard => Profile::AwsIot,
     }
 }
 

@@ -6,6 +6,7 @@ mod device_card;
 mod devices;
 mod inspector;
 mod lessons;
+mod mqtt5_fields;
 mod notice;
 mod share;
 mod tables;
@@ -37,6 +38,12 @@ fn input_or_placeholder(node: &NodeRef) -> String {
             }
         })
         .unwrap_or_default()
+}
+
+/// The number typed in an input, `None` when it is empty or not a number.
+fn number<T: core::str::FromStr>(node: &NodeRef) -> Option<T> {
+    node.cast::<HtmlInputElement>()
+        .and_then(|i| i.value().trim().parse().ok())
 }
 
 fn checked(node: &NodeRef) -> bool {
