@@ -114,7 +114,7 @@ fn the_scenario_json_replays_to_the_same_devices() {
 #[wasm_bindgen_test]
 fn bad_input_is_an_error_not_a_panic() {
     assert!(Simulation::new("{not json").is_err());
-    assert!(Simulation::new(r#"{"config": {"profile": "mqtt-5"}}"#).is_err());
+    assert!(Simulation::new(r#"{"config": {"profile": "mqtt-6"}}"#).is_err());
     let mut sim = Simulation::new("{}")
         .map_err(JsValue::from)
         .expect("empty scenario");
