@@ -100,6 +100,11 @@ impl Outbox {
             return Ok(Pushed::Dropped);
         }
         if !state.packets.is_empty() && state.bytes + packet.len() > self.limit {
+            // A QoS 0 message that does not fit is lost, as at most once allows; only
+            // what the broker must deliver closes a client that reads too slowly.
+            if droppable {
+                return Ok(Pushed::Dropped);
+            }
             return Err(Overflow);
         }
         state.bytes += packet.len();
@@ -269,6 +274,19 @@ mod tests {
         );
         assert_eq!(outbox.push(packet(2), false).expect("room"), Pushed::Queued);
         assert_eq!(outbox.lock().bytes, 62);
+    }
+
+    #[test]
+    fn a_droppable_packet_that_does_not_fit_is_dropped_not_an_overflow() {
+        let outbox = Outbox::new(100);
+        outbox.push(packet(20), false).expect("room");
+        // Not congested (20 bytes is under half), yet 90 more would pass the limit.
+        assert_eq!(
+            outbox.push(packet(90), true).expect("no error"),
+            Pushed::Dropped
+        );
+        assert!(outbox.push(packet(90), false).is_err());
+        assert_eq!(outbox.lock().bytes, 20);
     }
 
     #[tokio::test]
