@@ -542,8 +542,10 @@ impl Broker {
 
     /// Encodes `packet` and queues it for `conn`.
     fn send(&mut self, now: Instant, conn: ConnId, mut packet: Packet) {
-        if let Some(mqtt5) = self.mqtt5(conn) {
-            mqtt5.explain(&mut packet);
+        if let Some(failure) = mqtt5::failure_of(&packet) {
+            if let Some(mqtt5) = self.mqtt5(conn) {
+                mqtt5.explain(&mut packet, failure);
+            }
         }
         let bytes = packet.to_bytes();
         self.transmit(now, conn, bytes, &packet, false);

@@ -101,36 +101,37 @@ impl Mqtt5 {
     /// Adds a Reason String naming the failure to an acknowledgement that reports one,
     /// unless the client asked for no problem information (MQTT-3.1.2-29): a learner
     /// reading the packet sees why without the table of codes.
-    pub(super) fn explain(&self, packet: &mut Packet) {
+    pub(super) fn explain(&self, packet: &mut Packet, failure: ReasonCode) {
         if !self.problem_information {
             return;
         }
-        let (properties, failure) = match packet {
+        let properties = match packet {
             Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
-                (&mut a.properties, Some(a.reason).filter(|r| r.is_error()))
+                Some(&mut a.properties)
             }
-            Packet::SubAck(s) => {
-                let failure = s.codes.iter().find_map(|c| match c {
-                    SubscribeReturnCode::Granted(_) => None,
-                    other => Some(ReasonCode(other.byte())),
-                });
-                let Some(properties) = s.properties.as_mut() else {
-                    return;
-                };
-                (properties, failure)
-            }
-            Packet::UnsubAck(u) => {
-                let failure = u.codes.iter().copied().find(|c| c.is_error());
-                let Some(properties) = u.properties.as_mut() else {
-                    return;
-                };
-                (properties, failure)
-            }
-            _ => return,
+            Packet::SubAck(s) => s.properties.as_mut(),
+            Packet::UnsubAck(u) => u.properties.as_mut(),
+            _ => None,
         };
-        if let Some(code) = failure {
-            properties.push(Property::ReasonString(code.name().to_owned()));
+        if let Some(properties) = properties {
+            properties.push(Property::ReasonString(failure.name().to_owned()));
         }
+    }
+}
+
+/// The first failure an acknowledgement reports, if any: checked before anything else,
+/// so that a successful acknowledgement, the common case, costs no connection lookup.
+pub(super) fn failure_of(packet: &Packet) -> Option<ReasonCode> {
+    match packet {
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            Some(a.reason).filter(|r| r.is_error())
+        }
+        Packet::SubAck(s) => s.codes.iter().find_map(|c| match c {
+            SubscribeReturnCode::Granted(_) => None,
+            other => Some(ReasonCode(other.byte())),
+        }),
+        Packet::UnsubAck(u) => u.codes.iter().copied().find(|c| c.is_error()),
+        _ => None,
     }
 }
 

@@ -402,20 +402,21 @@ fn read_value(r: &mut Reader<'_, '_>, id: u8, name: &'static str) -> Result<Prop
         }
         Ok(v)
     };
+    // Subscription Identifier (section 3.8.2.1.2), Receive Maximum (3.1.2.11.3) and
+    // Maximum Packet Size (3.1.2.11.4) may not be 0: that is a Protocol Error.
+    let nonzero = |v: u32| -> Result<u32, DecodeError> {
+        if v == 0 {
+            return Err(DecodeError::InvalidPropertyValue { property: name });
+        }
+        Ok(v)
+    };
     Ok(match id {
         0x01 => PayloadFormatIndicator(flag(r)?),
         0x02 => MessageExpiryInterval(four(r)?),
         0x03 => ContentType(text(r)?),
         0x08 => ResponseTopic(text(r)?),
         0x09 => CorrelationData(binary(r)?),
-        0x0B => {
-            // Section 3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
-            let v = r.vbi_unmarked(name)?;
-            if v == 0 {
-                return Err(DecodeError::InvalidPropertyValue { property: name });
-            }
-            SubscriptionIdentifier(v)
-        }
+        0x0B => SubscriptionIdentifier(nonzero(r.vbi_unmarked(name)?)?),
         0x11 => SessionExpiryInterval(four(r)?),
         0x12 => AssignedClientIdentifier(text(r)?),
         0x13 => ServerKeepAlive(two(r)?),
@@ -427,14 +428,7 @@ fn read_value(r: &mut Reader<'_, '_>, id: u8, name: &'static str) -> Result<Prop
         0x1A => ResponseInformation(text(r)?),
         0x1C => ServerReference(text(r)?),
         0x1F => ReasonString(text(r)?),
-        0x21 => {
-            // Section 3.1.2.11.3: a Receive Maximum of 0 is a Protocol Error.
-            let v = two(r)?;
-            if v == 0 {
-                return Err(DecodeError::InvalidPropertyValue { property: name });
-            }
-            ReceiveMaximum(v)
-        }
+        0x21 => ReceiveMaximum(nonzero(u32::from(two(r)?))? as u16),
         0x22 => TopicAliasMaximum(two(r)?),
         0x23 => TopicAlias(two(r)?),
         0x24 => MaximumQoS(flag(r)?),
@@ -443,14 +437,7 @@ fn read_value(r: &mut Reader<'_, '_>, id: u8, name: &'static str) -> Result<Prop
             let key = text(r)?;
             UserProperty(key, text(r)?)
         }
-        0x27 => {
-            // Section 3.1.2.11.4: a Maximum Packet Size of 0 is a Protocol Error.
-            let v = four(r)?;
-            if v == 0 {
-                return Err(DecodeError::InvalidPropertyValue { property: name });
-            }
-            MaximumPacketSize(v)
-        }
+        0x27 => MaximumPacketSize(nonzero(four(r)?)?),
         0x28 => WildcardSubscriptionAvailable(flag(r)?),
         0x29 => SubscriptionIdentifierAvailable(flag(r)?),
         0x2A => SharedSubscriptionAvailable(flag(r)?),
