@@ -58,6 +58,8 @@ impl Pki {
         write(&dir.join("ca.pem"), &ca_cert.pem())?;
         write(&dir.join("server.pem"), &server_cert.pem())?;
         write(&dir.join("server.key"), &server_key.serialize_pem())?;
+        write(&dir.join("client.pem"), &client_cert.pem())?;
+        write(&dir.join("client.key"), &client_key.serialize_pem())?;
         Ok(Pki {
             dir,
             ca: ca_cert.der().clone(),
@@ -79,6 +81,16 @@ impl Pki {
     /// The server's private key, PEM (for `--tls-key`).
     pub fn server_key_file(&self) -> PathBuf {
         self.dir.join("server.key")
+    }
+
+    /// The client's certificate, PEM, for clients outside this process (an SDK).
+    pub fn client_cert_file(&self) -> PathBuf {
+        self.dir.join("client.pem")
+    }
+
+    /// The client certificate's private key, PEM (PKCS#8).
+    pub fn client_key_file(&self) -> PathBuf {
+        self.dir.join("client.key")
     }
 
     /// A client configuration that trusts the CA, presenting the client certificate if

@@ -71,11 +71,20 @@ impl Broker {
     /// quotas, 100 publishes per second per connection among them, would be measured
     /// instead of the server) and its defaults.
     pub fn brokerlab(binary: &Path, pin: Option<&str>) -> Result<Broker> {
+        Broker::brokerlab_with(
+            binary,
+            pin,
+            &["--profile", "mqtt", "--max-connections", "20000"],
+        )
+    }
+
+    /// Starts brokerlab's `binary` on free loopback ports with `args` added to `serve`.
+    pub fn brokerlab_with(binary: &Path, pin: Option<&str>, args: &[&str]) -> Result<Broker> {
         let mut command = pinned(pin, binary);
         command
-            .args(["serve", "--profile", "mqtt-3.1.1"])
+            .arg("serve")
             .args(["--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"])
-            .args(["--max-connections", "20000"])
+            .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -114,18 +123,26 @@ impl Broker {
 
     /// Starts Mosquitto with a generated configuration in `dir`.
     pub fn mosquitto(dir: &Path, pin: Option<&str>) -> Result<Broker> {
+        Broker::mosquitto_with(dir, pin, "")
+    }
+
+    /// Starts Mosquitto with a generated configuration in `dir` that ends with `settings`
+    /// (lines of `mosquitto.conf` that apply to every listener).
+    pub fn mosquitto_with(dir: &Path, pin: Option<&str>, settings: &str) -> Result<Broker> {
         let mqtt = free_port()?;
         let ws = free_port()?;
         let config = dir.join("mosquitto.conf");
         std::fs::write(
             &config,
             format!(
-                "listener {mqtt} 127.0.0.1\n\
+                "per_listener_settings false\n\
+                 listener {mqtt} 127.0.0.1\n\
                  listener {ws} 127.0.0.1\n\
                  protocol websockets\n\
                  allow_anonymous true\n\
                  persistence false\n\
-                 log_type none\n"
+                 log_type none\n\
+                 {settings}"
             ),
         )
         .with_context(|| format!("cannot write {}", config.display()))?;
@@ -137,16 +154,7 @@ impl Broker {
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start mosquitto")?;
-        let mqtt = SocketAddr::from(([127, 0, 0, 1], mqtt));
-        let broker = Broker {
-            kind: Kind::Mosquitto,
-            mqtt,
-            ws_url: format!("ws://127.0.0.1:{ws}/mqtt"),
-            child,
-        };
-        wait_until_listening(mqtt)?;
-        wait_until_listening(SocketAddr::from(([127, 0, 0, 1], ws)))?;
-        Ok(broker)
+        Broker::listening(Kind::Mosquitto, child, mqtt, ws)
     }
 
     /// Starts the `mqtt5` crate's broker: in memory, no `$SYS` topics, anonymous.
@@ -165,9 +173,15 @@ impl Broker {
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start mqttv5")?;
+        Broker::listening(Kind::Mqttv5, child, mqtt, ws)
+    }
+
+    /// The broker `child` once it accepts connections on the loopback ports `mqtt` (TCP)
+    /// and `ws` (WebSocket at `/mqtt`); killed if it does not in time.
+    fn listening(kind: Kind, child: Child, mqtt: u16, ws: u16) -> Result<Broker> {
         let mqtt = SocketAddr::from(([127, 0, 0, 1], mqtt));
         let broker = Broker {
-            kind: Kind::Mqttv5,
+            kind,
             mqtt,
             ws_url: format!("ws://127.0.0.1:{ws}/mqtt"),
             child,

@@ -1,14 +1,17 @@
 //! `cargo xtask`: the project's test, build-check and benchmark automation, written in Rust
 //! so that it runs wherever cargo does, with no other tool to install first.
 
+mod apt;
 mod bench;
 mod brokers;
 mod browser_tests;
 mod chromium;
 mod cycles;
+mod interop;
 mod mosquitto;
 mod mqttv5;
 mod process;
+mod real_clients;
 mod serve;
 mod server_bench;
 mod soak;
@@ -31,11 +34,13 @@ Usage: cargo xtask <command> [arguments]
 Commands:
   test              Run all of the project's tests: the format check (when rustfmt is
                     installed), Mosquitto's install check (apt-get when missing),
-                    `cargo test --workspace`, `wasm-check`, then the simulator's
+                    `cargo test --workspace`, `wasm-check`, Eclipse Paho's MQTT 5.0
+                    interoperability suite (python3), real clients from PyPI and npm
+                    (installed into target/tools when missing), then the simulator's
                     browser tests (installing Chromium and wasm-bindgen when missing).
   run [args...]     Build for release and run `brokerlab serve` (the aws-iot profile,
                     HTTP on 127.0.0.1:8080, MQTT on 127.0.0.1:1883); arguments go to
-                    `serve`, for example `cargo xtask run --profile mqtt-3.1.1`.
+                    `serve`, for example `cargo xtask run --profile mqtt`.
   dist              The release build: the web bundle and target/release/brokerlab.
   web               Build the simulator's static bundle into target/web-dist/.
   web-bench         Measure the simulator's frame times with 500 busy devices in
@@ -53,6 +58,10 @@ Commands:
                     and restoring their connections, against a release server;
                     prints its memory over time and fails on any lost message, any
                     QoS 2 duplicate, or memory that does not stay flat.
+  interop [brokerlab|mosquitto]
+                    Eclipse Paho's MQTT 5.0 interoperability suite (vendored in
+                    vendor/paho.mqtt.testing, 27 tests) against a debug build of
+                    brokerlab (by default) or Mosquitto, with the settings it assumes.
   cycles [DIR]      Import cycles between the top-level modules of a crate's source
                     folder (default server/src); fails if there is one.
   help              Show this text.
@@ -102,6 +111,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         }
         "bench" => bench::run(rest),
         "soak" => soak::run(rest),
+        "interop" => interop::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

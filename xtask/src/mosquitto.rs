@@ -3,11 +3,9 @@
 //! certificates with, installed from Debian's packages when missing (CI runs as root on
 //! Debian 12).
 
-use std::process::Command;
+use anyhow::Result;
 
-use anyhow::{bail, Result};
-
-use crate::process;
+use crate::apt::ensure;
 use crate::steps::Outcome;
 
 /// The programs the benchmark needs, each with the Debian package that ships it.
@@ -32,43 +30,4 @@ pub fn ensure_installed_for_tests() -> Result<Outcome> {
     let mut programs = MOSQUITTO.to_vec();
     programs.push(OPENSSL);
     ensure(&programs)
-}
-
-/// Installs the packages of the `programs` that are not on the PATH.
-fn ensure(programs: &[(&str, &str)]) -> Result<Outcome> {
-    let names: Vec<&str> = programs.iter().map(|(program, _)| *program).collect();
-    let missing: Vec<(&str, &str)> = programs
-        .iter()
-        .copied()
-        .filter(|(program, _)| !on_path(program))
-        .collect();
-    if missing.is_empty() {
-        println!("{} are installed", names.join(", "));
-        return Ok(Outcome::Done);
-    }
-    let missing_names: Vec<&str> = missing.iter().map(|(program, _)| *program).collect();
-    println!("missing {}", missing_names.join(", "));
-    if !on_path("apt-get") {
-        bail!(
-            "{} missing and apt-get is not available: install them",
-            missing_names.join(", ")
-        );
-    }
-    let mut packages: Vec<&str> = missing.iter().map(|(_, package)| *package).collect();
-    packages.dedup();
-    process::run(Command::new("apt-get").arg("update"))?;
-    process::run(
-        Command::new("apt-get")
-            .args(["install", "-y"])
-            .args(packages),
-    )?;
-    Ok(Outcome::Done)
-}
-
-/// Whether `program` is found on the PATH, the way the shell's `command -v` finds it.
-fn on_path(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program} >/dev/null")])
-        .status()
-        .is_ok_and(|status| status.success())
 }

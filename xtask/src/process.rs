@@ -61,13 +61,41 @@ pub fn run_quietly_with_timeout(cmd: &mut Command, limit: Duration) -> Result<()
     // Reading standard error on its own thread keeps a chatty child from stalling on a full
     // pipe while this thread waits for it.
     let stderr = drain(&mut child);
+    let status = wait_with_timeout(&mut child, &line, limit)?;
+    let stderr = stderr.join().unwrap_or_default();
+    check(&line, status, &stderr)
+}
+
+/// Runs `cmd` after echoing it, with its standard output and error written to the file
+/// `log`, and returns how it exited; kills it and fails if it has not finished within
+/// `limit`. For a test runner whose report is read afterwards.
+pub fn run_logged_with_timeout(
+    cmd: &mut Command,
+    log: &Path,
+    limit: Duration,
+) -> Result<ExitStatus> {
+    let line = display(cmd);
+    println!("$ {line} > {}", log.display());
+    let file =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("cannot start `{line}`"))?;
+    wait_with_timeout(&mut child, &line, limit)
+}
+
+/// Waits for `child` (started as `line`) to exit; kills it and fails after `limit`.
+fn wait_with_timeout(child: &mut Child, line: &str, limit: Duration) -> Result<ExitStatus> {
     let deadline = Instant::now() + limit;
-    let status = loop {
+    loop {
         if let Some(status) = child
             .try_wait()
             .with_context(|| format!("cannot wait for `{line}`"))?
         {
-            break status;
+            return Ok(status);
         }
         if Instant::now() >= deadline {
             child
@@ -77,9 +105,7 @@ pub fn run_quietly_with_timeout(cmd: &mut Command, limit: Duration) -> Result<()
             bail!("`{line}` did not finish within {}s", limit.as_secs());
         }
         thread::sleep(Duration::from_millis(100));
-    };
-    let stderr = stderr.join().unwrap_or_default();
-    check(&line, status, &stderr)
+    }
 }
 
 fn drain(child: &mut Child) -> JoinHandle<Vec<u8>> {

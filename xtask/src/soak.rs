@@ -23,7 +23,7 @@ pub fn run(args: &[String]) -> Result<()> {
     // Twenty rows or so, whatever the length.
     let sample_every = (seconds / 20).max(5);
     println!(
-        "soak: {clients} devices for {minutes} min against brokerlab (pid {}, mqtt-3.1.1 at {})",
+        "soak: {clients} devices for {minutes} min against brokerlab (pid {}, the standard profile at {})",
         broker.pid(),
         broker.mqtt
     );

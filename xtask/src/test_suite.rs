@@ -3,7 +3,9 @@
 use anyhow::Result;
 
 use crate::steps::{self, Outcome, Step};
-use crate::{browser_tests, chromium, mosquitto, process, wasm_check, web, workspace};
+use crate::{
+    browser_tests, chromium, interop, mosquitto, process, real_clients, wasm_check, web, workspace,
+};
 
 pub fn run() -> Result<()> {
     steps::run_all(
@@ -21,6 +23,14 @@ pub fn run() -> Result<()> {
             Step::new("wasm build check (cargo xtask wasm-check)", || {
                 wasm_check::run().map(|()| Outcome::Done)
             }),
+            Step::new(
+                "Eclipse Paho's MQTT 5.0 interoperability suite against brokerlab serve --profile mqtt-5",
+                interop::against_brokerlab,
+            ),
+            Step::new(
+                "real MQTT 5.0 clients against brokerlab serve: paho-mqtt, MQTT.js over WebSocket, the AWS IoT Device SDK over mutual TLS",
+                real_clients::run,
+            ),
             Step::new(
                 "Chromium and chromedriver for the browser tests (apt-get if missing)",
                 chromium::ensure_installed,

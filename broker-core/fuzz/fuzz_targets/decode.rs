@@ -1,18 +1,28 @@
-//! The decoder on arbitrary bytes: it must never panic, a packet it accepts must survive
-//! re-encoding, its spans must tile the packet, and it must never ask to buffer past the
-//! size limit.
+//! The decoder on arbitrary bytes, as a connection speaking MQTT 3.1.1 and one speaking
+//! MQTT 5.0 (the first input byte picks): it must never panic, a packet it accepts must
+//! survive re-encoding, its spans must tile the packet, and it must never ask to buffer
+//! past the size limit.
 
 #![no_main]
 
 use broker_core::codec::{decode, decode_header, DecodeError};
+use broker_core::ProtocolVersion;
 use libfuzzer_sys::fuzz_target;
 
 /// A small limit, to check that oversized packets are refused from their header.
 const SMALL_MAX: usize = 64;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|input: &[u8]| {
+    let Some((&pick, data)) = input.split_first() else {
+        return;
+    };
+    let version = if pick & 1 == 0 {
+        ProtocolVersion::V311
+    } else {
+        ProtocolVersion::V5
+    };
     let mut spans = Vec::new();
-    match decode(data, usize::MAX, Some(&mut spans)) {
+    match decode(data, version, usize::MAX, Some(&mut spans)) {
         Ok(Some((packet, len))) => {
             assert!(len <= data.len());
             // The spans start at 0, touch end to end, and end where the packet does.
@@ -24,10 +34,12 @@ fuzz_target!(|data: &[u8]| {
 
             // Re-encoding gives the same packet, and the same bytes except perhaps a
             // shorter remaining-length field: a non-minimal length encoding is accepted
-            // on the way in (section 2.2.3 does not forbid it) and never produced.
+            // on the way in (section 2.2.3 of 3.1.1 does not forbid it) and never
+            // produced. MQTT 5.0's other variable byte integers must be minimal (section
+            // 1.5.5), so they come back the same.
             let again = packet.to_bytes();
             assert_eq!(
-                decode(&again, usize::MAX, None),
+                decode(&again, version, usize::MAX, None),
                 Ok(Some((packet.clone(), again.len())))
             );
             let theirs = decode_header(data, usize::MAX)
@@ -45,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
 
     // With a small limit: "need more bytes" only while the packet could still fit, and a
     // complete header claiming more is refused at once.
-    match decode(data, SMALL_MAX, None) {
+    match decode(data, version, SMALL_MAX, None) {
         Ok(Some((_, len))) => assert!(len <= SMALL_MAX),
         Ok(None) => assert!(data.len() < SMALL_MAX, "{} bytes buffered", data.len()),
         Err(_) => {}
@@ -53,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some(h)) = decode_header(data, usize::MAX) {
         if h.packet_len() > SMALL_MAX {
             assert_eq!(
-                decode(data, SMALL_MAX, None),
+                decode(data, version, SMALL_MAX, None),
                 Err(DecodeError::PacketTooLarge {
                     size: h.packet_len(),
                     max: SMALL_MAX

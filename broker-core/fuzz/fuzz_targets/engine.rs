@@ -4,7 +4,7 @@
 //! on a connection after the broker closed it, and no connection is closed twice.
 //!
 //! Input layout: one setup byte (profile, limits, whether two clients start connected),
-//! then commands. Each command is a control byte and its operands:
+//! a second (whether those two speak MQTT 5.0, and with which properties), then commands. Each command is a control byte and its operands:
 //!
 //! - `0b..00`: bytes. The next byte is a length `n`; the `n` bytes after it go to the
 //!   connection the control byte's upper bits pick, in one `handle_bytes` call.
@@ -16,10 +16,10 @@
 
 use std::collections::BTreeSet;
 
-use broker_core::codec::decode;
+use broker_core::codec::{decode, Properties, Property, SubscriptionOptions};
 use broker_core::{
     Broker, Config, ConnId, Connect, EventConfig, Instant, LastWill, Output, Packet, PacketId,
-    PeerInfo, Profile, QoS, Subscribe, TopicFilter, TopicName,
+    PeerInfo, Profile, ProtocolVersion, QoS, Subscribe, TopicFilter, TopicName,
 };
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
@@ -39,7 +39,9 @@ impl Driver {
             match out {
                 Output::Transmit { conn, bytes, .. } => {
                     assert!(!self.closed.contains(&conn), "sent on {conn} after close");
-                    match decode(&bytes, usize::MAX, None) {
+                    // Either version's decoder accepts every packet the broker sends but
+                    // AUTH; 5.0's is the stricter about properties and reason codes.
+                    match decode(&bytes, ProtocolVersion::V5, usize::MAX, None) {
                         Ok(Some((_, len))) => assert_eq!(len, bytes.len(), "one packet"),
                         other => panic!("the broker sent {bytes:02x?}: {other:?}"),
                     }
@@ -89,40 +91,61 @@ impl Driver {
     }
 }
 
-/// A valid CONNECT and SUBSCRIBE for client `i`, so runs can start past the handshake.
-fn handshake(i: usize) -> Vec<u8> {
+/// A valid CONNECT and SUBSCRIBE for client `i`, so runs can start past the handshake;
+/// over MQTT 5.0 if `v5`, with the properties that `props` picks: Session Expiry, a small
+/// Receive Maximum, Topic Alias Maximum, a Will Delay, Subscription Identifier and No Local.
+fn handshake(i: usize, v5: bool, props: u8) -> Vec<u8> {
+    let version = if v5 {
+        ProtocolVersion::V5
+    } else {
+        ProtocolVersion::V311
+    };
+    let pick = |bit: u8, property: Property| (v5 && props & bit != 0).then_some(property);
     let will = (i == 1).then(|| LastWill {
         topic: TopicName::new("will/1").expect("topic"),
         payload: Bytes::from_static(b"gone"),
         qos: QoS::AtLeastOnce,
         retain: true,
+        properties: Properties(pick(8, Property::WillDelayInterval(3)).into_iter().collect()),
     });
-    let connect = Packet::Connect(Connect {
-        clean_session: i == 0,
-        keep_alive: 5,
-        client_id: format!("c{i}"),
-        will,
-        username: None,
-        password: None,
-    });
+    let mut connect = Connect::new(version, &format!("c{i}"), i == 0);
+    connect.keep_alive = 5;
+    connect.will = will;
+    connect.properties = Properties(
+        [
+            pick(1, Property::SessionExpiryInterval(30)),
+            pick(2, Property::ReceiveMaximum(2)),
+            pick(4, Property::TopicAliasMaximum(3)),
+            pick(64, Property::MaximumPacketSize(48)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    );
+    let mut options = SubscriptionOptions::from(QoS::ExactlyOnce);
+    options.no_local = v5 && props & 16 != 0;
     let subscribe = Packet::Subscribe(Subscribe {
         packet_id: PacketId::new(1).expect("non-zero"),
-        filters: vec![(TopicFilter::new("#").expect("filter"), QoS::ExactlyOnce)],
+        filters: vec![(TopicFilter::new("#").expect("filter"), options)],
+        properties: v5.then(|| {
+            Properties(pick(32, Property::SubscriptionIdentifier(7)).into_iter().collect())
+        }),
     });
-    let mut bytes = connect.to_bytes().to_vec();
+    let mut bytes = Packet::Connect(connect).to_bytes().to_vec();
     bytes.extend_from_slice(&subscribe.to_bytes());
     bytes
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&setup, mut rest)) = data.split_first() else {
+    let [setup, versions, ref commands @ ..] = *data else {
         return;
     };
+    let mut rest = commands;
     let mut config = Config {
         profile: if setup & 1 != 0 {
             Profile::AwsIot
         } else {
-            Profile::Mqtt311
+            Profile::Standard
         },
         seed: u64::from(setup),
         max_packet_size: if setup & 2 != 0 { 64 } else { 4096 },
@@ -152,7 +175,8 @@ fuzz_target!(|data: &[u8]| {
     for i in 0..3 {
         let conn = d.accept();
         if setup & 16 != 0 && i < 2 {
-            d.send(conn, &handshake(i));
+            let v5 = versions & (1 << i) != 0;
+            d.send(conn, &handshake(i, v5, versions >> 1));
         }
     }
 
