@@ -3,7 +3,8 @@
 //! Run with `cargo xtask bench` (or `cargo bench -p broker-core --bench engine`).
 //! Targets (issue: broker-core): 64-byte QoS 0 to one exact-match subscriber at 2 million
 //! messages per second or more; to 1,000 subscribers at 10 million deliveries per second
-//! or more. Results are recorded in docs/benchmarks.md.
+//! or more; MQTT 5.0 clients (a PUBLISH with no properties) within 10% of MQTT 3.1.1 ones.
+//! Results are recorded in docs/benchmarks.md.
 
 use std::hint::black_box;
 
@@ -17,10 +18,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 const TOPIC: &str = "bench/sensor/temperature";
 const PAYLOAD: [u8; 64] = [0x5A; 64];
 
-fn connect(broker: &mut Broker, id: &str) -> broker_core::ConnId {
+fn connect(broker: &mut Broker, id: &str, version: ProtocolVersion) -> broker_core::ConnId {
     let conn = broker.accept(Instant::ZERO, PeerInfo::default());
     let packet = Packet::Connect(Connect {
-        version: ProtocolVersion::V311,
+        version,
         properties: Properties::new(),
         clean_session: true,
         keep_alive: 0,
@@ -33,16 +34,22 @@ fn connect(broker: &mut Broker, id: &str) -> broker_core::ConnId {
     conn
 }
 
-/// A broker with `subscribers` clients on the exact topic, and a publisher.
-fn setup(subscribers: usize) -> (Broker, broker_core::ConnId) {
+/// The properties field of a SUBSCRIBE or PUBLISH of `version`: present and empty in 5.0.
+fn no_properties(version: ProtocolVersion) -> Option<Properties> {
+    (version == ProtocolVersion::V5).then(Properties::new)
+}
+
+/// A broker with `subscribers` clients on the exact topic, and a publisher, all speaking
+/// `version`.
+fn setup(subscribers: usize, version: ProtocolVersion) -> (Broker, broker_core::ConnId) {
     let mut broker = Broker::new(Config {
         events: EventConfig::QUIET,
         ..Config::default()
     });
     for i in 0..subscribers {
-        let conn = connect(&mut broker, &format!("sub{i}"));
+        let conn = connect(&mut broker, &format!("sub{i}"), version);
         let sub = Packet::Subscribe(Subscribe {
-            properties: None,
+            properties: no_properties(version),
             packet_id: broker_core::PacketId::new(1).expect("non-zero"),
             filters: vec![(
                 TopicFilter::new(TOPIC).expect("filter"),
@@ -51,15 +58,16 @@ fn setup(subscribers: usize) -> (Broker, broker_core::ConnId) {
         });
         broker.handle_bytes(Instant::ZERO, conn, &sub.to_bytes());
     }
-    let publisher = connect(&mut broker, "publisher");
+    let publisher = connect(&mut broker, "publisher", version);
     while broker.poll_output().is_some() {}
     (broker, publisher)
 }
 
-/// `count` QoS 0 PUBLISH packets back to back, as a socket read would deliver them.
-fn publishes(count: usize) -> Vec<u8> {
+/// `count` QoS 0 PUBLISH packets of `version` back to back, as a socket read would
+/// deliver them.
+fn publishes(count: usize, version: ProtocolVersion) -> Vec<u8> {
     let packet = Packet::Publish(Publish {
-        properties: None,
+        properties: no_properties(version),
         dup: false,
         qos: QoS::AtMostOnce,
         retain: false,
@@ -86,28 +94,36 @@ fn run(broker: &mut Broker, publisher: broker_core::ConnId, input: &[u8]) -> usi
     written
 }
 
+/// The two protocol versions, with the suffix their benchmark names carry.
+const VERSIONS: [(ProtocolVersion, &str); 2] =
+    [(ProtocolVersion::V311, ""), (ProtocolVersion::V5, "_v5")];
+
 fn qos0_one_subscriber(c: &mut Criterion) {
     const BATCH: usize = 1_000;
-    let input = publishes(BATCH);
     let mut group = c.benchmark_group("qos0_64B");
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("1_subscriber (messages)", |b| {
-        let (mut broker, publisher) = setup(1);
-        b.iter(|| black_box(run(&mut broker, publisher, black_box(&input))));
-    });
+    for (version, suffix) in VERSIONS {
+        let input = publishes(BATCH, version);
+        group.bench_function(format!("1_subscriber{suffix} (messages)"), |b| {
+            let (mut broker, publisher) = setup(1, version);
+            b.iter(|| black_box(run(&mut broker, publisher, black_box(&input))));
+        });
+    }
     group.finish();
 }
 
 fn qos0_fan_out(c: &mut Criterion) {
     const SUBSCRIBERS: usize = 1_000;
     const BATCH: usize = 10;
-    let input = publishes(BATCH);
     let mut group = c.benchmark_group("qos0_64B");
     group.throughput(Throughput::Elements((BATCH * SUBSCRIBERS) as u64));
-    group.bench_function("1000_subscribers (deliveries)", |b| {
-        let (mut broker, publisher) = setup(SUBSCRIBERS);
-        b.iter(|| black_box(run(&mut broker, publisher, black_box(&input))));
-    });
+    for (version, suffix) in VERSIONS {
+        let input = publishes(BATCH, version);
+        group.bench_function(format!("1000_subscribers{suffix} (deliveries)"), |b| {
+            let (mut broker, publisher) = setup(SUBSCRIBERS, version);
+            b.iter(|| black_box(run(&mut broker, publisher, black_box(&input))));
+        });
+    }
     group.finish();
 }
 
@@ -121,7 +137,7 @@ fn qos1_round_trip(c: &mut Criterion) {
             events: EventConfig::QUIET,
             ..Config::default()
         });
-        let sub = connect(&mut broker, "sub");
+        let sub = connect(&mut broker, "sub", ProtocolVersion::V311);
         let subscribe = Packet::Subscribe(Subscribe {
             properties: None,
             packet_id: broker_core::PacketId::new(1).expect("non-zero"),
@@ -131,7 +147,7 @@ fn qos1_round_trip(c: &mut Criterion) {
             )],
         });
         broker.handle_bytes(Instant::ZERO, sub, &subscribe.to_bytes());
-        let publisher = connect(&mut broker, "publisher");
+        let publisher = connect(&mut broker, "publisher", ProtocolVersion::V311);
         while broker.poll_output().is_some() {}
         let mut id: u16 = 0;
         b.iter_batched(

@@ -52,6 +52,11 @@ pub fn all() -> Vec<Lesson> {
         qos2_under_aws(),
         will_on_network_drop(),
         subscribe_denied(),
+        session_expiry(),
+        shared_subscriptions(),
+        topic_aliases(),
+        reason_codes(),
+        flow_control(),
     ]
 }
 
@@ -119,6 +124,13 @@ impl Script {
                 message_expiry: None,
             },
         );
+    }
+}
+
+fn disconnect(device: DeviceId) -> Action {
+    Action::Disconnect {
+        device,
+        with_will: false,
     }
 }
 
@@ -407,5 +419,214 @@ fn subscribe_denied() -> Lesson {
         policy: Some(SUBSCRIBE_DENIED_POLICY),
         actions: s.actions,
         duration_ms: 3000,
+    }
+}
+
+fn session_expiry() -> Lesson {
+    let mut s = Script::default();
+    let tracker = s.device(
+        0,
+        DeviceSpec {
+            clean_session: false,
+            session_expiry: Some(2),
+            ..DeviceSpec::v5("tracker")
+        },
+    );
+    let dispatcher = s.device(0, DeviceSpec::v5("dispatcher"));
+    s.subscribe(100, tracker, "fleet/tracker/cmd", 1);
+    s.at(300, disconnect(tracker));
+    s.publish(500, dispatcher, "fleet/tracker/cmd", "reroute 1", 1);
+    s.at(1500, Action::Connect { device: tracker });
+    s.at(1800, disconnect(tracker));
+    s.publish(2000, dispatcher, "fleet/tracker/cmd", "reroute 2", 1);
+    s.at(4500, Action::Connect { device: tracker });
+    s.publish(4800, dispatcher, "fleet/tracker/cmd", "reroute 3", 1);
+    Lesson {
+        id: "session-expiry",
+        title: "MQTT 5: Session Expiry and Clean Start",
+        profile: Profile::Standard,
+        watch: "An MQTT 5.0 tracker connects with Clean Start 0 and a Session Expiry \
+                Interval of 2 seconds, subscribes, and disconnects twice: once for about \
+                a second, once for more than two. A message is published each time it is \
+                away. Watch Session Present in each CONNACK, and the inbox.",
+        explanation: "In MQTT 5.0 a session no longer lasts forever or not at all: Clean \
+                      Start only says whether to resume, and the Session Expiry Interval \
+                      says how long the broker keeps the session after the connection \
+                      ends (section 3.1.2.11.2). Back within 2 seconds, the tracker finds \
+                      its session (Session Present 1) and 'reroute 1' waiting in it. Back \
+                      after 2.7 seconds, the session has expired: Session Present 0, \
+                      'reroute 2' is gone, and so is the subscription, so 'reroute 3' \
+                      never arrives. aws-iot behaves the same way; it only caps the \
+                      interval at its quota (one hour by default) and says so in CONNACK.",
+        policy: None,
+        actions: s.actions,
+        duration_ms: 5500,
+    }
+}
+
+fn shared_subscriptions() -> Lesson {
+    let mut s = Script::default();
+    let first = s.device(0, DeviceSpec::v5("worker-1"));
+    let second = s.device(0, DeviceSpec::v5("worker-2"));
+    let auditor = s.device(0, DeviceSpec::v5("auditor"));
+    let producer = s.device(0, DeviceSpec::v5("producer"));
+    s.subscribe(100, first, "$share/workers/jobs/+", 1);
+    s.subscribe(150, second, "$share/workers/jobs/+", 1);
+    s.subscribe(200, auditor, "jobs/+", 1);
+    for i in 1..=6 {
+        s.publish(
+            300 + 100 * i,
+            producer,
+            &format!("jobs/{i}"),
+            &format!("job {i}"),
+            1,
+        );
+    }
+    s.at(1200, Action::DropNetwork { device: first });
+    for i in 7..=9 {
+        s.publish(
+            1000 + 100 * i,
+            producer,
+            &format!("jobs/{i}"),
+            &format!("job {i}"),
+            1,
+        );
+    }
+    Lesson {
+        id: "shared-subscriptions",
+        title: "MQTT 5: shared subscriptions",
+        profile: Profile::Standard,
+        watch: "Two workers subscribe to $share/workers/jobs/+, an auditor to jobs/+. Nine \
+                jobs are published; after the sixth, worker-1 loses its network. Compare \
+                the three inboxes.",
+        explanation: "A shared subscription $share/{group}/{filter} makes its subscribers \
+                      one group: each message goes to one member, not to all (section \
+                      4.8.2), which is how a pool of workers shares a queue. The auditor's \
+                      ordinary subscription gets all nine. Between the workers the broker \
+                      picks a member at random (seeded, so the replay repeats), and once \
+                      worker-1 is gone every job goes to worker-2, the member still \
+                      connected. aws-iot does the same: AWS IoT Core documents a random \
+                      member per message, for MQTT 3.1.1 clients too.",
+        policy: None,
+        actions: s.actions,
+        duration_ms: 2200,
+    }
+}
+
+fn topic_aliases() -> Lesson {
+    const TOPIC: &str = "factory/line-4/press-12/telemetry/temperature";
+    let mut s = Script::default();
+    let aliasing = DeviceSpec {
+        topic_aliases: true,
+        ..DeviceSpec::v5("press-12")
+    };
+    let sensor = s.device(0, aliasing);
+    let dashboard = s.device(
+        0,
+        DeviceSpec {
+            topic_aliases: true,
+            ..DeviceSpec::v5("dashboard")
+        },
+    );
+    let legacy = s.device(0, DeviceSpec::new("legacy-panel"));
+    s.subscribe(100, dashboard, TOPIC, 0);
+    s.subscribe(100, legacy, TOPIC, 0);
+    for (i, reading) in ["71.2", "71.4", "71.9"].iter().enumerate() {
+        s.publish(400 + 200 * i as u64, sensor, TOPIC, reading, 0);
+    }
+    Lesson {
+        id: "topic-aliases",
+        title: "MQTT 5: topic aliases",
+        profile: Profile::Standard,
+        watch: "A press publishes three readings to a 46-byte topic, with topic aliases on; \
+                an MQTT 5.0 dashboard (aliases on) and an MQTT 3.1.1 panel subscribe. Click \
+                the PUBLISH arrows and compare their bytes in the inspector.",
+        explanation: "The first PUBLISH carries the topic and a Topic Alias property; the \
+                      next ones carry the alias alone and an empty topic, 46 bytes fewer \
+                      each (section 3.3.2.3.4). Aliases belong to one connection and one \
+                      direction: the broker keeps its own towards the dashboard, within the \
+                      Topic Alias Maximum the dashboard sent in its CONNECT, and the 3.1.1 panel gets the whole topic every time. aws-iot \
+                      allows up to 8 aliases per connection; the standard profile 10.",
+        policy: None,
+        actions: s.actions,
+        duration_ms: 1400,
+    }
+}
+
+fn reason_codes() -> Lesson {
+    let mut s = Script::default();
+    s.device(0, DeviceSpec::v5("meter"));
+    s.device(0, DeviceSpec::new("meter-classic"));
+    // The same client ids again, more than a second later (aws-iot refuses quicker
+    // reconnects of one client id).
+    s.device(1200, DeviceSpec::v5("meter"));
+    s.device(1300, DeviceSpec::new("meter-classic"));
+    Lesson {
+        id: "reason-codes",
+        title: "MQTT 5: why did the broker drop me?",
+        profile: Profile::AwsIot,
+        watch: "Two meters connect, one speaking MQTT 5.0 and one MQTT 3.1.1. A second \
+                device then connects with each one's client id. Watch what each first \
+                meter receives before its connection ends.",
+        explanation: "A client id names one session, so the broker closes the older \
+                      connection (MQTT-3.1.4-3; D6 in AWS IoT). The MQTT 5.0 meter is told \
+                      why: a DISCONNECT with Reason Code 0x8E, Session taken over \
+                      (section 3.14.2.1). The MQTT 3.1.1 meter only sees its network \
+                      connection close: 3.1.1 has no packet for the server to explain \
+                      itself, and a device in the field cannot tell a takeover from a \
+                      network fault. Under aws-iot the lifecycle event says \
+                      DUPLICATE_CLIENTID for both; only the 5.0 device hears it.",
+        policy: None,
+        actions: s.actions,
+        duration_ms: 2000,
+    }
+}
+
+fn flow_control() -> Lesson {
+    let mut s = Script::default();
+    let reader = s.device(
+        0,
+        DeviceSpec {
+            receive_maximum: Some(2),
+            auto_ack: false,
+            ..DeviceSpec::v5("slow-reader")
+        },
+    );
+    let alarms = s.device(0, DeviceSpec::v5("alarm-panel"));
+    s.subscribe(100, reader, "alerts/#", 1);
+    for i in 1..=5 {
+        s.publish(
+            300 + 50 * i,
+            alarms,
+            "alerts/fire",
+            &format!("alert {i}"),
+            1,
+        );
+    }
+    for id in 1..=5u16 {
+        s.at(
+            900 + 300 * u64::from(id),
+            Action::Ack {
+                device: reader,
+                packet_id: id,
+            },
+        );
+    }
+    Lesson {
+        id: "flow-control",
+        title: "MQTT 5: Receive Maximum",
+        profile: Profile::Standard,
+        watch: "A slow reader says Receive Maximum 2 in its CONNECT and acknowledges by \
+                hand, one PUBACK every 300 ms. Five QoS 1 alerts are published at once. \
+                Watch when each PUBLISH leaves the broker.",
+        explanation: "Receive Maximum is how many QoS 1 and 2 messages a receiver accepts \
+                      unacknowledged (section 3.1.2.11.3). The broker sends two alerts at \
+                      once, then one more after each PUBACK: the other three wait in the \
+                      session, not on the wire (MQTT-3.3.4-9). Nothing is lost, and the \
+                      reader is never flooded. aws-iot does the same; AWS IoT Core's own \
+                      Receive Maximum, in its CONNACK, limits the client in turn.",
+        policy: None,
+        actions: s.actions,
+        duration_ms: 2600,
     }
 }

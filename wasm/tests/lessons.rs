@@ -4,7 +4,7 @@ mod support;
 
 use broker_core::Profile;
 use broker_wasm::lessons::{self, Lesson};
-use broker_wasm::{Numbered, TraceEntry, World};
+use broker_wasm::{DeviceId, Direction, Numbered, TraceEntry, World};
 use support::*;
 
 fn run(id: &str, profile: Profile) -> (World, Vec<Numbered>) {
@@ -201,4 +201,121 @@ fn subscribe_denied_gets_suback_0x80_and_stays_connected_under_mqtt() {
         .iter()
         .any(|n| matches!(n.entry, TraceEntry::Disconnected { .. })));
     assert_eq!(w.device(0).expect("device").state.name(), "connected");
+}
+
+/// Whether a CONNACK to `device` said Session Present, in order.
+fn sessions_present(trace: &[Numbered], device: DeviceId) -> Vec<bool> {
+    packets(trace)
+        .into_iter()
+        .filter(|p| p.device == device && p.kind == "CONNACK")
+        .map(|p| p.bytes[2] & 1 == 1)
+        .collect()
+}
+
+#[test]
+fn session_expiry_keeps_the_session_for_its_interval_and_no_longer() {
+    for profile in [Profile::Standard, Profile::AwsIot] {
+        let (w, trace) = run("session-expiry", profile);
+        assert_eq!(
+            sessions_present(&trace, 0),
+            [false, true, false],
+            "{profile:?}"
+        );
+        assert_eq!(inbox(&w, 0), ["reroute 1"], "{profile:?}");
+    }
+}
+
+#[test]
+fn a_shared_subscription_gives_each_job_to_one_worker() {
+    for profile in [Profile::Standard, Profile::AwsIot] {
+        let (w, _) = run("shared-subscriptions", profile);
+        let (first, second) = (inbox(&w, 0), inbox(&w, 1));
+        let mut jobs: Vec<String> = first.iter().chain(&second).cloned().collect();
+        jobs.sort();
+        let all: Vec<String> = (1..=9).map(|i| format!("job {i}")).collect();
+        assert_eq!(jobs, all, "each job once, to one worker ({profile:?})");
+        assert_eq!(
+            inbox(&w, 2),
+            all,
+            "the auditor gets every job ({profile:?})"
+        );
+        for late in ["job 7", "job 8", "job 9"] {
+            assert!(second.iter().any(|j| j == late), "{late} {profile:?}");
+        }
+        assert!(
+            !first.is_empty() && !second.is_empty(),
+            "{first:?} {second:?}"
+        );
+    }
+}
+
+#[test]
+fn topic_aliases_shorten_the_publishes_after_the_first() {
+    const TOPIC_LEN: usize = "factory/line-4/press-12/telemetry/temperature".len();
+    for profile in [Profile::Standard, Profile::AwsIot] {
+        let (w, trace) = run("topic-aliases", profile);
+        let sizes = |device: DeviceId, direction: Direction| -> Vec<usize> {
+            packets(&trace)
+                .into_iter()
+                .filter(|p| p.kind == "PUBLISH" && p.device == device && p.direction == direction)
+                .map(|p| p.bytes.len())
+                .collect()
+        };
+        for (device, direction) in [(0, Direction::ToBroker), (1, Direction::ToDevice)] {
+            let sizes = sizes(device, direction);
+            assert_eq!(sizes.len(), 3, "{profile:?}");
+            assert_eq!(sizes[0] - sizes[1], TOPIC_LEN, "{profile:?} {sizes:?}");
+            assert_eq!(sizes[1], sizes[2], "{profile:?} {sizes:?}");
+        }
+        let legacy = sizes(2, Direction::ToDevice);
+        assert!(legacy.iter().all(|&n| n == legacy[0]), "{legacy:?}");
+        assert_eq!(inbox(&w, 1), ["71.2", "71.4", "71.9"]);
+        assert_eq!(inbox(&w, 2), ["71.2", "71.4", "71.9"]);
+    }
+}
+
+#[test]
+fn only_the_mqtt5_device_is_told_why_it_was_dropped() {
+    for profile in [Profile::Standard, Profile::AwsIot] {
+        let (w, trace) = run("reason-codes", profile);
+        assert_eq!(
+            arrows(&trace, 0).last().map(String::as_str),
+            Some("<DISCONNECT"),
+            "{profile:?}"
+        );
+        let disconnect = packets(&trace)
+            .into_iter()
+            .find(|p| p.device == 0 && p.kind == "DISCONNECT")
+            .expect("a DISCONNECT to the 5.0 meter");
+        assert_eq!(disconnect.bytes[2], 0x8E, "Session taken over");
+        assert!(
+            !arrows(&trace, 1).contains(&"<DISCONNECT".to_owned()),
+            "{profile:?}"
+        );
+        assert_eq!(w.device(0).expect("meter").state.name(), "disconnected");
+        assert_eq!(w.device(1).expect("classic").state.name(), "disconnected");
+        assert_eq!(rules(&trace).contains(&"D6"), profile == Profile::AwsIot);
+    }
+}
+
+#[test]
+fn receive_maximum_keeps_two_messages_in_flight() {
+    for profile in [Profile::Standard, Profile::AwsIot] {
+        let (w, trace) = run("flow-control", profile);
+        // Walking the reader's arrows: PUBLISHes sent minus PUBACKs returned never
+        // exceeds 2, and all five arrive.
+        let mut in_flight = 0i32;
+        let mut most = 0;
+        for arrow in arrows(&trace, 0) {
+            match arrow.as_str() {
+                "<PUBLISH" => in_flight += 1,
+                "PUBACK>" => in_flight -= 1,
+                _ => {}
+            }
+            most = most.max(in_flight);
+        }
+        assert_eq!(most, 2, "{profile:?}");
+        let alerts: Vec<String> = (1..=5).map(|i| format!("alert {i}")).collect();
+        assert_eq!(inbox(&w, 0), alerts, "{profile:?}");
+    }
 }
