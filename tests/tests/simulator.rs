@@ -168,6 +168,16 @@ impl Page {
         Ok(())
     }
 
+    /// Spawns a device that speaks MQTT 5.0, chosen in the spawn form.
+    async fn spawn_v5(&self, client_id: &str) -> Result<()> {
+        self.wait_for("select[data-testid=new-version]")
+            .await?
+            .select_by_value("5.0")
+            .await
+            .context("cannot choose MQTT 5.0")?;
+        self.spawn(client_id).await
+    }
+
     /// The card of device number `n` (in spawn order), once it is in `state`.
     async fn device(&self, n: u32, state: &str) -> Result<Element> {
         self.wait_for(&format!(
@@ -318,7 +328,7 @@ async fn story(page: &Page) -> Result<()> {
 
     // mqtt-3.1.1: the retained message is stored and reaches a late subscriber.
     page.reload().await?;
-    page.set_profile("mqtt-3.1.1").await?;
+    page.set_profile("mqtt").await?;
     page.spawn("thermostat").await?;
     page.publish(0, "lab/status", "online", 1, true).await?;
     page.wait_for("[data-testid=retained] [data-testid=retained-message][data-topic='lab/status']")
@@ -334,6 +344,58 @@ async fn story(page: &Page) -> Result<()> {
         bail!("{} rules fired under mqtt-3.1.1", rules.len());
     }
     page.screenshot("mqtt-3.1.1").await?;
+
+    // MQTT 5.0 devices: a Subscription Identifier set in the card's MQTT 5 options comes
+    // back on the delivered message and in the inspector, and a takeover is explained
+    // to the 5.0 device with DISCONNECT 0x8E on its arrow.
+    page.reload().await?;
+    page.set_profile("mqtt").await?;
+    page.spawn_v5("boiler").await?;
+    page.spawn_v5("panel").await?;
+    let panel = page.device(1, "connected").await?;
+    panel
+        .find(Locator::Css("[data-testid=mqtt5-options] summary"))
+        .await?
+        .click()
+        .await?;
+    panel
+        .find(Locator::Css("[data-testid=subscribe-id]"))
+        .await?
+        .send_keys("42")
+        .await?;
+    page.subscribe(1, "plant/#", 1).await?;
+    page.wait_for("[data-testid=packet][data-kind=SUBACK][data-to=panel]")
+        .await?;
+    page.publish(0, "plant/boiler", "98 C", 1, false).await?;
+    page.received(1, "98 C").await?;
+    let properties = page
+        .wait_for("[data-testid=device][data-device='1'] [data-testid=message-properties]")
+        .await?
+        .text()
+        .await?;
+    if !properties.contains("Subscription Identifier: 42") {
+        bail!("the delivered message does not show its Subscription Identifier: {properties}");
+    }
+    page.click("[data-testid=packet][data-kind=PUBLISH][data-from=broker][data-to=panel]")
+        .await?;
+    let inspector = page
+        .wait_for("[data-testid=inspector][data-kind=PUBLISH]")
+        .await?
+        .text()
+        .await?;
+    if !inspector.contains("Subscription Identifier") {
+        bail!("the inspector does not name the Subscription Identifier: {inspector}");
+    }
+    page.spawn_v5("boiler").await?;
+    let arrow = page
+        .wait_for("[data-testid=packet][data-kind=DISCONNECT][data-to=boiler]")
+        .await?
+        .text()
+        .await?;
+    if !arrow.contains("0x8e") {
+        bail!("the DISCONNECT arrow does not give Reason Code 0x8e: {arrow}");
+    }
+    page.screenshot("mqtt-5").await?;
 
     // A lesson, paused mid-way by the clock controls, then finished.
     page.reload().await?;

@@ -67,13 +67,14 @@ pub fn run_quietly_with_timeout(cmd: &mut Command, limit: Duration) -> Result<()
 }
 
 /// Runs `cmd` after echoing it, with its standard output and error written to the file
-/// `log`, and returns how it exited; kills it and fails if it has not finished within
-/// `limit`. For a test runner whose report is read afterwards.
-pub fn run_logged_with_timeout(
+/// `log`, and returns how it exited, or `None` if it was killed because the log did not
+/// grow for `stall`. For a test runner whose report is read afterwards, and that may wait
+/// forever for something that never comes.
+pub fn run_logged_until_stalled(
     cmd: &mut Command,
     log: &Path,
-    limit: Duration,
-) -> Result<ExitStatus> {
+    stall: Duration,
+) -> Result<Option<ExitStatus>> {
     let line = display(cmd);
     println!("$ {line} > {}", log.display());
     let file =
@@ -84,7 +85,26 @@ pub fn run_logged_with_timeout(
         .stderr(file)
         .spawn()
         .with_context(|| format!("cannot start `{line}`"))?;
-    wait_with_timeout(&mut child, &line, limit)
+    let (mut size, mut grew) = (0, Instant::now());
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .with_context(|| format!("cannot wait for `{line}`"))?
+        {
+            return Ok(Some(status));
+        }
+        let now = std::fs::metadata(log).map_or(size, |m| m.len());
+        if now != size {
+            (size, grew) = (now, Instant::now());
+        } else if grew.elapsed() >= stall {
+            child
+                .kill()
+                .and_then(|()| child.wait())
+                .with_context(|| format!("cannot stop `{line}`"))?;
+            return Ok(None);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Waits for `child` (started as `line`) to exit; kills it and fails after `limit`.

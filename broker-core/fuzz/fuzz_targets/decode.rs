@@ -32,24 +32,30 @@ fuzz_target!(|input: &[u8]| {
             }
             assert_eq!(spans.last().map(|s| s.end), Some(len));
 
-            // Re-encoding gives the same packet, and the same bytes except perhaps a
-            // shorter remaining-length field: a non-minimal length encoding is accepted
-            // on the way in (section 2.2.3 of 3.1.1 does not forbid it) and never
-            // produced. MQTT 5.0's other variable byte integers must be minimal (section
-            // 1.5.5), so they come back the same.
+            // Re-encoding gives the same packet.
             let again = packet.to_bytes();
             assert_eq!(
                 decode(&again, version, usize::MAX, None),
                 Ok(Some((packet.clone(), again.len())))
             );
-            let theirs = decode_header(data, usize::MAX)
-                .expect("valid header")
-                .expect("complete header");
-            let ours = decode_header(&again, usize::MAX)
-                .expect("valid header")
-                .expect("complete header");
-            assert_eq!(again[0], data[0]);
-            assert_eq!(&again[ours.header_len..], &data[theirs.header_len..len]);
+            // In 3.1.1 also the same bytes, except perhaps a shorter remaining-length
+            // field: a non-minimal length encoding is accepted on the way in (section
+            // 2.2.3 does not forbid it) and never produced. MQTT 5.0 has shorter forms
+            // of one meaning (an acknowledgement or DISCONNECT with Reason Code 0x00
+            // and no properties may omit both, section 3.4.2.1), and the encoder
+            // always writes the shortest.
+            if version == ProtocolVersion::V5 {
+                assert!(again.len() <= len, "{again:02x?} is longer than {len} bytes");
+            } else {
+                let theirs = decode_header(data, usize::MAX)
+                    .expect("valid header")
+                    .expect("complete header");
+                let ours = decode_header(&again, usize::MAX)
+                    .expect("valid header")
+                    .expect("complete header");
+                assert_eq!(again[0], data[0]);
+                assert_eq!(&again[ours.header_len..], &data[theirs.header_len..len]);
+            }
         }
         Ok(None) => {}
         Err(_) => {}
@@ -64,13 +70,15 @@ fuzz_target!(|input: &[u8]| {
     }
     if let Ok(Some(h)) = decode_header(data, usize::MAX) {
         if h.packet_len() > SMALL_MAX {
-            assert_eq!(
-                decode(data, version, SMALL_MAX, None),
-                Err(DecodeError::PacketTooLarge {
-                    size: h.packet_len(),
-                    max: SMALL_MAX
-                })
-            );
+            // Refused, whatever the reason: an MQTT 3.1.1 connection refuses AUTH's
+            // reserved type before looking at its size.
+            match decode(data, version, SMALL_MAX, None) {
+                Err(DecodeError::PacketTooLarge { size, max }) => {
+                    assert_eq!((size, max), (h.packet_len(), SMALL_MAX));
+                }
+                Err(_) => {}
+                other => panic!("a {}-byte packet was not refused: {other:?}", h.packet_len()),
+            }
         }
     }
 });

@@ -104,7 +104,7 @@ pub fn BrokerPanel(props: &BrokerProps) -> Html {
                 { "profile " }
                 <select data-testid="profile" onchange={profile}>
                     <option value="aws-iot" selected={c.profile == Profile::AwsIot}>{ "aws-iot" }</option>
-                    <option value="mqtt-3.1.1" selected={c.profile == Profile::Standard}>{ "mqtt-3.1.1" }</option>
+                    <option value="mqtt" selected={c.profile == Profile::Standard}>{ "mqtt (3.1.1 and 5.0)" }</option>
                 </select>
             </label>
             <p class="muted small">{ "Changing a setting replays everything so far under it." }</p>
