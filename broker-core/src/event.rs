@@ -35,8 +35,10 @@ pub enum Output {
         /// Why.
         reason: CloseReason,
     },
-    /// Something worth showing or counting happened.
-    Event(Event),
+    /// Something worth showing or counting happened. Boxed: events are rare next to
+    /// transmits, and an `Output` moves through a queue on every packet sent, so it is
+    /// kept as small as `Transmit`.
+    Event(Box<Event>),
     /// Stop reading from the connection: the publisher on it has `max_held_acks`
     /// acknowledgements waiting for its subscribers to catch up (backpressure).
     PauseReading {
@@ -57,9 +59,10 @@ pub enum CloseReason {
     /// The client sent DISCONNECT; the server discards the Will (MQTT-3.14.4-3). The only
     /// reason the Will is not sent.
     ClientDisconnect,
-    /// The client sent an MQTT 5.0 DISCONNECT with Reason Code 0x04, "Disconnect with
-    /// Will Message": the Will is published (section 3.14.2.1).
-    ClientDisconnectWithWill,
+    /// The client sent an MQTT 5.0 DISCONNECT with a Reason Code other than 0x00: the
+    /// Will is published. 0x04 asks for it (section 3.14.2.1); an error code leaves it in
+    /// place too, since only 0x00 removes it (MQTT-3.1.2-10, MQTT-3.14.4-3).
+    ClientDisconnectWithWill(ReasonCode),
     /// The transport closed without DISCONNECT (reported by `handle_closed`).
     TransportClosed,
     /// The client broke the protocol.
@@ -95,7 +98,7 @@ impl CloseReason {
     pub fn label(&self) -> &'static str {
         match self {
             CloseReason::ClientDisconnect => "ClientDisconnect",
-            CloseReason::ClientDisconnectWithWill => "ClientDisconnectWithWill",
+            CloseReason::ClientDisconnectWithWill(_) => "ClientDisconnectWithWill",
             CloseReason::TransportClosed => "TransportClosed",
             CloseReason::ProtocolViolation(_) => "ProtocolViolation",
             CloseReason::KeepAliveTimeout => "KeepAliveTimeout",
@@ -112,7 +115,7 @@ impl CloseReason {
     /// (docs/aws-iot-profile.md, "Lifecycle events").
     pub fn aws_reason(&self) -> &'static str {
         match self {
-            CloseReason::ClientDisconnect | CloseReason::ClientDisconnectWithWill => {
+            CloseReason::ClientDisconnect | CloseReason::ClientDisconnectWithWill(_) => {
                 "CLIENT_INITIATED_DISCONNECT"
             }
             CloseReason::TransportClosed => "CONNECTION_LOST",
@@ -134,7 +137,7 @@ impl CloseReason {
     pub fn reason_code(&self) -> Option<ReasonCode> {
         Some(match self {
             CloseReason::ClientDisconnect
-            | CloseReason::ClientDisconnectWithWill
+            | CloseReason::ClientDisconnectWithWill(_)
             | CloseReason::TransportClosed
             | CloseReason::ConnectTimeout
             | CloseReason::ConnectRefused(_) => return None,
@@ -153,9 +156,15 @@ impl CloseReason {
     pub fn describe(&self, config: &crate::Config) -> String {
         match self {
             CloseReason::ClientDisconnect => "the client sent DISCONNECT".to_owned(),
-            CloseReason::ClientDisconnectWithWill => {
+            CloseReason::ClientDisconnectWithWill(ReasonCode::DISCONNECT_WITH_WILL) => {
                 "the client sent DISCONNECT with reason 0x04: publish my Will".to_owned()
             }
+            CloseReason::ClientDisconnectWithWill(code) => format!(
+                "the client sent DISCONNECT with reason 0x{:02x} ({}): its Will is published",
+                code.0,
+                code.name_in(crate::codec::PacketType::Disconnect)
+                    .unwrap_or_else(|| code.name())
+            ),
             CloseReason::TransportClosed => "the network connection was lost".to_owned(),
             CloseReason::ProtocolViolation(v) => {
                 format!("protocol violation: {} ({})", v.describe(), v.statement())

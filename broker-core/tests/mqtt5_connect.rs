@@ -265,7 +265,29 @@ fn disconnect_with_will_message_publishes_the_will_and_normal_disconnect_does_no
     assert_eq!(payloads(&sim.publishes(watcher)), ["gone"]);
     assert_eq!(
         sim.closed(conn),
-        Some(&CloseReason::ClientDisconnectWithWill)
+        Some(&CloseReason::ClientDisconnectWithWill(
+            ReasonCode::DISCONNECT_WITH_WILL
+        ))
+    );
+}
+
+/// MQTT-3.1.2-10, MQTT-3.14.4-3: only a DISCONNECT with Reason Code 0x00 removes the
+/// Will; a client that disconnects reporting an error (here 0x80, Unspecified error)
+/// still has its Will published.
+#[test]
+fn a_disconnect_with_an_error_code_publishes_the_will() {
+    let mut sim = standard5();
+    let watcher = sim.connect("watcher", true);
+    sim.subscribe(watcher, &[("will/#", QoS::AtMostOnce)]);
+    let (conn, _) = sim.connect_with(with_will("c", None, 0));
+    let d = Disconnect::with_reason(ReasonCode::UNSPECIFIED_ERROR);
+    sim.send(conn, Packet::Disconnect(d));
+    assert_eq!(payloads(&sim.publishes(watcher)), ["gone"]);
+    assert_eq!(
+        sim.closed(conn),
+        Some(&CloseReason::ClientDisconnectWithWill(
+            ReasonCode::UNSPECIFIED_ERROR
+        ))
     );
 }
 

@@ -54,6 +54,34 @@ fn mqtt_3_3_2_12_an_alias_set_by_the_client_names_the_topic_after() {
     assert!(got.iter().all(|p| p.topic.as_str() == "room/1"));
 }
 
+/// MQTT-3.1.2-24, MQTT-3.14.2-3: the DISCONNECT that explains itself in a Reason String
+/// leaves it out for a client whose Maximum Packet Size it would exceed.
+#[test]
+fn a_reason_string_is_left_out_of_a_packet_it_would_make_too_large() {
+    for (max, explained) in [(u32::MAX, true), (12, false)] {
+        let mut sim = Sim::standard();
+        let (conn, _) = sim.connect5("pub", true, vec![Property::MaximumPacketSize(max)]);
+        let p = publish5("t", "x", QoS::AtMostOnce, 0, vec![Property::TopicAlias(0)]);
+        sim.send(conn, Packet::Publish(p));
+        let disconnect = sim
+            .recv_all(conn)
+            .into_iter()
+            .find_map(|p| match p {
+                Packet::Disconnect(d) => Some(d),
+                _ => None,
+            })
+            .expect("a DISCONNECT");
+        assert_eq!(disconnect.reason, ReasonCode::TOPIC_ALIAS_INVALID);
+        let len = Packet::Disconnect(disconnect.clone()).encoded_len();
+        assert_eq!(
+            !disconnect.properties.is_empty(),
+            explained,
+            "{disconnect:?}"
+        );
+        assert!(len as u64 <= u64::from(max), "{len} bytes");
+    }
+}
+
 #[test]
 fn an_alias_of_zero_or_above_the_maximum_is_disconnect_0x94() {
     for alias in [0, 11] {

@@ -61,8 +61,9 @@ pub struct ServeArgs {
     pub tls_client_ca: Option<PathBuf>,
 
     /// Which broker to be: `aws-iot` (AWS IoT Core's message broker, its documented
-    /// deviations and quotas) or `mqtt-3.1.1` (the OASIS standard). Default: the
-    /// `profile` key of --config, else aws-iot.
+    /// deviations and quotas) or `mqtt` (the OASIS standards, MQTT 3.1.1 and 5.0: each
+    /// connection follows the version it connected with; `mqtt-5` and `mqtt-3.1.1` name
+    /// the same profile). Default: the `profile` key of --config, else aws-iot.
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<Profile>,
 
@@ -87,10 +88,12 @@ pub struct ServeArgs {
     /// An AWS IoT policy document (JSON) attached to every client, named after the file
     /// without its extension; repeatable, and added to the `[policy]` section's `default`.
     /// Naming any policy, here or in --config, turns enforcement on: whatever no statement
-    /// allows is denied, and a Deny beats any Allow. A refusal under aws-iot closes the
-    /// connection, without CONNACK for iot:Connect (lifecycle reason AUTH_ERROR); under
-    /// mqtt-3.1.1 a refused connect gets CONNACK 0x05, a refused subscription SUBACK 0x80
-    /// for that filter, and a refused publish is dropped but still acknowledged. In both, a
+    /// allows is denied, and a Deny beats any Allow. A refusal under aws-iot closes an
+    /// MQTT 3.1.1 connection, without CONNACK for iot:Connect (lifecycle reason
+    /// AUTH_ERROR), and answers an MQTT 5.0 client with Reason Code 0x87 in its CONNACK,
+    /// PUBACK or SUBACK; under mqtt a refused connect gets CONNACK 0x05 (5.0: 0x87), a refused
+    /// subscription SUBACK 0x80 (5.0: 0x87) for that filter, and a refused publish is
+    /// dropped but still acknowledged (5.0: PUBACK 0x87). In both, a
     /// denied iot:Receive silently skips the delivery. A malformed document stops the
     /// server with its path, line, column and reason. See docs/policies.md.
     #[arg(long = "policy", value_name = "FILE")]
@@ -98,7 +101,7 @@ pub struct ServeArgs {
 
     /// A file of `username:password` lines (`#` comment lines and blank lines allowed) that
     /// connections without a client certificate must match; replaces `users` of --config.
-    /// A wrong or missing password gets CONNACK 0x04 under mqtt-3.1.1 and is closed without
+    /// A wrong or missing password gets CONNACK 0x04 (5.0: 0x86) under mqtt and is closed without
     /// CONNACK (AUTH_ERROR) under aws-iot. The user name is then the principal that
     /// `[policy.principals]` attach to. Mutual-TLS clients need no password: their
     /// certificate's common name is their principal. The passwords are kept in clear text.
@@ -120,7 +123,7 @@ pub struct ServeArgs {
     /// open per second; further ones are closed unanswered, logged once a second and
     /// counted in /metrics (brokerlab_connections_refused_total{reason="connect-rate"}).
     /// The default is 500 in the aws-iot profile (AWS's connect quota per account, which a
-    /// local broker applies per address) and no limit in mqtt-3.1.1; 0 turns it off.
+    /// local broker applies per address) and no limit in mqtt; 0 turns it off.
     #[arg(long, value_name = "N")]
     pub connect_rate_per_ip: Option<u32>,
 

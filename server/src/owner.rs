@@ -426,7 +426,7 @@ impl Owner {
                         connection.outbox.close();
                     }
                 }
-                Output::Event(event) => self.event(event),
+                Output::Event(event) => self.event(*event),
                 Output::PauseReading { conn } | Output::ResumeReading { conn } => {
                     let pause = matches!(output, Output::PauseReading { .. });
                     if let Some(connection) = self.conns.get(&conn) {

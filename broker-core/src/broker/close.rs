@@ -41,9 +41,10 @@ impl Broker {
                 s.expiry = capped;
             }
         }
+        // Only a normal disconnection (0x00) discards the Will (MQTT-3.1.2-10).
         let reason = match disconnect.reason {
-            ReasonCode::DISCONNECT_WITH_WILL => CloseReason::ClientDisconnectWithWill,
-            _ => CloseReason::ClientDisconnect,
+            ReasonCode::SUCCESS => CloseReason::ClientDisconnect,
+            code => CloseReason::ClientDisconnectWithWill(code),
         };
         self.close(now, conn, reason);
     }

@@ -3,6 +3,8 @@
 //! speaks, with what MQTT 5.0 adds per delivery (topic aliases, Subscription
 //! Identifiers, the time left before expiry, the client's Maximum Packet Size).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use super::mqtt5::TopicRef;
@@ -57,16 +59,17 @@ impl Broker {
         match self.delivery_outcome(now, session, &message) {
             Outcome::SendQos0(conn) => {
                 self.count_delivery(session, &message.topic, message.qos, false);
-                let Some((bytes, packet)) = self.qos0_packet(now, conn, &message, cache) else {
+                let Some(encoded) = self.qos0_packet(now, conn, &message, cache) else {
                     return self.dropped(session, &message, DropReason::TooLargeForClient);
                 };
-                self.transmit(now, conn, bytes.clone(), &packet, true);
+                let (bytes, packet) = &*encoded;
+                self.transmit(now, conn, bytes.clone(), packet, true);
                 // D1: QoS 0 is "zero or more times"; the repeat is the same bytes.
                 let p = self.aws().map_or(0.0, |r| r.qos0_duplicate_probability);
                 if self.rng.chance(p) {
                     let detail = format!("{} delivered twice", message.topic);
                     self.fire(Rule::D1Qos0Duplicate, Some(conn), detail);
-                    self.transmit(now, conn, bytes, &packet, true);
+                    self.transmit(now, conn, bytes.clone(), packet, true);
                 }
             }
             Outcome::SendInflight => {
@@ -333,41 +336,41 @@ impl Broker {
 
     /// The QoS 0 PUBLISH of `message` for `conn`, shared through `cache` when nothing in
     /// it is particular to this delivery; `None` if it is too large for the client.
-    fn qos0_packet(
+    fn qos0_packet<'c>(
         &mut self,
         now: Instant,
         conn: ConnId,
         message: &Message,
-        cache: &mut Encoded,
-    ) -> Option<(Bytes, Packet)> {
-        let version = self.version_of(conn);
-        let particular = version == ProtocolVersion::V5
-            && (message.expires_at.is_some()
-                || !message.subscription_ids.is_empty()
-                || self.uses_aliases(conn));
-        let slot = match version {
-            ProtocolVersion::V311 => &cache.v311,
-            ProtocolVersion::V5 => &cache.v5,
+        cache: &'c mut Encoded,
+    ) -> Option<Cow<'c, (Bytes, Packet)>> {
+        // One look-up of the connection's MQTT 5.0 state: this runs once per subscriber.
+        let limits = self
+            .mqtt5(conn)
+            .map(|m| (m.topic_alias_maximum > 0, m.maximum_packet_size as usize));
+        let (version, fits) = match limits {
+            Some((aliases, max)) => {
+                let particular =
+                    aliases || message.expires_at.is_some() || !message.subscription_ids.is_empty();
+                (ProtocolVersion::V5, (!particular).then_some(max))
+            }
+            None => (self.version_of(conn), Some(usize::MAX)),
         };
-        if let (false, Some(shared)) = (particular, slot) {
-            let shared = shared.clone();
-            return self.fits(conn, shared.0.len()).then_some(shared);
+        let slot = match version {
+            ProtocolVersion::V311 => &mut cache.v311,
+            ProtocolVersion::V5 => &mut cache.v5,
+        };
+        // Borrowed, not cloned: a fan-out to thousands of subscribers shares one packet.
+        if let (Some(max), true) = (fits, slot.is_some()) {
+            let shared = slot.as_ref()?;
+            return (shared.0.len() <= max).then_some(Cow::Borrowed(shared));
         }
+        let particular = fits.is_none();
         let packet = self.publish_packet(now, conn, message, None, false)?;
         let encoded = (packet.to_bytes(), packet);
-        if !particular {
-            match version {
-                ProtocolVersion::V311 => cache.v311 = Some(encoded.clone()),
-                ProtocolVersion::V5 => cache.v5 = Some(encoded.clone()),
-            }
+        if particular {
+            return Some(Cow::Owned(encoded));
         }
-        Some(encoded)
-    }
-
-    /// Whether outgoing PUBLISH packets to `conn` may name their topic by alias.
-    fn uses_aliases(&mut self, conn: ConnId) -> bool {
-        self.mqtt5_mut(conn)
-            .is_some_and(|m| m.topic_alias_maximum > 0)
+        Some(Cow::Borrowed(slot.insert(encoded)))
     }
 
     /// Whether a packet of `len` bytes may go to `conn`'s client (MQTT-3.1.2-24).
@@ -401,11 +404,13 @@ impl Broker {
         if self.version_of(conn) == ProtocolVersion::V311 {
             return Some(Packet::Publish(publish));
         }
-        let mut props = message
-            .properties
-            .as_deref()
-            .cloned()
-            .unwrap_or_else(Properties::new);
+        let props = publish.properties.insert(
+            message
+                .properties
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(Properties::new),
+        );
         if let Some(at) = message.expires_at {
             let left = at.saturating_since(now).as_secs();
             props.push(Property::MessageExpiryInterval(
@@ -418,26 +423,24 @@ impl Broker {
         // A topic alias is decided last, and only once the packet is known to fit: an
         // alias set on a packet the client never gets would leave it unable to resolve
         // the next.
-        let plain_len = {
-            publish.properties = Some(props.clone());
-            Packet::Publish(publish.clone()).encoded_len()
-        };
-        if !self.fits(conn, plain_len) {
+        if !self.fits(conn, publish.encoded_len()) {
             return None;
         }
         let topic_ref = match self.mqtt5_mut(conn) {
             Some(m) if m.topic_alias_maximum > 0 => m.outbound_alias(&message.topic),
             _ => TopicRef::Full,
         };
-        match topic_ref {
-            TopicRef::Full => {}
-            TopicRef::Set(alias) => props.push(Property::TopicAlias(alias)),
+        let alias = match topic_ref {
+            TopicRef::Full => None,
+            TopicRef::Set(alias) => Some(alias),
             TopicRef::Alias(alias) => {
-                props.push(Property::TopicAlias(alias));
                 publish.topic = TopicName::aliased();
+                Some(alias)
             }
+        };
+        if let (Some(alias), Some(props)) = (alias, publish.properties.as_mut()) {
+            props.push(Property::TopicAlias(alias));
         }
-        publish.properties = Some(props);
         Some(Packet::Publish(publish))
     }
 }

@@ -105,17 +105,37 @@ impl Mqtt5 {
         if !self.problem_information {
             return;
         }
-        let properties = match packet {
-            Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
-                Some(&mut a.properties)
-            }
-            Packet::SubAck(s) => s.properties.as_mut(),
-            Packet::UnsubAck(u) => u.properties.as_mut(),
-            _ => None,
-        };
-        if let Some(properties) = properties {
+        if let Some(properties) = diagnostics_of(packet) {
             properties.push(Property::ReasonString(failure.name().to_owned()));
         }
+    }
+
+    /// Leaves the Reason String and User Properties out of a packet they would make
+    /// larger than the client's Maximum Packet Size: MQTT-3.1.2-24, and for each packet
+    /// MQTT-3.4.2-2, 3.5.2-2, 3.6.2-2, 3.7.2-2, 3.9.2-1, 3.11.2-1 and 3.14.2-3. What is
+    /// left is a few bytes, which every client must accept.
+    pub(super) fn fit(&self, packet: &mut Packet) {
+        if packet.encoded_len() as u64 <= u64::from(self.maximum_packet_size) {
+            return;
+        }
+        if let Some(properties) = diagnostics_of(packet) {
+            properties
+                .0
+                .retain(|p| !matches!(p, Property::ReasonString(_) | Property::UserProperty(..)));
+        }
+    }
+}
+
+/// The properties of a packet the server sends that may carry a Reason String.
+fn diagnostics_of(packet: &mut Packet) -> Option<&mut Properties> {
+    match packet {
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            Some(&mut a.properties)
+        }
+        Packet::SubAck(s) => s.properties.as_mut(),
+        Packet::UnsubAck(u) => u.properties.as_mut(),
+        Packet::Disconnect(d) => Some(&mut d.properties),
+        _ => None,
     }
 }
 

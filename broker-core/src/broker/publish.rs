@@ -104,7 +104,6 @@ impl Broker {
         session: SessionId,
         p: &mut Publish,
     ) -> bool {
-        let props = p.properties.as_ref().cloned().unwrap_or_default();
         // MQTT-3.2.2-11: more than the Maximum QoS in CONNACK is DISCONNECT 0x9B. Under
         // aws-iot that is D2: AWS IoT does not support QoS 2.
         if p.qos > self.config.max_qos {
@@ -116,11 +115,16 @@ impl Broker {
             }
             return false;
         }
-        if props.subscription_identifiers().next().is_some() {
+        // Most PUBLISH packets have no properties at all: nothing below to look at.
+        let props = p.properties.as_ref().filter(|props| !props.is_empty());
+        if props.is_some_and(|props| props.subscription_identifiers().next().is_some()) {
             self.violation(now, conn, Violation::SubscriptionIdentifierFromClient);
             return false;
         }
-        if let Some(alias) = props.topic_alias() {
+        let bad_response_topic = props
+            .and_then(Properties::response_topic)
+            .is_some_and(|t| TopicName::new(&t).is_err());
+        if let Some(alias) = props.and_then(Properties::topic_alias) {
             let max = self.config.topic_alias_maximum;
             let resolved = self
                 .mqtt5_mut(conn)
@@ -141,10 +145,7 @@ impl Broker {
                 }
             }
         }
-        if props
-            .response_topic()
-            .is_some_and(|t| TopicName::new(&t).is_err())
-        {
+        if bad_response_topic {
             self.violation(now, conn, Violation::InvalidResponseTopic);
             return false;
         }

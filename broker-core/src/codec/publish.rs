@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::error::DecodeError;
 use super::properties::{Place, Properties};
 use super::reader::Reader;
-use super::writer::{put_binary, put_u16};
+use super::writer::{put_binary, put_u16, remaining_length_len};
 use super::PacketType;
 use crate::topic::TopicName;
 use crate::types::{PacketId, ProtocolVersion, QoS};
@@ -103,6 +103,13 @@ impl Publish {
 
     pub(super) fn flags(&self) -> u8 {
         (u8::from(self.dup) << 3) | (self.qos.bits() << 1) | u8::from(self.retain)
+    }
+
+    /// The size of the whole packet on the wire, fixed header included, without
+    /// encoding it.
+    pub fn encoded_len(&self) -> usize {
+        let body = self.body_len();
+        1 + remaining_length_len(body) + body
     }
 
     pub(super) fn body_len(&self) -> usize {

@@ -129,7 +129,7 @@ impl Sim {
                     assert!(c.closed.is_none(), "{conn} closed twice");
                     c.closed = Some(reason);
                 }
-                Output::Event(e) => self.events.push(e),
+                Output::Event(e) => self.events.push(*e),
                 Output::PauseReading { conn } | Output::ResumeReading { conn } => {
                     let pause = matches!(out, Output::PauseReading { .. });
                     let c = self.clients.get_mut(&conn).expect("a known client");

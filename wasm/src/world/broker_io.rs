@@ -51,7 +51,7 @@ impl World {
                             .send(arrives_at, Delivery::ClosedByBroker { device, conn });
                     }
                 }
-                Output::Event(event) => self.record(event),
+                Output::Event(event) => self.record(*event),
                 Output::PauseReading { conn } => {
                     self.paused.entry(conn).or_default();
                     self.record_pause(conn, true);
