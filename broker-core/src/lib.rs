@@ -84,6 +84,7 @@ mod retained;
 mod rng;
 mod rule;
 mod session;
+pub mod shadow;
 mod stats;
 mod time;
 pub mod topic;

@@ -1,7 +1,8 @@
 //! Real MQTT 5.0 clients against the real server: paho-mqtt (PyPI) over TCP, MQTT.js (npm)
-//! over WebSocket, and the AWS IoT Device SDK v2's `Mqtt5Client` (PyPI `awsiotsdk`) over
-//! mutual TLS. Each client runs a script of `tests/clients/` that prints one `ok: …` line
-//! per check and exits non-zero at the first that fails.
+//! over WebSocket, and the AWS IoT Device SDK v2 (PyPI `awsiotsdk`) over mutual TLS, its
+//! `Mqtt5Client` and its Device Shadow client. Each client runs a script of
+//! `tests/clients/` that prints one `ok: …` line per check and exits non-zero at the first
+//! that fails.
 //!
 //! The clients come from the package registries, which a plain `cargo test` should not
 //! need, so these tests are behind the `real-clients` feature. `cargo xtask test` installs
@@ -119,9 +120,9 @@ async fn mqtt_js_protocol_version_5_over_websocket() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn aws_iot_device_sdk_mqtt5_client_over_mutual_tls() -> Result<()> {
-    let pki = Pki::generate("sdk-device-1")?;
+/// Starts `brokerlab serve --profile aws-iot` with mutual TLS (certificates from `pki`)
+/// and runs the AWS IoT Device SDK script `name` against it.
+async fn run_sdk_script(pki: &Pki, name: &str) -> Result<Server> {
     let ca = pki.ca_file().display().to_string();
     let cert = pki.server_cert_file().display().to_string();
     let key = pki.server_key_file().display().to_string();
@@ -144,16 +145,23 @@ async fn aws_iot_device_sdk_mqtt5_client_over_mutual_tls() -> Result<()> {
     let port = server.mqtts.context("no mqtts listener")?.port();
     run_client(
         env("BROKERLAB_PYTHON")?,
-        script("awsiot_mqtt5.py"),
+        script(name),
         vec![
             port.to_string(),
-            ca.clone(),
+            ca,
             pki.client_cert_file().display().to_string(),
             pki.client_key_file().display().to_string(),
         ],
         vec![],
     )
     .await?;
+    Ok(server)
+}
+
+#[tokio::test]
+async fn aws_iot_device_sdk_mqtt5_client_over_mutual_tls() -> Result<()> {
+    let pki = Pki::generate("sdk-device-1")?;
+    let server = run_sdk_script(&pki, "awsiot_mqtt5.py").await?;
     // The certificate's common name is the connection's principal, as in AWS IoT.
     let line = server
         .wait_for_log(connection_log("connected", "sdk-device-1"))
@@ -162,5 +170,15 @@ async fn aws_iot_device_sdk_mqtt5_client_over_mutual_tls() -> Result<()> {
         line.contains("mqtt=\"5.0\"") && line.contains("principal=\"sdk-device-1\""),
         "{line}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn aws_iot_device_sdk_shadow_client_over_mutual_tls() -> Result<()> {
+    let pki = Pki::generate("lamp")?;
+    let server = run_sdk_script(&pki, "awsiot_shadow.py").await?;
+    server
+        .wait_for_log(connection_log("connected", "lamp-app"))
+        .await?;
     Ok(())
 }

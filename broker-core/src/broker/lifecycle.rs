@@ -9,6 +9,7 @@ use super::Broker;
 use crate::event::CloseReason;
 use crate::time::Instant;
 use crate::topic::{TopicFilter, TopicName};
+use crate::types::QoS;
 
 /// What a connection's lifecycle events share: its session identifier, the version
 /// number its connect and disconnect events carry, and who it is.
@@ -140,7 +141,7 @@ impl Broker {
         // A client id can make the topic invalid only by containing U+0000, which the
         // codec already refuses; skipping is the safe answer all the same.
         if let Ok(topic) = TopicName::new(&format!("{prefix}{client_id}")) {
-            self.route_own(now, &topic, Bytes::from(body));
+            self.route_own(now, &topic, Bytes::from(body), QoS::AtMostOnce);
         }
     }
 }

@@ -16,6 +16,7 @@ mod publish;
 mod refusal;
 mod reorder;
 mod route;
+mod shadow;
 mod subscribe;
 mod timers;
 
@@ -164,6 +165,8 @@ pub struct Broker {
     /// Sessions the message being routed reached past their high-water mark: its
     /// publisher waits on them (backpressure).
     pressured: Vec<SessionId>,
+    /// AWS IoT's Device Shadow service's documents (aws-iot).
+    shadows: crate::shadow::Shadows,
     /// The next lifecycle `versionNumber` of each client id (aws-iot).
     lifecycle_versions: Map<Arc<str>, u64>,
     /// Recent CONNECTs per client id: when the current second began and how many (aws-iot).
@@ -214,6 +217,7 @@ impl Broker {
             timers: TimerTable::new(hashing),
             out: VecDeque::new(),
             found: Found::default(),
+            shadows: crate::shadow::Shadows::default(),
             pressured: Vec::new(),
             lifecycle_versions: hashing.map(),
             connects: hashing.map(),

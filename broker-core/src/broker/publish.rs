@@ -256,6 +256,8 @@ impl Broker {
                 from: Some(session),
             },
         );
+        // The request itself reached its subscribers first; then the service answers.
+        self.serve_shadow(now, &p.topic, &p.payload);
     }
 
     /// How many PUBACKs of `conn`'s publisher backpressure holds.

@@ -155,14 +155,15 @@ impl Broker {
         );
     }
 
-    /// Publishes a message the broker makes itself (AWS IoT's lifecycle events).
-    pub(super) fn route_own(&mut self, now: Instant, topic: &TopicName, payload: Bytes) {
+    /// Publishes a message the broker makes itself (AWS IoT's lifecycle events at QoS 0,
+    /// the Device Shadow service's replies at QoS 1).
+    pub(super) fn route_own(&mut self, now: Instant, topic: &TopicName, payload: Bytes, qos: QoS) {
         self.route(
             now,
             &Routed {
                 topic,
                 payload: &payload,
-                qos: QoS::AtMostOnce,
+                qos,
                 retain: false,
                 properties: None,
                 expires_at: None,

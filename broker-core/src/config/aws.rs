@@ -100,6 +100,15 @@ pub struct AwsRules {
     /// Shared subscriptions deliver each message to one member of each matching group,
     /// chosen at random, for MQTT 3.1.1 and 5.
     pub shared_subscriptions: bool,
+    /// The Device Shadow service answers PUBLISH packets to
+    /// `$aws/things/{thing}/shadow[/name/{name}]/{get,update,delete}` (docs/shadow.md).
+    pub shadows: bool,
+    /// The most levels of nesting in a shadow update's `desired` or `reported` section,
+    /// that section included ("JSON contains too many levels of nesting; maximum is 6").
+    pub shadow_max_depth: usize,
+    /// The largest shadow document, desired and reported state together, in bytes
+    /// ("The device's shadow supports 8 KB of data only").
+    pub shadow_max_bytes: usize,
 }
 
 impl Default for AwsRules {
@@ -134,6 +143,9 @@ impl Default for AwsRules {
             max_message_expiry_secs: 604_800,
             sessions_cross_versions: false,
             shared_subscriptions: true,
+            shadows: true,
+            shadow_max_depth: 6,
+            shadow_max_bytes: 8192,
         }
     }
 }
