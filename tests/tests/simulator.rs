@@ -409,6 +409,24 @@ async fn story(page: &Page) -> Result<()> {
     page.wait_for("[data-testid=lesson-explanation]").await?;
     page.received(0, "order 42").await?;
     page.screenshot("lesson").await?;
+
+    // The Device Shadow lesson: the shadows table shows the lamp's shadow, in step at the
+    // end (version 3, no delta).
+    page.reload().await?;
+    page.click("[data-testid=lesson][data-lesson=shadow-offline] [data-testid=lesson-run]")
+        .await?;
+    let shadow = page
+        .wait_for("[data-testid=shadow][data-thing=lamp][data-version='3']")
+        .await?;
+    let delta = shadow
+        .find(Locator::Css("[data-testid=shadow-delta]"))
+        .await?
+        .text()
+        .await?;
+    if !delta.trim().is_empty() {
+        bail!("the lamp's shadow still shows a delta at the end: {delta}");
+    }
+    page.screenshot("shadow").await?;
     Ok(())
 }
 

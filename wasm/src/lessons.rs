@@ -57,6 +57,7 @@ pub fn all() -> Vec<Lesson> {
         topic_aliases(),
         reason_codes(),
         flow_control(),
+        shadow_offline(),
     ]
 }
 
@@ -628,5 +629,59 @@ fn flow_control() -> Lesson {
         policy: None,
         actions: s.actions,
         duration_ms: 2600,
+    }
+}
+
+fn shadow_offline() -> Lesson {
+    const PREFIX: &str = "$aws/things/lamp/shadow";
+    let mut s = Script::default();
+    let lamp = s.device(0, persistent("lamp"));
+    let phone = s.device(0, DeviceSpec::new("phone"));
+    s.subscribe(100, lamp, &format!("{PREFIX}/update/delta"), 1);
+    s.subscribe(150, lamp, &format!("{PREFIX}/get/accepted"), 1);
+    let update = format!("{PREFIX}/update");
+    s.publish(
+        300,
+        lamp,
+        &update,
+        r#"{"state":{"reported":{"power":"off"}}}"#,
+        1,
+    );
+    s.at(600, Action::DropNetwork { device: lamp });
+    s.publish(
+        900,
+        phone,
+        &update,
+        r#"{"state":{"desired":{"power":"on"}}}"#,
+        1,
+    );
+    s.at(1800, Action::Connect { device: lamp });
+    s.publish(2100, lamp, &format!("{PREFIX}/get"), "", 1);
+    s.publish(
+        2500,
+        lamp,
+        &update,
+        r#"{"state":{"reported":{"power":"on"}}}"#,
+        1,
+    );
+    Lesson {
+        id: "shadow-offline",
+        title: "Device Shadow: the device was offline",
+        profile: Profile::AwsIot,
+        watch: "A lamp reports that it is off, then loses its network. While it is away, a \
+                phone app sets the desired state to on. Watch what the lamp receives when \
+                it comes back, and the shadows table on the right.",
+        explanation: "The Device Shadow service keeps the desired state for the lamp while it \
+                      is offline: the update from the phone is accepted (version 2) and, \
+                      since desired and reported now differ, a message goes to \
+                      .../update/delta. The lamp's persistent session holds that QoS 1 \
+                      delta, and it arrives on reconnection; the lamp also asks for the \
+                      whole document (get) and finds the same delta in it. It turns on and \
+                      reports so: desired and reported agree, and no delta follows. Under \
+                      the standard profile nothing answers: $aws/things/... topics are \
+                      ordinary topics there, and the lamp never learns what the phone asked.",
+        policy: None,
+        actions: s.actions,
+        duration_ms: 3000,
     }
 }

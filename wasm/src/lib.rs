@@ -16,6 +16,7 @@ mod label;
 pub mod lessons;
 mod network;
 mod scenario;
+mod shadow_view;
 pub mod trace;
 mod world;
 
@@ -27,5 +28,6 @@ pub use scenario::{
     Action, ActionError, DeviceId, DeviceSpec, Scenario, SubscribeOptions, TimedAction, WillSpec,
     DEFAULT_LATENCY_MS, DEVICE_TOPIC_ALIASES, GLOBAL_POLICY,
 };
+pub use shadow_view::ShadowView;
 pub use trace::{Direction, Numbered, PacketTrace, Span, TraceEntry, TRACE_CAP};
 pub use world::World;

@@ -319,3 +319,22 @@ fn receive_maximum_keeps_two_messages_in_flight() {
         assert_eq!(inbox(&w, 0), alerts, "{profile:?}");
     }
 }
+
+#[test]
+fn the_shadow_keeps_the_desired_state_for_an_offline_device_under_aws_only() {
+    let (w, _) = run("shadow-offline", Profile::AwsIot);
+    let lamp = inbox(&w, 0);
+    assert_eq!(lamp.len(), 2, "{lamp:?}");
+    let delta: serde_json::Value = serde_json::from_str(&lamp[0]).expect("JSON");
+    assert_eq!(delta["state"], serde_json::json!({"power": "on"}));
+    assert_eq!(delta["version"], serde_json::json!(2));
+    let got: serde_json::Value = serde_json::from_str(&lamp[1]).expect("JSON");
+    assert_eq!(got["state"]["delta"], serde_json::json!({"power": "on"}));
+    let shadows = w.shadows();
+    assert_eq!(shadows.len(), 1);
+    assert_eq!(shadows[0].version, 3);
+    assert_eq!(shadows[0].delta, None, "in step at the end");
+    let (w, _) = run("shadow-offline", Profile::Standard);
+    assert!(inbox(&w, 0).is_empty());
+    assert!(w.shadows().is_empty());
+}

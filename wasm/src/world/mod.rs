@@ -253,6 +253,11 @@ impl World {
         self.broker.retained()
     }
 
+    /// The aws-iot profile's Device Shadow documents, in name order.
+    pub fn shadows(&self) -> Vec<crate::ShadowView> {
+        crate::shadow_view::shadow_views(self.broker.shadows())
+    }
+
     /// The broker itself, for views this type does not wrap.
     pub fn broker(&self) -> &Broker {
         &self.broker

@@ -71,7 +71,8 @@ pub fn App() -> Html {
                 <section class="right">
                     <BrokerPanel config={state.config.clone()} latency_ms={state.latency_ms}
                         policy={state.policy.clone()} />
-                    <Tables sessions={state.sessions.clone()} retained={state.retained.clone()} />
+                    <Tables sessions={state.sessions.clone()} retained={state.retained.clone()}
+                        shadows={state.shadows.clone()} />
                 </section>
             </main>
         </ContextProvider<Sim>>

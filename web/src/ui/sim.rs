@@ -320,15 +320,16 @@ impl FrameLoop {
             self.tables_due.set(true);
         }
         let tables = self.tables_due.get() && timestamp - self.last_tables.get() >= TABLES_EVERY_MS;
-        let (sessions, retained) = if tables {
+        let (sessions, retained, shadows) = if tables {
             self.tables_due.set(false);
             self.last_tables.set(timestamp);
             (
                 Some(Rc::new(world.sessions())),
                 Some(Rc::new(world.retained())),
+                Some(Rc::new(world.shadows())),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         let actions = world.scenario().actions.len();
         drop(driver);
@@ -349,6 +350,7 @@ impl FrameLoop {
             changed,
             sessions,
             retained,
+            shadows,
             lesson,
             stats,
         })));

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use broker_core::{Config, RetainedMessage, SessionView};
-use broker_wasm::{DeviceId, DeviceView, Numbered};
+use broker_wasm::{DeviceId, DeviceView, Numbered, ShadowView};
 use yew::Reducible;
 
 use crate::model::driver::RunningLesson;
@@ -46,6 +46,7 @@ pub struct Frame {
     pub changed: Vec<(DeviceId, Rc<DeviceView>)>,
     pub sessions: Option<Rc<Vec<SessionView>>>,
     pub retained: Option<Rc<Vec<RetainedMessage>>>,
+    pub shadows: Option<Rc<Vec<ShadowView>>>,
     pub lesson: Option<RunningLesson>,
     pub stats: Option<FrameStats>,
 }
@@ -82,6 +83,7 @@ pub struct UiState {
     pub timeline: Rc<Timeline>,
     pub sessions: Rc<Vec<SessionView>>,
     pub retained: Rc<Vec<RetainedMessage>>,
+    pub shadows: Rc<Vec<ShadowView>>,
     /// The packet shown in the inspector.
     pub selected: Option<u64>,
     pub lesson: Option<RunningLesson>,
@@ -103,6 +105,7 @@ impl UiState {
             timeline: Rc::default(),
             sessions: Rc::default(),
             retained: Rc::default(),
+            shadows: Rc::default(),
             selected: None,
             lesson: None,
             notice: None,
@@ -192,6 +195,9 @@ impl UiState {
         }
         if let Some(retained) = frame.retained {
             self.retained = retained;
+        }
+        if let Some(shadows) = frame.shadows {
+            self.shadows = shadows;
         }
     }
 }

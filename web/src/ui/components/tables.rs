@@ -1,8 +1,10 @@
-//! The broker's state: its sessions and its retained messages.
+//! The broker's state: its sessions, its retained messages, and (aws-iot) its Device
+//! Shadows.
 
 use std::rc::Rc;
 
 use broker_core::{RetainedMessage, SessionView};
+use broker_wasm::ShadowView;
 use yew::prelude::*;
 
 /// Rows shown per table; hundreds of sessions would only slow the page down.
@@ -12,6 +14,7 @@ const MAX_ROWS: usize = 50;
 pub struct TablesProps {
     pub sessions: Rc<Vec<SessionView>>,
     pub retained: Rc<Vec<RetainedMessage>>,
+    pub shadows: Rc<Vec<ShadowView>>,
 }
 
 #[component]
@@ -59,6 +62,33 @@ pub fn Tables(props: &TablesProps) -> Html {
             </table>
             { more(props.retained.len()).unwrap_or_default() }
         </div>
+        if !props.shadows.is_empty() {
+            <div class="panel">
+                <h2>{ format!("Device Shadows ({})", props.shadows.len()) }</h2>
+                <table data-testid="shadows">
+                    <tr>
+                        <th>{ "thing / shadow" }</th><th>{ "version" }</th>
+                        <th>{ "desired" }</th><th>{ "reported" }</th><th>{ "delta" }</th>
+                    </tr>
+                    { for props.shadows.iter().take(MAX_ROWS).map(|s| html! {
+                        <tr data-testid="shadow" data-thing={s.thing.clone()}
+                            data-version={s.version.to_string()}>
+                            <td><code>{ match &s.name {
+                                Some(name) => format!("{} / {name}", s.thing),
+                                None => format!("{} (classic)", s.thing),
+                            } }</code></td>
+                            <td>{ s.version }</td>
+                            <td><code>{ s.desired.clone().unwrap_or_default() }</code></td>
+                            <td><code>{ s.reported.clone().unwrap_or_default() }</code></td>
+                            <td data-testid="shadow-delta">
+                                <code>{ s.delta.clone().unwrap_or_default() }</code>
+                            </td>
+                        </tr>
+                    }) }
+                </table>
+                { more(props.shadows.len()).unwrap_or_default() }
+            </div>
+        }
         </>
     }
 }
