@@ -322,3 +322,27 @@ fn a_packet_over_the_maximum_packet_size_is_answered_with_0x95() {
         Some(ReasonCode::PACKET_TOO_LARGE)
     );
 }
+
+/// MQTT-3.2.2-12: a server that offers QoS 1 at most refuses a Will of QoS 2 with CONNACK
+/// 0x9B (QoS not supported); a Will of QoS 1 is accepted.
+#[test]
+fn mqtt_3_2_2_12_a_will_qos_above_the_maximum_is_refused_with_0x9b() {
+    let mut sim = Sim::new(Config {
+        max_qos: QoS::AtLeastOnce,
+        ..Config::default()
+    });
+    for (qos, accepted) in [(QoS::AtLeastOnce, true), (QoS::ExactlyOnce, false)] {
+        let mut c = with_will("w", None, 0);
+        if let Some(w) = c.will.as_mut() {
+            w.qos = qos;
+        }
+        let (_, ack) = sim.connect_with(c);
+        let ack = ack.expect("a CONNACK");
+        let want = if accepted {
+            ReasonCode::SUCCESS
+        } else {
+            ReasonCode::QOS_NOT_SUPPORTED
+        };
+        assert_eq!(ack.code, want, "{qos:?}");
+    }
+}

@@ -257,29 +257,10 @@ async fn a_certificate_common_name_scopes_a_device_to_its_own_topics() -> Result
         "brokerlab.toml",
         "[policy.principals]\n\"sensor-7\" = [\"fleet.json\"]\n",
     )?;
-    let (cert, key, ca) = (
-        pki.server_cert_file().display().to_string(),
-        pki.server_key_file().display().to_string(),
-        pki.ca_file().display().to_string(),
-    );
-    let server = Server::start(
-        BIN,
-        &[
-            "--mqtts",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--tls-client-ca",
-            &ca,
-            "--policy",
-            &device,
-            "--config",
-            &config,
-        ],
-    )
-    .await?;
+    let mut args = pki.mutual_tls_args();
+    args.extend(["--policy".to_owned(), device, "--config".to_owned(), config]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(BIN, &args).await?;
     let mqtts = server
         .mqtts
         .ok_or_else(|| anyhow!("the listening line has no mqtts address"))?;

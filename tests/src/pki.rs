@@ -83,6 +83,23 @@ impl Pki {
         self.dir.join("server.key")
     }
 
+    /// The `brokerlab serve` arguments of an MQTT over TLS listener on a free loopback port
+    /// with this server certificate, requiring client certificates signed by this CA:
+    /// mutual TLS, as AWS IoT devices connect.
+    pub fn mutual_tls_args(&self) -> Vec<String> {
+        let path = |p: PathBuf| p.display().to_string();
+        vec![
+            "--mqtts".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--tls-cert".to_owned(),
+            path(self.server_cert_file()),
+            "--tls-key".to_owned(),
+            path(self.server_key_file()),
+            "--tls-client-ca".to_owned(),
+            path(self.ca_file()),
+        ]
+    }
+
     /// The client's certificate, PEM, for clients outside this process (an SDK).
     pub fn client_cert_file(&self) -> PathBuf {
         self.dir.join("client.pem")

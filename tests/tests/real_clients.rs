@@ -124,24 +124,10 @@ async fn mqtt_js_protocol_version_5_over_websocket() -> Result<()> {
 /// and runs the AWS IoT Device SDK script `name` against it.
 async fn run_sdk_script(pki: &Pki, name: &str) -> Result<Server> {
     let ca = pki.ca_file().display().to_string();
-    let cert = pki.server_cert_file().display().to_string();
-    let key = pki.server_key_file().display().to_string();
-    let server = Server::start(
-        &env("BROKERLAB_BIN")?,
-        &[
-            "--profile",
-            "aws-iot",
-            "--mqtts",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--tls-client-ca",
-            &ca,
-        ],
-    )
-    .await?;
+    let mut args = vec!["--profile".to_owned(), "aws-iot".to_owned()];
+    args.extend(pki.mutual_tls_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&env("BROKERLAB_BIN")?, &args).await?;
     let port = server.mqtts.context("no mqtts listener")?.port();
     run_client(
         env("BROKERLAB_PYTHON")?,

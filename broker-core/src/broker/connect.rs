@@ -50,6 +50,12 @@ impl Broker {
         if v5 && will_retained && !self.retain_available() {
             return self.refuse(now, conn, Refusal::Rule(Rule::D5Retain));
         }
+        // MQTT-3.2.2-12: a Will QoS above the Maximum QoS in CONNACK is refused with 0x9B.
+        // (The aws-iot profile's own check, D2, came first.)
+        let will_qos = connect.will.as_ref().map(|w| w.qos);
+        if v5 && will_qos.is_some_and(|q| q > self.config.max_qos) {
+            return self.refuse(now, conn, Refusal::WillQosNotSupported);
+        }
 
         let mut granted = Granted::default();
         let client_id: Arc<str> = if connect.client_id.is_empty() {

@@ -29,6 +29,9 @@ pub(crate) enum Refusal {
     IdentifierRejected,
     /// MQTT 5.0: the CONNECT asks for enhanced authentication, which is not offered.
     BadAuthenticationMethod,
+    /// MQTT 5.0: the Will's QoS is above the Maximum QoS the server offers
+    /// (MQTT-3.2.2-12).
+    WillQosNotSupported,
     /// A policy denied iot:Publish or iot:RetainPublish.
     PublishDenied,
     /// A policy denied iot:Subscribe on one filter.
@@ -98,6 +101,10 @@ pub(crate) fn consequence(
         // MQTT-3.1.3-8 and section 3.2.2.3: 0x02, identifier rejected; 0x85 in 5.0.
         (V311, Refusal::IdentifierRejected) => ConnAck(v3(ConnectReturnCode::IdentifierRejected)),
         (V5, Refusal::IdentifierRejected) => ConnAck(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID),
+        // MQTT-3.2.2-12: "It SHOULD use a CONNACK packet with Reason Code 0x9B". MQTT 3.1.1
+        // has no Maximum QoS to exceed; were it ever refused there, 0x05 is the nearest.
+        (V5, Refusal::WillQosNotSupported) => ConnAck(ReasonCode::QOS_NOT_SUPPORTED),
+        (V311, Refusal::WillQosNotSupported) => ConnAck(v3(ConnectReturnCode::NotAuthorized)),
         (_, Refusal::BadAuthenticationMethod) => ConnAck(ReasonCode::BAD_AUTHENTICATION_METHOD),
         // AWS IoT closes a 3.1.1 connection a policy or the credentials refuse, without a
         // CONNACK (lifecycle reason AUTH_ERROR); MQTT 3.1.1 answers CONNACK 0x04 and 0x05,
