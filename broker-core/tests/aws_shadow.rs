@@ -378,3 +378,61 @@ fn six_levels_of_nesting_are_accepted() {
         s.update(json!({"state": {"desired": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}}));
     Shadow::only(&replies, "/update/accepted");
 }
+
+/// The answer to a request (`get/accepted`, `*/rejected`) reaches only the client that
+/// asked; a state change (`update/accepted`, `update/documents`) reaches every subscriber.
+/// With `shadow_replies_to_requester` off, every reply reaches every subscriber.
+#[test]
+fn answers_go_to_the_requester_and_state_changes_to_every_subscriber() {
+    for to_requester in [true, false] {
+        let mut sim = aws_sim(|r| r.shadow_replies_to_requester = to_requester);
+        sim.advance(T0_MS);
+        let (asker, other) = (sim.connect("asker", true), sim.connect("other", true));
+        for conn in [asker, other] {
+            sim.subscribe(conn, &[("$aws/things/lamp/shadow/get/+", QoS::AtLeastOnce)]);
+            sim.subscribe(
+                conn,
+                &[("$aws/things/lamp/shadow/update/+", QoS::AtLeastOnce)],
+            );
+        }
+        let names = |sim: &mut Sim, conn| -> Vec<String> {
+            sim.publishes(conn)
+                .iter()
+                .map(|p| {
+                    p.topic
+                        .as_str()
+                        .rsplit_once("shadow/")
+                        .map_or("", |t| t.1)
+                        .to_owned()
+                })
+                .collect()
+        };
+        sim.publish(
+            asker,
+            "$aws/things/lamp/shadow/get",
+            "",
+            QoS::AtMostOnce,
+            false,
+            0,
+        );
+        assert_eq!(names(&mut sim, asker), ["get/rejected"]);
+        let seen: &[&str] = if to_requester { &[] } else { &["get/rejected"] };
+        assert_eq!(names(&mut sim, other), seen, "to_requester {to_requester}");
+        let update = r#"{"state":{"reported":{"on":true}}}"#;
+        sim.publish(
+            asker,
+            "$aws/things/lamp/shadow/update",
+            update,
+            QoS::AtMostOnce,
+            false,
+            0,
+        );
+        for conn in [asker, other] {
+            assert_eq!(
+                names(&mut sim, conn),
+                ["update/accepted", "update/documents"],
+                "to_requester {to_requester}"
+            );
+        }
+    }
+}

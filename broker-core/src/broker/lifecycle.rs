@@ -141,7 +141,7 @@ impl Broker {
         // A client id can make the topic invalid only by containing U+0000, which the
         // codec already refuses; skipping is the safe answer all the same.
         if let Ok(topic) = TopicName::new(&format!("{prefix}{client_id}")) {
-            self.route_own(now, &topic, Bytes::from(body), QoS::AtMostOnce);
+            self.route_own(now, &topic, Bytes::from(body), QoS::AtMostOnce, None);
         }
     }
 }

@@ -254,10 +254,11 @@ impl Broker {
                 properties,
                 expires_at,
                 from: Some(session),
+                to: None,
             },
         );
         // The request itself reached its subscribers first; then the service answers.
-        self.serve_shadow(now, &p.topic, &p.payload);
+        self.serve_shadow(now, session, &p.topic, &p.payload);
     }
 
     /// How many PUBACKs of `conn`'s publisher backpressure holds.

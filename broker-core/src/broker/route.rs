@@ -32,6 +32,9 @@ pub(super) struct Routed<'a> {
     pub(super) expires_at: Option<Instant>,
     /// The publisher's session, for No Local.
     pub(super) from: Option<SessionId>,
+    /// The one session the message is for, if it is a reply to a request (the Device
+    /// Shadow service's); `None` for every subscriber.
+    pub(super) to: Option<SessionId>,
 }
 
 /// One session's delivery of a routed message.
@@ -66,6 +69,9 @@ impl Broker {
             }
             let entries = &found.direct[i..end];
             i = end;
+            if m.to.is_some_and(|to| to != first.session) {
+                continue;
+            }
             // Policies: a denied iot:Receive silently skips this subscriber.
             if check_receive && !self.may_receive(first.session, m.topic) {
                 continue;
@@ -108,8 +114,12 @@ impl Broker {
             let online: Vec<&Matched> = members
                 .iter()
                 .map(|(_, matched)| matched)
+                .filter(|matched| m.to.is_none_or(|to| to == matched.session))
                 .filter(|matched| self.session_conn(matched.session).is_some())
                 .collect();
+            if m.to.is_some() && online.is_empty() {
+                continue;
+            }
             let candidates: Vec<&Matched> = if online.is_empty() {
                 members.iter().map(|(_, matched)| matched).collect()
             } else {
@@ -151,13 +161,22 @@ impl Broker {
                 properties,
                 expires_at,
                 from,
+                to: None,
             },
         );
     }
 
     /// Publishes a message the broker makes itself (AWS IoT's lifecycle events at QoS 0,
-    /// the Device Shadow service's replies at QoS 1).
-    pub(super) fn route_own(&mut self, now: Instant, topic: &TopicName, payload: Bytes, qos: QoS) {
+    /// the Device Shadow service's replies at QoS 1), to every subscriber or, with `to`,
+    /// to that session's subscriptions only.
+    pub(super) fn route_own(
+        &mut self,
+        now: Instant,
+        topic: &TopicName,
+        payload: Bytes,
+        qos: QoS,
+        to: Option<SessionId>,
+    ) {
         self.route(
             now,
             &Routed {
@@ -168,6 +187,7 @@ impl Broker {
                 properties: None,
                 expires_at: None,
                 from: None,
+                to,
             },
         );
     }
@@ -269,6 +289,7 @@ impl Broker {
                 properties: r.properties.clone(),
                 expires_at: r.expires_at,
                 from: None,
+                to: None,
             };
             let delivery = Delivery {
                 qos: r.qos.min(options.qos),

@@ -103,6 +103,11 @@ pub struct AwsRules {
     /// The Device Shadow service answers PUBLISH packets to
     /// `$aws/things/{thing}/shadow[/name/{name}]/{get,update,delete}` (docs/shadow.md).
     pub shadows: bool,
+    /// The Device Shadow service's answers to one request (`get/accepted`, every
+    /// `rejected`) go only to the client that asked, not to every subscriber of the topic;
+    /// state changes (`update/accepted`, `update/delta`, `update/documents`,
+    /// `delete/accepted`) go to every subscriber either way (docs/shadow.md).
+    pub shadow_replies_to_requester: bool,
     /// The most levels of nesting in a shadow update's `desired` or `reported` section,
     /// that section included ("JSON contains too many levels of nesting; maximum is 6").
     pub shadow_max_depth: usize,
@@ -144,6 +149,7 @@ impl Default for AwsRules {
             sessions_cross_versions: false,
             shared_subscriptions: true,
             shadows: true,
+            shadow_replies_to_requester: true,
             shadow_max_depth: 6,
             shadow_max_bytes: 8192,
         }

@@ -41,6 +41,18 @@ pub struct Reply {
     pub topic: String,
     /// The JSON document.
     pub payload: Vec<u8>,
+    /// Who the reply is for.
+    pub audience: Audience,
+}
+
+/// Who a reply is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// The answer to one client's request: `get/accepted` and every `rejected`.
+    Requester,
+    /// News of a state change, for everyone who follows the shadow: `update/accepted`,
+    /// `update/delta`, `update/documents`, `delete/accepted`.
+    Subscribers,
 }
 
 /// Every shadow the service keeps.
@@ -221,9 +233,15 @@ impl Shadows {
 type Outcome = Result<Vec<(&'static str, Map<String, Value>)>, (Rejection, Option<String>)>;
 
 fn reply(prefix: &str, suffix: &str, body: Map<String, Value>) -> Reply {
+    let audience = if prefix.ends_with("/get") || suffix == "rejected" {
+        Audience::Requester
+    } else {
+        Audience::Subscribers
+    };
     Reply {
         topic: format!("{prefix}/{suffix}"),
         payload: Value::Object(body).to_string().into_bytes(),
+        audience,
     }
 }
 
