@@ -436,3 +436,73 @@ fn answers_go_to_the_requester_and_state_changes_to_every_subscriber() {
         }
     }
 }
+
+/// Policies apply to the shadow topics as to any topic: the request needs iot:Publish on
+/// it, and each reply reaches a subscriber only with iot:Receive on its topic (the
+/// actions AWS's shadow pages show in their example policies).
+#[test]
+fn policies_apply_to_shadow_topics() {
+    use broker_core::policy::{PolicyDocument, PolicySet};
+    const ARN: &str = "arn:aws:iot:us-east-1:123456789012";
+    let json = format!(
+        r#"{{"Statement":[
+            {{"Effect":"Allow","Action":"iot:*","Resource":"*"}},
+            {{"Effect":"Deny","Action":"iot:Receive",
+              "Resource":"{ARN}:topic/$aws/things/lamp/shadow/update/documents"}},
+            {{"Effect":"Deny","Action":"iot:Publish",
+              "Resource":"{ARN}:topic/$aws/things/safe/shadow/update"}}]}}"#
+    );
+    let mut set = PolicySet::default();
+    set.attach_default(PolicyDocument::parse("p", &json).expect("valid"));
+    let mut config = Config::for_profile(Profile::AwsIot);
+    config.policies = Some(set);
+    let mut sim = Sim::new(config);
+    sim.advance(T0_MS);
+    let mut c = connect("app", true);
+    c.keep_alive = 60;
+    let (conn, _) = sim.connect_with(c);
+    sim.subscribe(conn, &[("$aws/things/+/shadow/update/+", QoS::AtLeastOnce)]);
+    let update = r#"{"state":{"reported":{"on":true}}}"#;
+    sim.publish(
+        conn,
+        "$aws/things/lamp/shadow/update",
+        update,
+        QoS::AtLeastOnce,
+        false,
+        1,
+    );
+    let topics: Vec<String> = sim
+        .publishes(conn)
+        .iter()
+        .map(|p| p.topic.as_str().to_owned())
+        .collect();
+    assert_eq!(topics, ["$aws/things/lamp/shadow/update/accepted"]);
+    // A denied publish closes the connection under aws-iot, and the shadow is not made.
+    sim.publish(
+        conn,
+        "$aws/things/safe/shadow/update",
+        update,
+        QoS::AtLeastOnce,
+        false,
+        2,
+    );
+    assert_eq!(sim.closed(conn), Some(&CloseReason::AuthError));
+    let mut c = connect("app2", true);
+    c.keep_alive = 60;
+    let (conn, _) = sim.connect_with(c);
+    sim.subscribe(conn, &[("$aws/things/safe/shadow/get/+", QoS::AtLeastOnce)]);
+    sim.publish(
+        conn,
+        "$aws/things/safe/shadow/get",
+        "",
+        QoS::AtMostOnce,
+        false,
+        0,
+    );
+    let topics: Vec<String> = sim
+        .publishes(conn)
+        .iter()
+        .map(|p| p.topic.as_str().to_owned())
+        .collect();
+    assert_eq!(topics, ["$aws/things/safe/shadow/get/rejected"]);
+}
