@@ -346,3 +346,26 @@ fn mqtt_3_2_2_12_a_will_qos_above_the_maximum_is_refused_with_0x9b() {
         assert_eq!(ack.code, want, "{qos:?}");
     }
 }
+
+/// MQTT-3.2.2-19: a refused CONNACK leaves its Reason String out when it would exceed the
+/// Maximum Packet Size the CONNECT asked for.
+#[test]
+fn mqtt_3_2_2_19_a_refusal_fits_the_clients_maximum_packet_size() {
+    for (max, explained) in [(u32::MAX, true), (8, false)] {
+        let mut sim = standard5();
+        let connect = connect5(
+            "a",
+            true,
+            vec![
+                Property::MaximumPacketSize(max),
+                Property::AuthenticationMethod("SCRAM".into()),
+            ],
+        );
+        let (_, ack) = sim.connect_with(connect);
+        let ack = ack.expect("a CONNACK");
+        assert_eq!(ack.code, ReasonCode::BAD_AUTHENTICATION_METHOD);
+        let properties = ack.properties.clone().unwrap_or_default();
+        assert_eq!(!properties.is_empty(), explained, "max {max}");
+        assert!(Packet::ConnAck(ack).encoded_len() as u64 <= u64::from(max));
+    }
+}

@@ -83,3 +83,27 @@ fn without_an_interval_nothing_is_resent_within_a_connection() {
     assert!(sim.recv_all(s).is_empty());
     assert_eq!(sim.broker.poll_timeout(), None, "no timer left pending");
 }
+
+/// MQTT-4.4.0-1 (MQTT 5.0): "Clients and Servers MUST NOT resend messages at any other
+/// time" than on reconnection, so the in-session resend does not apply to a 5.0 client;
+/// its unacknowledged message is resent when it reconnects.
+#[test]
+fn an_mqtt5_client_gets_no_resend_within_its_connection() {
+    let mut sim = Sim::new(Config {
+        resend_interval_ms: Some(1_000),
+        ..Config::default()
+    });
+    let (s, _) = sim.connect5("s5", false, vec![Property::SessionExpiryInterval(60)]);
+    sim.subscribe5(s, &[("t", opts(QoS::AtLeastOnce))], None);
+    let p = sim.connect("p", true);
+    sim.publish(p, "t", "x", QoS::AtLeastOnce, false, 1);
+    assert_eq!(sim.publishes(s).len(), 1);
+    sim.advance(10_000);
+    assert!(sim.publishes(s).is_empty(), "resent within the connection");
+    sim.drop_conn(s);
+    let (s, ack) = sim.connect5("s5", false, vec![Property::SessionExpiryInterval(60)]);
+    assert!(ack.session_present);
+    let again = sim.publishes(s);
+    assert_eq!(again.len(), 1);
+    assert!(again[0].dup);
+}

@@ -36,6 +36,8 @@ impl Broker {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.version = connect.version;
         }
+        // A refusal's CONNACK must fit the Maximum Packet Size this CONNECT asks for.
+        self.connect_max_packet = connect.properties.maximum_packet_size();
         if self.aws().is_some() && !self.admit_aws_connect(now, conn, &mut connect) {
             return;
         }
@@ -161,6 +163,7 @@ impl Broker {
             code: ReasonCode::SUCCESS,
             properties,
         };
+        self.connect_max_packet = None;
         self.send(now, conn, Packet::ConnAck(ack));
         self.emit(Event::Connected {
             conn,
@@ -449,21 +452,31 @@ impl Broker {
     /// Answers CONNECT with a refusal code, then closes: MQTT-3.2.2-4 (session present 0)
     /// and MQTT-3.2.2-5 (close after a non-zero code) in 3.1.1; MQTT-3.2.2-6 and -7 in
     /// 5.0, whose CONNACK also says why in a Reason String.
-    pub(super) fn refuse_connect(&mut self, now: Instant, conn: ConnId, code: ReasonCode) {
+    pub(super) fn refuse_connect(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        code: ReasonCode,
+        client_max_packet: Option<u32>,
+    ) {
         let properties = (self.version_of(conn) == ProtocolVersion::V5).then(|| {
             let mut p = Properties::new();
             p.push(Property::ReasonString(code.name().to_owned()));
             p
         });
-        self.send(
-            now,
-            conn,
-            Packet::ConnAck(ConnAck {
-                session_present: false,
-                code,
-                properties,
-            }),
-        );
+        let mut connack = ConnAck {
+            session_present: false,
+            code,
+            properties,
+        };
+        // MQTT-3.2.2-19: no Reason String that would make the CONNACK larger than the
+        // Maximum Packet Size the CONNECT asked for.
+        if let Some(max) = client_max_packet {
+            if Packet::ConnAck(connack.clone()).encoded_len() as u64 > u64::from(max) {
+                connack.properties = Some(Properties::new());
+            }
+        }
+        self.send(now, conn, Packet::ConnAck(connack));
         self.close(now, conn, crate::event::CloseReason::ConnectRefused(code));
     }
 

@@ -165,6 +165,9 @@ pub struct Broker {
     /// Sessions the message being routed reached past their high-water mark: its
     /// publisher waits on them (backpressure).
     pressured: Vec<SessionId>,
+    /// The Maximum Packet Size of the CONNECT being handled, for its refusal's CONNACK
+    /// (MQTT-3.2.2-19).
+    connect_max_packet: Option<u32>,
     /// AWS IoT's Device Shadow service's documents (aws-iot).
     shadows: crate::shadow::Shadows,
     /// The next lifecycle `versionNumber` of each client id (aws-iot).
@@ -218,6 +221,7 @@ impl Broker {
             out: VecDeque::new(),
             found: Found::default(),
             shadows: crate::shadow::Shadows::default(),
+            connect_max_packet: None,
             pressured: Vec::new(),
             lifecycle_versions: hashing.map(),
             connects: hashing.map(),

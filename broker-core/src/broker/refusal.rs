@@ -164,7 +164,10 @@ impl Broker {
     /// message is the caller's to carry out; should one arrive here, nothing happens.
     pub(super) fn refuse(&mut self, now: Instant, conn: ConnId, refusal: Refusal) {
         match self.consequence(conn, &refusal) {
-            Consequence::ConnAck(code) => self.refuse_connect(now, conn, code),
+            Consequence::ConnAck(code) => {
+                let max = self.connect_max_packet.take();
+                self.refuse_connect(now, conn, code, max);
+            }
             Consequence::Close(reason) => self.close(now, conn, reason),
             Consequence::SubAckFailure(_) | Consequence::DropAndAck(_) => {}
         }

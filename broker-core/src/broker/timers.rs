@@ -14,7 +14,7 @@ use crate::event::{CloseReason, Event, TimerKind};
 use crate::map::{Hashing, Map};
 use crate::session::SessionId;
 use crate::time::Instant;
-use crate::types::ConnId;
+use crate::types::{ConnId, ProtocolVersion};
 
 /// What a timer is for: a connection's timers end with it, a session's outlive its
 /// connections.
@@ -178,6 +178,12 @@ impl Broker {
         let Some(interval) = self.config.resend_interval() else {
             return;
         };
+        // MQTT 5.0 allows a resend only on reconnection (MQTT-4.4.0-1: "Clients and
+        // Servers MUST NOT resend messages at any other time"); the standard profile keeps
+        // to it for 5.0 clients. (AWS IoT's own resends are the aws-iot profile's to decide.)
+        if self.aws().is_none() && self.version_of(conn) == ProtocolVersion::V5 {
+            return self.timers.stop(timer);
+        }
         match self.session_ref(session).and_then(|s| s.oldest_inflight()) {
             Some(oldest) => self.timers.set(timer, oldest + interval),
             None => self.timers.stop(timer),
