@@ -514,7 +514,7 @@ async fn measure(page: &Page, seconds: u32) -> Result<FrameTimes> {
 }
 
 /// The benchmark behind docs/benchmarks.md: 500 devices each publishing once a second
-/// (QoS 0, to `load/<n>`) and one device subscribed to `load/#`, under mqtt-3.1.1 so that
+/// (QoS 0, to `load/<n>`) and one device subscribed to `load/#`, under the standard profile so that
 /// no quota thins the traffic. Run by `cargo xtask web-bench`; it asserts nothing about
 /// speed, it reports.
 #[tokio::test]
@@ -522,7 +522,7 @@ async fn bench_frame_times_with_500_devices() -> Result<()> {
     let server = Server::start(&server_binary()?, &[]).await?;
     let driver = Chromedriver::start()?;
     let page = Page::open(&driver, &server).await?;
-    page.set_profile("mqtt-3.1.1").await?;
+    page.set_profile("mqtt").await?;
     let idle = measure(&page, 5).await?;
     page.click(".load summary").await?;
     let count = page.wait_for("[data-testid=load-count]").await?;
