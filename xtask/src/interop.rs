@@ -1,9 +1,11 @@
-//! Eclipse Paho's MQTT 5.0 interoperability suite (`interoperability/client_test5.py` of
-//! paho.mqtt.testing, vendored with its licence in `vendor/paho.mqtt.testing`: 27 tests,
-//! Python's standard library only) against brokerlab or Mosquitto.
+//! Eclipse Paho's interoperability suites (`interoperability/client_test5.py`, MQTT 5.0, 27
+//! tests, and `interoperability/client_test.py`, MQTT 3.1.1, 10 tests, of
+//! paho.mqtt.testing, vendored with its licence in `vendor/paho.mqtt.testing`; Python's
+//! standard library only) against brokerlab or Mosquitto.
 //!
-//! `cargo xtask test` runs it against `brokerlab serve --profile mqtt-5`; `cargo xtask
-//! interop [brokerlab|mosquitto]` runs it on its own, for comparing the two.
+//! `cargo xtask test` runs both against `brokerlab serve --profile mqtt-5`, each against a
+//! broker of its own; `cargo xtask interop [brokerlab|mosquitto]` runs them on their own,
+//! for comparing the two.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,8 +20,61 @@ use crate::{apt, process, workspace};
 /// Where the vendored suite is, from the workspace root.
 const SUITE: &str = "vendor/paho.mqtt.testing/interoperability";
 
-/// How many tests `client_test5.py` has; a run of fewer did not test everything.
-const TESTS: usize = 27;
+/// One of the two suites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Suite {
+    Mqtt5,
+    Mqtt311,
+}
+
+impl Suite {
+    const ALL: [Suite; 2] = [Suite::Mqtt5, Suite::Mqtt311];
+
+    /// The suite's script, in `SUITE`.
+    fn script(self) -> &'static str {
+        match self {
+            Suite::Mqtt5 => "client_test5.py",
+            Suite::Mqtt311 => "client_test.py",
+        }
+    }
+
+    /// How many tests it has; a run of fewer did not test everything.
+    fn tests(self) -> usize {
+        match self {
+            Suite::Mqtt5 => 27,
+            Suite::Mqtt311 => 10,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Suite::Mqtt5 => "5.0",
+            Suite::Mqtt311 => "3.1.1",
+        }
+    }
+
+    /// The command that runs `names` (as `Test.name`) against `localhost:port`, reporting
+    /// verbosely. The suites always connect to `localhost`: their host option does not
+    /// work, and the 3.1.1 one passes its options on to unittest, so it runs through
+    /// `tests/clients/paho_client_test311.py` (see `vendor/paho.mqtt.testing/BROKERLAB.md`).
+    fn command(self, port: &str, names: &[String]) -> Command {
+        let dir = workspace::root().join(SUITE);
+        let mut command = Command::new("python3");
+        // No bytecode next to the vendored files.
+        command.current_dir(&dir).arg("-B");
+        match self {
+            Suite::Mqtt5 => {
+                command.args([self.script(), "-p", port, "-v"]);
+            }
+            Suite::Mqtt311 => {
+                let wrapper = workspace::root().join("tests/clients/paho_client_test311.py");
+                command.arg(wrapper).arg(&dir).arg(port);
+            }
+        }
+        command.args(names.iter().map(|test| format!("Test.{test}")));
+        command
+    }
+}
 
 /// Four of the suite's tests wait without a limit for something a broker may never send
 /// (see `vendor/paho.mqtt.testing/BROKERLAB.md`). The suite prints a line as each test
@@ -32,6 +87,7 @@ const STALL: Duration = Duration::from_secs(120);
 /// the first to be acknowledged (a SUBSCRIBE, then a PUBLISH elsewhere): a broker that
 /// reads the two connections in the other order fails them through no fault of its own.
 /// When only these fail, each is run once more on its own.
+/// (`test_unsubscribe` is in both suites, with the same race.)
 const RACY: [&str; 3] = [
     "test_subscribe_options",
     "test_request_response",
@@ -58,16 +114,24 @@ const MOSQUITTO_SETTINGS: &str = "max_inflight_messages 2\n\
                                   max_packet_size 256\n\
                                   max_keepalive 60\n";
 
-/// The `cargo xtask test` step: the suite against a debug build of brokerlab.
+/// The `cargo xtask test` step: both suites against a debug build of brokerlab, each
+/// against a broker of its own (the suites share topic names and clear every retained
+/// message they see).
 pub fn against_brokerlab() -> Result<Outcome> {
     apt::ensure(&[("python3", "python3")])?;
     let binary = build_brokerlab()?;
-    let report = run_suite(&start_brokerlab(&binary)?, "brokerlab")?;
-    println!("{}", report.summary());
-    if report.failed.is_empty() && report.hung.is_empty() {
+    let mut failures = Vec::new();
+    for suite in Suite::ALL {
+        let report = run_suite(&start_brokerlab(&binary)?, "brokerlab", suite)?;
+        println!("{}", report.summary());
+        if !report.passed() {
+            failures.push(report.summary());
+        }
+    }
+    if failures.is_empty() {
         Ok(Outcome::Done)
     } else {
-        bail!("{}", report.summary())
+        bail!("{}", failures.join("\n"))
     }
 }
 
@@ -79,24 +143,28 @@ pub fn run(args: &[String]) -> Result<()> {
     if args.len() > 1 {
         bail!("`interop` takes one broker name, got `{}`", args.join(" "));
     }
-    let broker = match which {
-        "brokerlab" => start_brokerlab(&build_brokerlab()?)?,
+    let binary = match which {
+        "brokerlab" => Some(build_brokerlab()?),
         "mosquitto" => {
             crate::mosquitto::ensure_installed()?;
-            let dir = scratch()?;
-            Broker::mosquitto_with(&dir, None, MOSQUITTO_SETTINGS)?
+            None
         }
         other => bail!("unknown broker `{other}`: brokerlab or mosquitto"),
     };
-    let report = run_suite(&broker, which)?;
-    println!("{}", report.summary());
-    if report.failed.is_empty() {
+    let mut failed = 0;
+    for suite in Suite::ALL {
+        let broker = match &binary {
+            Some(binary) => start_brokerlab(binary)?,
+            None => Broker::mosquitto_with(&scratch()?, None, MOSQUITTO_SETTINGS)?,
+        };
+        let report = run_suite(&broker, which, suite)?;
+        println!("{}", report.summary());
+        failed += report.failed.len() + report.hung.len();
+    }
+    if failed == 0 {
         Ok(())
     } else {
-        bail!(
-            "{} of {TESTS} tests failed against {which}",
-            report.failed.len()
-        )
+        bail!("{failed} tests failed against {which}")
     }
 }
 
@@ -122,6 +190,7 @@ fn scratch() -> Result<PathBuf> {
 /// What a run of the suite came to.
 struct Report {
     broker: String,
+    suite: Suite,
     /// Tests that failed, after the racy ones were given their second run.
     failed: Vec<String>,
     /// Tests that never finished.
@@ -132,12 +201,18 @@ struct Report {
 }
 
 impl Report {
+    fn passed(&self) -> bool {
+        self.failed.is_empty() && self.hung.is_empty()
+    }
+
     fn summary(&self) -> String {
         let failed = self.failed.len() + self.hung.len();
         let mut text = format!(
-            "paho client_test5.py against {}: {} passed, {failed} failed",
+            "paho {} (MQTT {}) against {}: {} passed, {failed} failed",
+            self.suite.script(),
+            self.suite.label(),
             self.broker,
-            TESTS - failed
+            self.suite.tests() - failed
         );
         if !self.failed.is_empty() {
             text.push_str(&format!("; failed: {}", self.failed.join(", ")));
@@ -165,16 +240,17 @@ impl Report {
     }
 }
 
-/// Runs the 27 tests in the suite's order in one process (each test inherits the broker
-/// state the one before left, as the suite was written for), going on past a test that
-/// hangs; then gives each racy test that failed one more run on its own, if only racy
-/// tests failed.
-fn run_suite(broker: &Broker, name: &str) -> Result<Report> {
+/// Runs a suite's tests in its order in one process (each test inherits the broker state
+/// the one before left, as the suite was written for), going on past a test that hangs;
+/// then gives each racy test that failed one more run on its own, if only racy tests
+/// failed.
+fn run_suite(broker: &Broker, name: &str, suite: Suite) -> Result<Report> {
     let dir = scratch()?;
     let port = broker.mqtt.port().to_string();
-    let mut remaining = test_names()?;
+    let mut remaining = test_names(suite)?;
     let mut report = Report {
         broker: name.to_owned(),
+        suite,
         failed: Vec::new(),
         hung: Vec::new(),
         passed_alone: Vec::new(),
@@ -184,11 +260,8 @@ fn run_suite(broker: &Broker, name: &str) -> Result<Report> {
     let mut part = 0;
     while !remaining.is_empty() {
         part += 1;
-        let log = dir.join(format!("paho-{name}-{part}.log"));
-        let mut command = suite_command(&port);
-        command
-            .arg("-v")
-            .args(remaining.iter().map(|test| format!("Test.{test}")));
+        let log = dir.join(format!("paho-{}-{name}-{part}.log", suite.label()));
+        let mut command = suite.command(&port, &remaining);
         let status = process::run_logged_until_stalled(&mut command, &log, STALL)?;
         let text = std::fs::read_to_string(&log)?;
         let outcomes = outcomes(&text);
@@ -230,7 +303,7 @@ fn run_suite(broker: &Broker, name: &str) -> Result<Report> {
     let only_racy =
         report.hung.is_empty() && failed.iter().all(|test| RACY.contains(&test.as_str()));
     for test in failed {
-        if only_racy && run_alone(&port, &test, &dir)? {
+        if only_racy && run_alone(suite, &port, &test, &dir)? {
             report.passed_alone.push(test);
         } else {
             report.failed.push(test);
@@ -244,40 +317,33 @@ fn all_passed(outcomes: &[(String, Option<bool>)]) -> bool {
     outcomes.iter().all(|(_, passed)| *passed == Some(true))
 }
 
-fn run_alone(port: &str, test: &str, dir: &Path) -> Result<bool> {
-    let log = dir.join(format!("paho-{test}.log"));
-    let mut command = suite_command(port);
-    command.args(["-v", &format!("Test.{test}")]);
+fn run_alone(suite: Suite, port: &str, test: &str, dir: &Path) -> Result<bool> {
+    let log = dir.join(format!("paho-{}-{test}.log", suite.label()));
+    let mut command = suite.command(port, &[test.to_owned()]);
     let status = process::run_logged_until_stalled(&mut command, &log, STALL)?;
     Ok(status.is_some_and(|status| status.success()))
 }
 
-/// `python3 client_test5.py -p PORT`. The suite always connects to `localhost`: its host
-/// option does not work (see `vendor/paho.mqtt.testing/BROKERLAB.md`).
-fn suite_command(port: &str) -> Command {
-    let mut command = Command::new("python3");
-    command
-        .current_dir(workspace::root().join(SUITE))
-        // No bytecode next to the vendored files.
-        .arg("-B")
-        .args(["client_test5.py", "-p", port]);
-    command
-}
-
-/// The suite's tests in the order unittest runs them, alphabetical.
-fn test_names() -> Result<Vec<String>> {
-    let path = workspace::root().join(SUITE).join("client_test5.py");
+/// A suite's tests in the order unittest runs them: the methods named `test...`,
+/// alphabetical.
+fn test_names(suite: Suite) -> Result<Vec<String>> {
+    let path = workspace::root().join(SUITE).join(suite.script());
     let source = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let mut names: Vec<String> = source
         .lines()
-        .filter_map(|line| line.trim_start().strip_prefix("def test_"))
+        .filter_map(|line| line.trim_start().strip_prefix("def test"))
         .filter_map(|rest| rest.split('(').next())
-        .map(|name| format!("test_{name}"))
+        .map(|name| format!("test{name}"))
         .collect();
     names.sort();
-    if names.len() != TESTS {
-        bail!("{} has {} tests, not {TESTS}", path.display(), names.len());
+    if names.len() != suite.tests() {
+        bail!(
+            "{} has {} tests, not {}",
+            path.display(),
+            names.len(),
+            suite.tests()
+        );
     }
     Ok(names)
 }
@@ -292,13 +358,14 @@ fn tests_ran(log: &str) -> Result<usize> {
 }
 
 /// Each test unittest started, in order, with whether it passed (`None`: it never
-/// finished). Its verbose report starts a test with `test_x (__main__.Test.test_x)` and
+/// finished). Its verbose report starts a test with `test_x (__main__.Test.test_x)` (or
+/// `testBasic (...)`) and
 /// ends it with `ok`, `FAIL` or `ERROR` after ` ... `, on the same line or a later one
 /// (the suite's warnings may come between).
 fn outcomes(log: &str) -> Vec<(String, Option<bool>)> {
     let mut outcomes: Vec<(String, Option<bool>)> = Vec::new();
     for line in log.lines() {
-        if line.starts_with("test_") && line.contains(" (__main__.Test.test_") {
+        if line.starts_with("test") && line.contains(" (__main__.Test.test") {
             let name = line.split_whitespace().next().unwrap_or_default();
             outcomes.push((name.to_owned(), None));
         }
@@ -360,12 +427,15 @@ FAILED (failures=1, errors=1)
     }
 
     #[test]
-    fn the_vendored_suite_has_its_27_tests() {
-        let names = test_names().unwrap();
+    fn the_vendored_suites_have_their_tests() {
+        let names = test_names(Suite::Mqtt5).unwrap();
         assert_eq!(
             names.first().map(String::as_str),
             Some("test_assigned_clientid")
         );
         assert!(names.contains(&"test_flow_control2".to_owned()));
+        let names = test_names(Suite::Mqtt311).unwrap();
+        assert_eq!(names.first().map(String::as_str), Some("testBasic"));
+        assert!(!names.contains(&"will_message_test".to_owned()));
     }
 }

@@ -35,7 +35,7 @@ Commands:
   test              Run all of the project's tests: the format check (when rustfmt is
                     installed), Mosquitto's install check (apt-get when missing),
                     `cargo test --workspace`, `wasm-check`, Eclipse Paho's MQTT 5.0
-                    interoperability suite (python3), real clients from PyPI and npm
+                    and 3.1.1 interoperability suites (python3), real clients from PyPI and npm
                     (installed into target/tools when missing), then the simulator's
                     browser tests (installing Chromium and wasm-bindgen when missing).
   run [args...]     Build for release and run `brokerlab serve` (the aws-iot profile,
@@ -59,9 +59,10 @@ Commands:
                     prints its memory over time and fails on any lost message, any
                     QoS 2 duplicate, or memory that does not stay flat.
   interop [brokerlab|mosquitto]
-                    Eclipse Paho's MQTT 5.0 interoperability suite (vendored in
-                    vendor/paho.mqtt.testing, 27 tests) against a debug build of
-                    brokerlab (by default) or Mosquitto, with the settings it assumes.
+                    Eclipse Paho's interoperability suites (vendored in
+                    vendor/paho.mqtt.testing: MQTT 5.0, 27 tests; MQTT 3.1.1, 10)
+                    against a debug build of brokerlab (by default) or Mosquitto,
+                    with the settings they assume.
   cycles [DIR]      Import cycles between the top-level modules of a crate's source
                     folder (default server/src); fails if there is one.
   help              Show this text.

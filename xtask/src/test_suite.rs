@@ -24,7 +24,7 @@ pub fn run() -> Result<()> {
                 wasm_check::run().map(|()| Outcome::Done)
             }),
             Step::new(
-                "Eclipse Paho's MQTT 5.0 interoperability suite against brokerlab serve --profile mqtt-5",
+                "Eclipse Paho's interoperability suites (MQTT 5.0 and 3.1.1) against brokerlab serve --profile mqtt-5",
                 interop::against_brokerlab,
             ),
             Step::new(
