@@ -77,6 +77,10 @@ pub struct Inflight {
     pub(crate) message: Message,
     pub(crate) state: InflightState,
     pub(crate) sent_at: Instant,
+    /// Not re-sent yet after a reconnection: the client's Receive Maximum had no room
+    /// for it (MQTT-3.3.4-9). It goes, with its original packet id (MQTT-4.4.0-1), as
+    /// soon as an acknowledgement frees a place.
+    pub(crate) held: bool,
 }
 
 /// Who a session's client is, for policy decisions: the principal policies attach to
@@ -230,6 +234,7 @@ impl Session {
             message,
             state,
             sent_at: now,
+            held: false,
         });
         packet_id
     }
@@ -291,20 +296,57 @@ impl Session {
 
     /// What re-sends the in-flight messages, in the order first sent (MQTT-4.6.0-1):
     /// the PUBLISH again (with DUP=1, MQTT-3.3.1-1) where no PUBREC came yet, PUBREL where
-    /// it did. With `older_than`, only the messages sent at least that long ago.
-    pub(crate) fn resend(&mut self, now: Instant, older_than: Option<Duration>) -> Vec<Resend> {
+    /// it did. With `older_than`, only the messages sent at least that long ago (and not
+    /// held). On a reconnection (`older_than` absent) only the first `room` go; the rest
+    /// are held until acknowledgements make room (MQTT-3.3.4-9).
+    pub(crate) fn resend(
+        &mut self,
+        now: Instant,
+        older_than: Option<Duration>,
+        room: usize,
+    ) -> Vec<Resend> {
         let mut out = Vec::new();
         for m in self.inflight.iter_mut() {
-            if older_than.is_some_and(|interval| m.sent_at + interval > now) {
-                continue;
+            match older_than {
+                Some(interval) if m.held || m.sent_at + interval > now => continue,
+                Some(_) => {}
+                None if out.len() >= room => {
+                    m.held = true;
+                    continue;
+                }
+                None => m.held = false,
             }
             m.sent_at = now;
-            out.push(match m.state {
-                InflightState::AwaitingPubComp => Resend::PubRel(m.packet_id),
-                _ => Resend::Publish(m.packet_id),
-            });
+            out.push(m.resend());
         }
         out
+    }
+
+    /// Releases held in-flight messages while fewer than `window` are out unacknowledged;
+    /// returns what to send, oldest first.
+    pub(crate) fn release_held(&mut self, now: Instant, window: usize) -> Vec<Resend> {
+        let mut out_now = self.inflight.iter().filter(|m| !m.held).count();
+        let mut out = Vec::new();
+        for m in self.inflight.iter_mut().filter(|m| m.held) {
+            if out_now >= window {
+                break;
+            }
+            m.held = false;
+            m.sent_at = now;
+            out_now += 1;
+            out.push(m.resend());
+        }
+        out
+    }
+}
+
+impl Inflight {
+    /// What sends it again: the PUBLISH, or the PUBREL once PUBREC came.
+    fn resend(&self) -> Resend {
+        match self.state {
+            InflightState::AwaitingPubComp => Resend::PubRel(self.packet_id),
+            _ => Resend::Publish(self.packet_id),
+        }
     }
 }
 

@@ -460,3 +460,46 @@ fn messages_cross_between_the_versions() {
     let user = |p: &Publish| p.properties.as_ref().map(|p| p.user_properties().count());
     assert_eq!((user(&got_new[0]), user(&got_new[1])), (Some(1), Some(0)));
 }
+
+/// MQTT-3.3.4-9 with MQTT-4.4.0-1: a client that comes back with a smaller Receive Maximum
+/// than the messages it left unacknowledged gets only that many again at once, with their
+/// original packet ids, and each of the others as an acknowledgement makes room.
+#[test]
+fn mqtt_3_3_4_9_a_reconnection_resends_no_more_than_the_new_receive_maximum() {
+    let mut sim = Sim::standard();
+    let props = |max: u16| {
+        vec![
+            Property::SessionExpiryInterval(60),
+            Property::ReceiveMaximum(max),
+        ]
+    };
+    let (s, _) = sim.connect5("s", false, props(5));
+    sim.subscribe5(s, &[("t", opts(QoS::AtLeastOnce))], None);
+    let p = sim.connect("p", true);
+    for i in 1..=5 {
+        sim.publish(p, "t", &format!("m{i}"), QoS::AtLeastOnce, false, i);
+    }
+    let first: Vec<PacketId> = sim
+        .publishes(s)
+        .iter()
+        .filter_map(|m| m.packet_id)
+        .collect();
+    assert_eq!(first.len(), 5);
+    sim.drop_conn(s);
+    let (s, ack) = sim.connect5("s", false, props(2));
+    assert!(ack.session_present);
+    let again = sim.publishes(s);
+    let ids: Vec<PacketId> = again.iter().filter_map(|m| m.packet_id).collect();
+    assert_eq!(ids, first[..2], "only the new Receive Maximum at once");
+    assert!(again.iter().all(|m| m.dup));
+    let mut seen = ids;
+    while seen.len() < 5 {
+        let oldest = seen[seen.len() - 2];
+        sim.send(s, Packet::puback(oldest));
+        let next = sim.publishes(s);
+        assert_eq!(next.len(), 1, "one freed place, one message");
+        assert!(next[0].dup);
+        seen.push(next[0].packet_id.expect("id"));
+    }
+    assert_eq!(seen, first, "original ids, in order");
+}

@@ -233,6 +233,12 @@ impl Broker {
             return;
         }
         let window = self.window_of(conn);
+        // Messages held back at a reconnection go first, with their original ids.
+        let held = self
+            .session_mut(session)
+            .map(|s| s.release_held(now, window))
+            .unwrap_or_default();
+        self.send_resends(now, conn, session, held);
         let (mut ids, mut expired) = (Vec::new(), Vec::new());
         let mut sent_any = false;
         loop {
@@ -277,7 +283,11 @@ impl Broker {
         let Some(conn) = s.conn else {
             return;
         };
-        let resends = s.resend(now, cutoff);
+        let room = self.window_of(conn);
+        let Some(s) = self.session_mut(session) else {
+            return;
+        };
+        let resends = s.resend(now, cutoff, room);
         if !resends.is_empty() {
             let client_id = s.client_id.to_string();
             self.emit(Event::Resent {
@@ -285,16 +295,26 @@ impl Broker {
                 count: resends.len(),
                 on_reconnect,
             });
-            for r in resends {
-                match r {
-                    Resend::Publish(id) => {
-                        self.send_publish(now, conn, session, id, true);
-                    }
-                    Resend::PubRel(id) => self.send(now, conn, Packet::pubrel(id)),
-                }
-            }
+            self.send_resends(now, conn, session, resends);
         }
         self.arm_resend(conn, session);
+    }
+
+    fn send_resends(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        session: SessionId,
+        resends: Vec<Resend>,
+    ) {
+        for r in resends {
+            match r {
+                Resend::Publish(id) => {
+                    self.send_publish(now, conn, session, id, true);
+                }
+                Resend::PubRel(id) => self.send(now, conn, Packet::pubrel(id)),
+            }
+        }
     }
 
     /// Sends the in-flight message `id` of `session`; false if it was not sent. One larger
