@@ -68,6 +68,14 @@ impl Shadow {
     }
 }
 
+/// The topics of the messages `conn` received since last asked.
+fn received_topics(sim: &mut Sim, conn: ConnId) -> Vec<String> {
+    sim.publishes(conn)
+        .iter()
+        .map(|p| p.topic.as_str().to_owned())
+        .collect()
+}
+
 fn topics(replies: &[(String, Value)]) -> Vec<&str> {
     replies.iter().map(|(t, _)| t.as_str()).collect()
 }
@@ -355,12 +363,10 @@ fn the_standard_profile_does_not_answer() {
         false,
         0,
     );
-    let topics: Vec<String> = sim
-        .publishes(conn)
-        .iter()
-        .map(|p| p.topic.as_str().to_owned())
-        .collect();
-    assert_eq!(topics, ["$aws/things/lamp/shadow/get"]);
+    assert_eq!(
+        received_topics(&mut sim, conn),
+        ["$aws/things/lamp/shadow/get"]
+    );
 }
 
 /// A PUBLISH of raw bytes, for payloads that are not text.
@@ -471,12 +477,10 @@ fn policies_apply_to_shadow_topics() {
         false,
         1,
     );
-    let topics: Vec<String> = sim
-        .publishes(conn)
-        .iter()
-        .map(|p| p.topic.as_str().to_owned())
-        .collect();
-    assert_eq!(topics, ["$aws/things/lamp/shadow/update/accepted"]);
+    assert_eq!(
+        received_topics(&mut sim, conn),
+        ["$aws/things/lamp/shadow/update/accepted"]
+    );
     // A denied publish closes the connection under aws-iot, and the shadow is not made.
     sim.publish(
         conn,
@@ -499,10 +503,8 @@ fn policies_apply_to_shadow_topics() {
         false,
         0,
     );
-    let topics: Vec<String> = sim
-        .publishes(conn)
-        .iter()
-        .map(|p| p.topic.as_str().to_owned())
-        .collect();
-    assert_eq!(topics, ["$aws/things/safe/shadow/get/rejected"]);
+    assert_eq!(
+        received_topics(&mut sim, conn),
+        ["$aws/things/safe/shadow/get/rejected"]
+    );
 }
