@@ -369,3 +369,41 @@ fn mqtt_3_2_2_19_a_refusal_fits_the_clients_maximum_packet_size() {
         assert!(Packet::ConnAck(ack).encoded_len() as u64 <= u64::from(max));
     }
 }
+
+/// MQTT-3.14.0-1: a server that refuses a CONNECT answers with CONNACK and sends no
+/// DISCONNECT before it closes; MQTT-3.14.2-2: a DISCONNECT the server sends carries no
+/// Session Expiry Interval.
+#[test]
+fn mqtt_3_14_0_1_a_refused_connect_gets_no_disconnect_and_mqtt_3_14_2_2_none_has_session_expiry() {
+    let mut sim = standard5();
+    let mut refused = connect5(
+        "r",
+        true,
+        vec![Property::AuthenticationMethod("SCRAM".into())],
+    );
+    refused.keep_alive = 0;
+    let (conn, ack) = sim.connect_with(refused);
+    assert_eq!(
+        ack.expect("a CONNACK").code,
+        ReasonCode::BAD_AUTHENTICATION_METHOD
+    );
+    assert!(
+        !sim.recv_all(conn)
+            .iter()
+            .any(|p| matches!(p, Packet::Disconnect(_))),
+        "no DISCONNECT after a refused CONNECT"
+    );
+    // A session taken over: the older connection hears why, without a Session Expiry.
+    let (old, _) = sim.connect5("t", true, vec![Property::SessionExpiryInterval(60)]);
+    sim.connect5("t", false, vec![Property::SessionExpiryInterval(60)]);
+    let disconnect = sim
+        .recv_all(old)
+        .into_iter()
+        .find_map(|p| match p {
+            Packet::Disconnect(d) => Some(d),
+            _ => None,
+        })
+        .expect("a DISCONNECT 0x8E");
+    assert_eq!(disconnect.reason, ReasonCode::SESSION_TAKEN_OVER);
+    assert_eq!(disconnect.properties.session_expiry_interval(), None);
+}

@@ -503,3 +503,21 @@ fn mqtt_3_3_4_9_a_reconnection_resends_no_more_than_the_new_receive_maximum() {
     }
     assert_eq!(seen, first, "original ids, in order");
 }
+
+/// MQTT-3.7.2-1: a PUBREL for a packet id the server holds no QoS 2 state for is answered
+/// with PUBCOMP 0x92 (Packet Identifier not found) on an MQTT 5.0 connection.
+#[test]
+fn mqtt_3_7_2_1_pubrel_of_an_unknown_id_gets_pubcomp_0x92() {
+    let mut sim = Sim::standard();
+    let (conn, _) = sim.connect5("a", true, vec![]);
+    sim.send(conn, Packet::pubrel(pid(77)));
+    let acks: Vec<Packet> = sim.recv_all(conn);
+    let codes: Vec<ReasonCode> = acks
+        .iter()
+        .filter_map(|p| match p {
+            Packet::PubComp(a) if a.packet_id == pid(77) => Some(a.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, [ReasonCode::PACKET_IDENTIFIER_NOT_FOUND], "{acks:?}");
+}

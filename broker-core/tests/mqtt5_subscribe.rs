@@ -261,3 +261,25 @@ fn unsuback_has_one_reason_code_per_filter() {
         other => panic!("expected UNSUBACK, got {other:?}"),
     }
 }
+
+/// MQTT-3.8.3-5: the reserved bits 6 and 7 of a subscription's options byte must be 0,
+/// and Retain Handling 3 does not exist: either makes the SUBSCRIBE malformed, DISCONNECT
+/// 0x81 on an MQTT 5.0 connection.
+#[test]
+fn mqtt_3_8_3_5_reserved_option_bits_or_retain_handling_3_are_malformed() {
+    for options in [0xC1u8, 0x31] {
+        let mut sim = Sim::standard();
+        let (conn, _) = sim.connect5("a", true, vec![]);
+        // SUBSCRIBE id 1, no properties, filter "t", then the options byte.
+        sim.send_raw(
+            conn,
+            &[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b't', options],
+        );
+        assert_eq!(
+            sim.disconnect_reason(conn),
+            Some(ReasonCode::MALFORMED_PACKET),
+            "options {options:#04x}"
+        );
+        assert!(sim.closed(conn).is_some());
+    }
+}
