@@ -184,3 +184,32 @@ fn an_over_long_client_id_is_connack_0x85_over_mqtt5() {
     let (_, ack) = connect_aws5(&mut sim, &"x".repeat(129), vec![]);
     assert_eq!(ack.code, ReasonCode::CLIENT_IDENTIFIER_NOT_VALID);
 }
+
+/// MQTT-3.2.2-12 and 3.2.2-13 under aws-iot: AWS IoT has no QoS 2 (D2) and, in D5's
+/// default mode, no retained messages, so an MQTT 5.0 CONNECT whose Will asks for either
+/// is refused with CONNACK 0x9B or 0x9A, and the connection closed.
+#[test]
+fn a_will_of_qos_2_or_with_retain_is_refused_in_connack() {
+    for (qos, retain, code) in [
+        (QoS::ExactlyOnce, false, ReasonCode::QOS_NOT_SUPPORTED),
+        (QoS::AtLeastOnce, true, ReasonCode::RETAIN_NOT_SUPPORTED),
+    ] {
+        let mut sim = aws();
+        let mut c = connect5("w", true, vec![]);
+        c.keep_alive = 60;
+        c.will = Some(LastWill {
+            topic: TopicName::new("will/w").expect("topic"),
+            payload: "gone".into(),
+            qos,
+            retain,
+            properties: Properties::new(),
+        });
+        let (conn, ack) = sim.connect_with(c);
+        assert_eq!(
+            ack.expect("a CONNACK").code,
+            code,
+            "{qos:?} retain {retain}"
+        );
+        assert!(sim.closed(conn).is_some());
+    }
+}

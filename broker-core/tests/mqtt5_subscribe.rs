@@ -283,3 +283,27 @@ fn mqtt_3_8_3_5_reserved_option_bits_or_retain_handling_3_are_malformed() {
         assert!(sim.closed(conn).is_some());
     }
 }
+
+/// MQTT-3.3.4-5: a client with a shared and an ordinary subscription that both match gets
+/// a copy for each, each carrying its own Subscription Identifier.
+#[test]
+fn mqtt_3_3_4_5_a_shared_and_an_ordinary_subscription_each_get_a_copy() {
+    let mut sim = Sim::standard();
+    let (conn, _) = sim.connect5("a", true, vec![]);
+    sim.subscribe5(conn, &[("$share/g/t", opts(QoS::AtMostOnce))], Some(1));
+    sim.subscribe5(conn, &[("t", opts(QoS::AtMostOnce))], Some(2));
+    let p = sim.connect("p", true);
+    sim.publish(p, "t", "x", QoS::AtMostOnce, false, 0);
+    let mut ids: Vec<Vec<u32>> = sim
+        .publishes(conn)
+        .iter()
+        .map(|m| {
+            m.properties
+                .as_ref()
+                .map(|p| p.subscription_identifiers().collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, [vec![1], vec![2]]);
+}
