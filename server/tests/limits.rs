@@ -150,6 +150,11 @@ async fn refusals_over_max_connections_are_logged_once_a_second() -> Result<()> 
     let series =
         format!("brokerlab_connections_refused_total{{reason=\"max-connections\"}} {burst}\n");
     assert!(metrics.contains(&series), "{metrics}");
+    // The log is read from the server's standard error on a thread of its own: wait for
+    // the first refusal's line before counting, or a quick test counts none.
+    server
+        .wait_for_log(|line| line.contains("refusing connections: --max-connections reached"))
+        .await?;
     let lines = server
         .log()
         .into_iter()
