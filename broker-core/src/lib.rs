@@ -86,6 +86,7 @@ mod rule;
 mod session;
 pub mod shadow;
 mod stats;
+pub mod store;
 mod time;
 pub mod topic;
 mod types;

@@ -95,6 +95,15 @@ impl RetainedStore {
         removed
     }
 
+    /// The message retained on exactly `topic`, if any.
+    pub fn get(&self, topic: &TopicName) -> Option<&RetainedMessage> {
+        let mut node = &self.root;
+        for level in topic.levels() {
+            node = node.children.get(level)?;
+        }
+        node.message.as_ref()
+    }
+
     /// The retained messages matching `filter`, sorted by topic.
     pub fn matching(&self, filter: &TopicFilter) -> Vec<&RetainedMessage> {
         let mut out = Vec::new();

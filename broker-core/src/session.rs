@@ -141,6 +141,10 @@ pub(crate) struct Session {
     /// when the delay or the session ends, forgotten if the client comes back first.
     pub(crate) pending_will: Option<Box<LastWill>>,
     next_packet_id: PacketId,
+    /// Durability (`broker/durable.rs`): the store holds this session.
+    pub(crate) persisted: bool,
+    /// Durability: changed since the last store batch, and listed for the next one.
+    pub(crate) dirty: bool,
 }
 
 impl Session {
@@ -160,7 +164,24 @@ impl Session {
             pressure: None,
             pending_will: None,
             next_packet_id: PacketId::FIRST,
+            persisted: false,
+            dirty: false,
         }
+    }
+
+    /// Whether the session outlives its connection, and so belongs in the store.
+    pub(crate) fn is_persistent(&self) -> bool {
+        self.expiry != Some(0)
+    }
+
+    /// The packet id the session hands out next, for the store.
+    pub(crate) fn next_packet_id(&self) -> PacketId {
+        self.next_packet_id
+    }
+
+    /// Continues handing out packet ids from `id`, for a session read from the store.
+    pub(crate) fn set_next_packet_id(&mut self, id: PacketId) {
+        self.next_packet_id = id;
     }
 
     /// Picks the next packet id not used by an in-flight message (MQTT-2.3.1-2). The

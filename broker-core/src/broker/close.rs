@@ -228,6 +228,7 @@ impl Broker {
         }
         self.by_client.remove(&session.client_id);
         self.free_sessions.push(id.0);
+        self.session_discarded(&session);
         let client_id: Arc<str> = session.client_id.clone();
         self.emit(Event::Session {
             client_id: client_id.to_string(),

@@ -481,7 +481,15 @@ impl Broker {
     }
 
     fn create_session(&mut self, client_id: Arc<str>, clean: bool) -> SessionId {
-        let session = Session::new(client_id.clone(), clean);
+        let id = self.insert_session(Session::new(client_id, clean));
+        // Under durability a new persistent session is stored before its CONNACK goes.
+        self.session_mut(id);
+        id
+    }
+
+    /// Puts a session in the table, under its client id.
+    pub(super) fn insert_session(&mut self, session: Session) -> SessionId {
+        let client_id = session.client_id.clone();
         let id = match self.free_sessions.pop() {
             Some(slot) => {
                 self.sessions[slot as usize] = Some(Box::new(session));

@@ -36,9 +36,14 @@ impl Broker {
         if !enabled || client_id.contains(['#', '+']) {
             return None;
         }
-        let version = self.lifecycle_versions.entry(client_id.into()).or_insert(0);
+        let client_id: std::sync::Arc<str> = client_id.into();
+        let version = self
+            .lifecycle_versions
+            .entry(client_id.clone())
+            .or_insert(0);
         let this = *version;
         *version += 1;
+        self.lifecycle_changed(&client_id);
         let (hi, lo) = (self.rng.next_u64(), self.rng.next_u64());
         let session_identifier = format!(
             "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
@@ -55,7 +60,7 @@ impl Broker {
             .unwrap_or("")
             .to_owned();
         Some(Lifecycle {
-            client_id: client_id.to_owned(),
+            client_id: client_id.to_string(),
             session_identifier,
             principal,
             ip_address: peer

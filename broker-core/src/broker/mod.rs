@@ -9,6 +9,7 @@ mod backpressure;
 mod close;
 mod connect;
 mod deliver;
+mod durable;
 mod lifecycle;
 mod mqtt5;
 mod policy;
@@ -176,6 +177,8 @@ pub struct Broker {
     connects: Map<Arc<str>, (Instant, u32)>,
     connects_pruned_at: Instant,
     stats: Stats,
+    /// What is to be stored and what waits for it, once a shell turned durability on.
+    durable: Option<Box<durable::Durable>>,
 }
 
 impl Broker {
@@ -227,6 +230,7 @@ impl Broker {
             connects: hashing.map(),
             connects_pruned_at: Instant::ZERO,
             stats: Stats::default(),
+            durable: None,
             config,
         }
     }
@@ -299,6 +303,9 @@ impl Broker {
     /// The next thing the driver must do. Call it after every input until it returns
     /// `None`; outputs are in the order they happened.
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.durable.is_some() {
+            return self.poll_durable_output();
+        }
         self.out.pop_front()
     }
 
@@ -601,10 +608,14 @@ impl Broker {
         self.sessions.get(id.0 as usize).and_then(Option::as_deref)
     }
 
+    /// A session to change: under durability, it is stored again at the next batch.
     fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
-        self.sessions
+        let s = self
+            .sessions
             .get_mut(id.0 as usize)
-            .and_then(Option::as_deref_mut)
+            .and_then(Option::as_deref_mut)?;
+        Self::touch_session(self.durable.as_deref_mut(), id, s);
+        Some(s)
     }
 
     /// The connection a session is attached to, if its CONNECT has been accepted.

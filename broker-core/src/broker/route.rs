@@ -220,6 +220,7 @@ impl Broker {
     /// MQTT-3.3.1-10 and -11: a zero-byte one deletes it and is not stored itself; it is
     /// still delivered to current subscribers like any other message.
     fn update_retained(&mut self, now: Instant, m: &Routed<'_>) {
+        self.retained_changed(m.topic);
         if m.payload.is_empty() {
             if self.retained.remove(m.topic) {
                 self.emit(Event::RetainedDeleted {

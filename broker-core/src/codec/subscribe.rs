@@ -49,7 +49,7 @@ impl From<QoS> for SubscriptionOptions {
 }
 
 impl SubscriptionOptions {
-    fn byte(self) -> u8 {
+    pub(crate) fn byte(self) -> u8 {
         let handling = match self.retain_handling {
             RetainHandling::OnSubscribe => 0,
             RetainHandling::OnNewSubscription => 1,
@@ -61,7 +61,7 @@ impl SubscriptionOptions {
             | (handling << 4)
     }
 
-    fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let qos = QoS::from_bits(b & 0b11).ok_or(DecodeError::InvalidRequestedQoS(b))?;
         if version == ProtocolVersion::V311 {
             // The upper six bits are reserved (MQTT-3-8.3-4).

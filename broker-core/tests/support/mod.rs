@@ -34,16 +34,67 @@ pub struct Sim {
     pub clients: BTreeMap<ConnId, Client>,
     /// Every event, in order.
     pub events: Vec<Event>,
+    /// A store for a durable broker (`Sim::durable`): what its batches left.
+    pub store: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// Whether `drive` stores every batch at once, as a shell with an idle disk would.
+    /// Off, batches wait in `pending` until `store_pending`.
+    pub auto_store: bool,
+    pub pending: Vec<broker_core::store::StoreBatch>,
+    config: Config,
 }
 
 impl Sim {
     pub fn new(config: Config) -> Self {
         Sim {
-            broker: Broker::new(config),
+            broker: Broker::new(config.clone()),
             now: Instant::ZERO,
             clients: BTreeMap::new(),
             events: Vec::new(),
+            store: None,
+            auto_store: true,
+            pending: Vec::new(),
+            config,
         }
+    }
+
+    /// A broker with durability on and an empty store, which `drive` fills.
+    pub fn durable(config: Config) -> Self {
+        let mut sim = Sim::new(config);
+        let recovery = sim.broker.recover(sim.now, Vec::new());
+        assert_eq!(recovery, broker_core::store::Recovery::default());
+        sim.store = Some(BTreeMap::new());
+        sim
+    }
+
+    /// The server restarts at `now` (a crash: no connection is closed first): a new broker
+    /// recovers from what was stored. Returns what it made of it.
+    pub fn restart(&mut self) -> broker_core::store::Recovery {
+        self.broker = Broker::new(self.config.clone());
+        self.clients.clear();
+        self.pending.clear();
+        let entries = self.store.clone().expect("a durable sim").into_iter();
+        let recovery = self.broker.recover(self.now, entries);
+        self.drive();
+        recovery
+    }
+
+    /// Stores the batches that waited, and lets the broker send what waited for them.
+    pub fn store_pending(&mut self) {
+        let store = self.store.as_mut().expect("a durable sim");
+        let mut last = None;
+        for batch in self.pending.drain(..) {
+            for change in batch.changes {
+                match change.value {
+                    Some(value) => store.insert(change.key, value),
+                    None => store.remove(&change.key),
+                };
+            }
+            last = Some(batch.seq);
+        }
+        if let Some(seq) = last {
+            self.broker.handle_stored(seq);
+        }
+        self.drive();
     }
 
     /// A strict MQTT 3.1.1 broker with the default configuration.
@@ -99,8 +150,28 @@ impl Sim {
         self.drive();
     }
 
-    /// Moves every output of the broker to its client, until there are none.
+    /// Moves every output of the broker to its client, until there are none, storing
+    /// what a durable broker asks to store (unless `auto_store` is off).
     pub fn drive(&mut self) {
+        loop {
+            self.drain();
+            // Without a store, or while a write is in progress, nothing is asked for: a
+            // shell takes the next batch once its disk is free.
+            if self.store.is_none() || !self.pending.is_empty() {
+                return;
+            }
+            let Some(batch) = self.broker.poll_store() else {
+                return;
+            };
+            self.pending.push(batch);
+            if !self.auto_store {
+                return;
+            }
+            self.store_pending();
+        }
+    }
+
+    fn drain(&mut self) {
         while let Some(out) = self.broker.poll_output() {
             match out {
                 Output::Transmit { conn, bytes, .. } => {

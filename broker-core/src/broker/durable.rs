@@ -1,0 +1,319 @@
+//! Durability: what the broker asks its shell to store, and the outputs that wait for it
+//! (the contract is in `store/mod.rs`, the format in `store/record.rs`).
+//!
+//! Changes are tracked, not logged: a touched persistent session is listed once and
+//! encoded whole when the shell asks for the next batch, so a session touched by a
+//! thousand inputs between two writes costs one encoding. Every `Transmit` and `Close`
+//! produced while a change is unstored waits in `held`, in order, until the batch holding
+//! the change is reported stored: a PUBACK, PUBREC, SUBACK or CONNACK is never sent before
+//! what it acknowledges is durable, and packets never overtake each other.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::event::Output;
+use crate::session::{Session, SessionId};
+use crate::store::{
+    decode_key, decode_u64, encode_u64, session_key, Change, Key, Recovery, RetainedRecord,
+    SessionRecord, Skipped, StoreBatch,
+};
+use crate::time::Instant;
+use crate::topic::TopicName;
+
+use super::timers::Timer;
+use super::Broker;
+
+/// The broker's durability state, present once a shell turned durability on.
+#[derive(Debug, Default)]
+pub(super) struct Durable {
+    /// Sessions touched since the last batch, each listed once while `Session::dirty`.
+    sessions: Vec<SessionId>,
+    /// Whether `sessions` may list sessions with nothing to store (clean ones).
+    unfiltered: bool,
+    /// Stored sessions discarded since the last batch, to delete.
+    discarded: Vec<Arc<str>>,
+    /// Retained topics set or deleted since the last batch.
+    retained: Vec<TopicName>,
+    /// Client ids whose lifecycle version number moved since the last batch.
+    lifecycle: Vec<Arc<str>>,
+    /// Stored entries recovery could not read, to delete.
+    unreadable: Vec<Vec<u8>>,
+    /// The last batch handed out, and the last one reported stored.
+    issued: u64,
+    stored: u64,
+    /// Outputs waiting for a batch, with the batch they wait for, in output order.
+    held: VecDeque<(u64, Output)>,
+}
+
+impl Durable {
+    fn has_changes(&self) -> bool {
+        !(self.sessions.is_empty()
+            && self.discarded.is_empty()
+            && self.retained.is_empty()
+            && self.lifecycle.is_empty()
+            && self.unreadable.is_empty())
+    }
+}
+
+impl Broker {
+    // ----- the shell's side -------------------------------------------------------
+
+    /// Turns durability on and restores what a store held: every `(key, value)` a shell
+    /// kept from earlier [`StoreBatch`]es, in any order. Call it once, on a new broker,
+    /// before any connection. Sessions whose expiry passed while the server was down are
+    /// dropped (and deleted by the next batch); entries that cannot be read are skipped,
+    /// reported, and deleted by the next batch, so one bad entry costs only itself.
+    pub fn recover(
+        &mut self,
+        now: Instant,
+        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Recovery {
+        self.durable.get_or_insert_with(Box::default);
+        let mut report = Recovery::default();
+        for (key, value) in entries {
+            if let Err(why) = self.restore(now, &key, &value, &mut report) {
+                report.skipped.push(Skipped {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    why,
+                });
+                if let Some(d) = self.durable.as_deref_mut() {
+                    d.unreadable.push(key);
+                }
+            }
+        }
+        report
+    }
+
+    /// The changes the shell must store next, once it is ready to write; `None` when
+    /// nothing changed. Outputs produced since the change wait until `handle_stored`
+    /// names this batch's `seq` (or a later one).
+    pub fn poll_store(&mut self) -> Option<StoreBatch> {
+        self.filter_touched();
+        let d = self.durable.as_deref_mut()?;
+        if !d.has_changes() {
+            return None;
+        }
+        let mut changes = Vec::new();
+        let deleted = d.unreadable.drain(..).chain(
+            d.discarded
+                .drain(..)
+                .map(|client_id| session_key(&client_id)),
+        );
+        changes.extend(deleted.map(|key| Change { key, value: None }));
+        for id in std::mem::take(&mut d.sessions) {
+            let Some(s) = self
+                .sessions
+                .get_mut(id.0 as usize)
+                .and_then(Option::as_deref_mut)
+            else {
+                continue;
+            };
+            if !std::mem::replace(&mut s.dirty, false) {
+                continue; // Listed twice: its slot was reused since.
+            }
+            let value = s.is_persistent().then(|| SessionRecord::encode(s));
+            s.persisted = value.is_some();
+            changes.push(Change {
+                key: session_key(&s.client_id),
+                value,
+            });
+        }
+        let mut topics = std::mem::take(&mut d.retained);
+        topics.sort();
+        topics.dedup();
+        for topic in topics {
+            changes.push(Change {
+                key: Key::Retained(topic.as_str().to_owned()).encode(),
+                value: self.retained.get(&topic).map(RetainedRecord::encode),
+            });
+        }
+        let mut clients = std::mem::take(&mut d.lifecycle);
+        clients.sort();
+        clients.dedup();
+        for client_id in clients {
+            changes.push(Change {
+                key: Key::Lifecycle(client_id.to_string()).encode(),
+                value: self
+                    .lifecycle_versions
+                    .get(&client_id)
+                    .copied()
+                    .map(encode_u64),
+            });
+        }
+        d.issued += 1;
+        Some(StoreBatch {
+            seq: d.issued,
+            changes,
+        })
+    }
+
+    /// The shell stored every batch up to `seq`: the outputs that waited for them follow
+    /// from the next `poll_output`.
+    pub fn handle_stored(&mut self, seq: u64) {
+        if let Some(d) = self.durable.as_deref_mut() {
+            d.stored = d.stored.max(seq.min(d.issued));
+        }
+    }
+
+    /// Whether durability is on.
+    pub fn is_durable(&self) -> bool {
+        self.durable.is_some()
+    }
+
+    /// `poll_output` under durability: packets and closes produced while a change is
+    /// unstored wait for it, in order; events and reading pauses go at once.
+    pub(super) fn poll_durable_output(&mut self) -> Option<Output> {
+        self.filter_touched();
+        let d = self.durable.as_deref_mut()?;
+        loop {
+            if d.held.front().is_some_and(|(seq, _)| *seq <= d.stored) {
+                return d.held.pop_front().map(|(_, output)| output);
+            }
+            let output = self.out.pop_front()?;
+            if !matches!(output, Output::Transmit { .. } | Output::Close { .. }) {
+                return Some(output);
+            }
+            let waits_for = if d.has_changes() {
+                d.issued + 1
+            } else {
+                d.issued
+            };
+            if waits_for <= d.stored && d.held.is_empty() {
+                return Some(output);
+            }
+            d.held.push_back((waits_for, output));
+        }
+    }
+
+    // ----- what the rest of the broker tells it -------------------------------------
+
+    /// A session was made or changed.
+    pub(super) fn touch_session(durable: Option<&mut Durable>, id: SessionId, s: &mut Session) {
+        if let Some(d) = durable {
+            if !s.dirty {
+                s.dirty = true;
+                d.sessions.push(id);
+                d.unfiltered = true;
+            }
+        }
+    }
+
+    /// A session was discarded.
+    pub(super) fn session_discarded(&mut self, s: &Session) {
+        if let Some(d) = self.durable.as_deref_mut() {
+            if s.persisted {
+                d.discarded.push(s.client_id.clone());
+            }
+        }
+    }
+
+    /// The retained message of `topic` was set or deleted.
+    pub(super) fn retained_changed(&mut self, topic: &TopicName) {
+        if let Some(d) = self.durable.as_deref_mut() {
+            d.retained.push(topic.clone());
+        }
+    }
+
+    /// A lifecycle version number moved.
+    pub(super) fn lifecycle_changed(&mut self, client_id: &Arc<str>) {
+        if let Some(d) = self.durable.as_deref_mut() {
+            d.lifecycle.push(client_id.clone());
+        }
+    }
+
+    // ----- internals ----------------------------------------------------------------
+
+    /// Drops from the list the touched sessions that have nothing to store: clean ones
+    /// that were never stored. Without this, every packet to a clean session would wait
+    /// for a write of nothing.
+    fn filter_touched(&mut self) {
+        let Some(d) = self.durable.as_deref_mut() else {
+            return;
+        };
+        if !std::mem::replace(&mut d.unfiltered, false) {
+            return;
+        }
+        let sessions = &mut self.sessions;
+        d.sessions.retain(|id| {
+            let Some(s) = sessions
+                .get_mut(id.0 as usize)
+                .and_then(Option::as_deref_mut)
+            else {
+                return false;
+            };
+            if !s.dirty {
+                return false;
+            }
+            let store = s.is_persistent() || s.persisted;
+            s.dirty = store;
+            store
+        });
+    }
+
+    fn restore(
+        &mut self,
+        now: Instant,
+        key: &[u8],
+        value: &[u8],
+        report: &mut Recovery,
+    ) -> Result<(), String> {
+        match decode_key(key)? {
+            Key::Session(client_id) => {
+                let mut s = SessionRecord::decode(value, now)?;
+                if *s.client_id != *client_id {
+                    return Err(format!("holds the session of {:?}", s.client_id));
+                }
+                if self.by_client.contains_key(&*s.client_id) {
+                    return Err("a second session for the client id".to_owned());
+                }
+                let ends = match (s.expiry, s.disconnected_at) {
+                    (Some(secs), Some(at)) => {
+                        Some(at + core::time::Duration::from_secs(u64::from(secs)))
+                    }
+                    _ => None,
+                };
+                if ends.is_some_and(|at| at <= now) || !s.is_persistent() {
+                    report.expired += 1;
+                    if let Some(d) = self.durable.as_deref_mut() {
+                        d.discarded.push(s.client_id.clone());
+                    }
+                    return Ok(());
+                }
+                report.sessions += 1;
+                report.messages += s.inflight.len() + s.queue.len();
+                s.persisted = true;
+                let subscriptions: Vec<_> = s
+                    .subscriptions
+                    .iter()
+                    .map(|(f, sub)| (f.clone(), *sub))
+                    .collect();
+                let id = self.insert_session(s);
+                for (filter, subscription) in subscriptions {
+                    let (group, inner) = super::subscribe::split_shared(&filter);
+                    self.index
+                        .insert(group.as_deref(), &inner, id, subscription, now);
+                }
+                if let Some(at) = ends {
+                    self.timers.set(Timer::SessionExpiry(id), at);
+                }
+            }
+            Key::Retained(topic) => {
+                let m = RetainedRecord::decode(value)?;
+                if m.topic.as_str() != topic {
+                    return Err(format!(
+                        "holds the retained message of {:?}",
+                        m.topic.as_str()
+                    ));
+                }
+                self.retained.store(m);
+                report.retained += 1;
+            }
+            Key::Lifecycle(client_id) => {
+                let next = decode_u64(value)?;
+                self.lifecycle_versions.insert(client_id.into(), next);
+                report.other += 1;
+            }
+        }
+        Ok(())
+    }
+}
