@@ -38,6 +38,9 @@ pub struct Message {
     pub expires_at: Option<Instant>,
     /// The Subscription Identifiers of the subscriptions it matched (MQTT-3.3.4-3).
     pub subscription_ids: Vec<u32>,
+    /// Its number in the session, under durability: the store keeps each message under
+    /// it (`store/record.rs`). 0 until a durable session takes the message in.
+    pub(crate) seq: u64,
 }
 
 impl Message {
@@ -145,6 +148,20 @@ pub(crate) struct Session {
     pub(crate) persisted: bool,
     /// Durability: changed since the last store batch, and listed for the next one.
     pub(crate) dirty: bool,
+    /// Durability's account of the messages; absent while the broker is not durable.
+    pub(crate) store: Option<Box<MessageLog>>,
+}
+
+/// Which of a durable session's messages changed since the last store batch, so that a
+/// batch writes those and not the whole queue.
+#[derive(Debug, Default)]
+pub(crate) struct MessageLog {
+    /// The number the next message taken in gets.
+    pub(crate) next_seq: u64,
+    /// Messages taken in, moved to the window, acknowledged in part or removed.
+    pub(crate) changed: Vec<u64>,
+    /// A hash of the session's record as last stored, to skip writing it unchanged.
+    pub(crate) header_hash: u64,
 }
 
 impl Session {
@@ -166,22 +183,47 @@ impl Session {
             next_packet_id: PacketId::FIRST,
             persisted: false,
             dirty: false,
+            store: None,
         }
+    }
+
+    /// Notes that message `seq` changed, for the next store batch.
+    fn note(&mut self, seq: u64) {
+        let persistent = self.is_persistent();
+        if let Some(log) = self.store.as_deref_mut().filter(|_| persistent) {
+            log.changed.push(seq);
+        }
+    }
+
+    /// Numbers a message the session takes in, under durability.
+    fn admit(&mut self, mut message: Message) -> Message {
+        if let Some(log) = self.store.as_deref_mut() {
+            log.next_seq += 1;
+            message.seq = log.next_seq;
+            self.note(message.seq);
+        }
+        message
+    }
+
+    /// The queued message `seq`, if it is queued.
+    pub(crate) fn queued(&self, seq: u64) -> Option<&Message> {
+        let i = self.queue.binary_search_by_key(&seq, |m| m.seq).ok()?;
+        self.queue.get(i)
+    }
+
+    /// The in-flight message `seq`, if it is in flight. Both lists are in the order the
+    /// messages were taken in, so in `seq` order: the window takes from the queue's front.
+    pub(crate) fn inflight_by_seq(&self, seq: u64) -> Option<&Inflight> {
+        let i = self
+            .inflight
+            .binary_search_by_key(&seq, |m| m.message.seq)
+            .ok()?;
+        self.inflight.get(i)
     }
 
     /// Whether the session outlives its connection, and so belongs in the store.
     pub(crate) fn is_persistent(&self) -> bool {
         self.expiry != Some(0)
-    }
-
-    /// The packet id the session hands out next, for the store.
-    pub(crate) fn next_packet_id(&self) -> PacketId {
-        self.next_packet_id
-    }
-
-    /// Continues handing out packet ids from `id`, for a session read from the store.
-    pub(crate) fn set_next_packet_id(&mut self, id: PacketId) {
-        self.next_packet_id = id;
     }
 
     /// Picks the next packet id not used by an in-flight message (MQTT-2.3.1-2). The
@@ -230,6 +272,7 @@ impl Session {
 
     /// Queues a message behind those waiting for the window or a connection.
     pub(crate) fn enqueue(&mut self, message: Message) {
+        let message = self.admit(message);
         self.queue.push_back(message);
     }
 
@@ -245,6 +288,13 @@ impl Session {
 
     /// Gives `message` a packet id and tracks it until acknowledged; returns the id.
     pub(crate) fn start_inflight(&mut self, now: Instant, message: Message) -> PacketId {
+        let message = self.admit(message);
+        self.push_inflight(now, message)
+    }
+
+    /// Puts a message the session already holds in the window.
+    fn push_inflight(&mut self, now: Instant, message: Message) -> PacketId {
+        self.note(message.seq);
         let packet_id = self.allocate_packet_id();
         let state = match message.qos {
             QoS::ExactlyOnce => InflightState::AwaitingPubRec,
@@ -275,10 +325,11 @@ impl Session {
                 return;
             };
             if message.expired(now) {
+                self.note(message.seq);
                 expired.push(message);
                 continue;
             }
-            out.push(self.start_inflight(now, message));
+            out.push(self.push_inflight(now, message));
         }
     }
 
@@ -295,7 +346,9 @@ impl Session {
     pub(crate) fn complete(&mut self, id: PacketId, state: InflightState) -> bool {
         match self.inflight_position(id) {
             Some(pos) if self.inflight[pos].state == state => {
-                self.inflight.remove(pos);
+                if let Some(m) = self.inflight.remove(pos) {
+                    self.note(m.message.seq);
+                }
                 true
             }
             _ => false,
@@ -311,6 +364,8 @@ impl Session {
         if before != InflightState::AwaitingPubAck {
             m.state = InflightState::AwaitingPubComp;
             m.sent_at = now;
+            let seq = m.message.seq;
+            self.note(seq);
         }
         Some(before)
     }
@@ -442,6 +497,7 @@ mod tests {
             properties: None,
             expires_at: None,
             subscription_ids: Vec::new(),
+            seq: 0,
         }
     }
 

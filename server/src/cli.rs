@@ -114,6 +114,16 @@ pub struct ServeArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 
+    /// Keep persistent sessions (subscriptions, queued and in-flight QoS 1 and 2 messages,
+    /// QoS 2 state, expiry), retained messages and aws-iot lifecycle version numbers in
+    /// this folder (created if missing), so that they survive a restart or a crash. Every
+    /// PUBACK, PUBREC, SUBACK and CONNACK is then sent only once what it acknowledges is
+    /// written and synced to the disk; many messages share one sync. One server per folder:
+    /// a second is refused. Also `data_dir` in --config. Without it, everything is kept in
+    /// memory. See docs/durability.md.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
     /// The most MQTT connections (TCP, TLS and WebSocket together) and /events watchers
     /// open at once. Further connections are closed as soon as they are accepted.
     #[arg(long, value_name = "N", default_value_t = 10_000)]

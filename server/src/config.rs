@@ -29,7 +29,13 @@ use crate::users;
 pub struct Loaded {
     pub config: Config,
     pub seed_was_random: bool,
+    /// Where sessions and retained messages are kept across restarts (`--data-dir`, or
+    /// `data_dir` in the file); `None` keeps them in memory only.
+    pub data_dir: Option<PathBuf>,
 }
+
+/// The configuration file's key for the data dir.
+const DATA_DIR_KEY: &str = "data_dir";
 
 /// The profile a run uses when neither a flag nor the file chooses one: the product's
 /// reference behaviour.
@@ -53,6 +59,12 @@ pub fn load(args: &ServeArgs) -> Result<Loaded> {
         .remove(policies::SECTION)
         .map(Section::from_toml)
         .transpose()?;
+    let data_dir = match (&args.data_dir, user.remove(DATA_DIR_KEY)) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(Value::String(path))) => Some(PathBuf::from(path)),
+        (None, Some(other)) => bail!("`{DATA_DIR_KEY}` must be a folder name, got {other}"),
+        (None, None) => None,
+    };
     let users_file = match (&args.users, user.remove(users::KEY)) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(Value::String(path))) => Some(PathBuf::from(path)),
@@ -94,6 +106,7 @@ pub fn load(args: &ServeArgs) -> Result<Loaded> {
     Ok(Loaded {
         config,
         seed_was_random,
+        data_dir,
     })
 }
 
@@ -110,8 +123,10 @@ fn read_file(path: &Path) -> Result<Table> {
 /// applied later and stay relative to the working directory, as other command-line paths
 /// are. Values of the wrong type are left for deserializing to report.
 fn anchor_paths(table: &mut Table, dir: &Path) -> Result<()> {
-    if let Some(file) = table.get_mut(users::KEY) {
-        anchor(file, dir)?;
+    for key in [users::KEY, DATA_DIR_KEY] {
+        if let Some(file) = table.get_mut(key) {
+            anchor(file, dir)?;
+        }
     }
     let Some(Value::Table(section)) = table.get_mut(policies::SECTION) else {
         return Ok(());

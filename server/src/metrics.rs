@@ -143,6 +143,31 @@ impl EventCounters {
         );
     }
 
+    /// Counts one write of the data dir's journal: a batch of changes, written and synced.
+    pub fn stored(&mut self, changes: usize, took: std::time::Duration) {
+        self.add(
+            "brokerlab_store_writes_total",
+            "Writes to the data dir's journal, each one record and one fdatasync holding \
+             every change since the previous write (group commit).",
+            &[],
+            1,
+        );
+        self.add(
+            "brokerlab_store_changes_total",
+            "Keys set or deleted in the data dir (sessions, retained messages, lifecycle \
+             version numbers), over all writes.",
+            &[],
+            changes as u64,
+        );
+        self.add(
+            "brokerlab_store_write_microseconds_total",
+            "Time spent writing and syncing the journal; divided by \
+             brokerlab_store_writes_total, the mean time an acknowledgement waits for the disk.",
+            &[],
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        );
+    }
+
     /// Counts a time the server stopped reading a publisher (backpressure).
     pub fn reading_paused(&mut self) {
         self.add(

@@ -23,8 +23,10 @@ use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
+use crate::journal::Opened;
 use crate::metrics::{EventCounters, Snapshot};
 use crate::outbox::{Outbox, Overflow, Pushed};
+use crate::store_writer::StoreWriter;
 
 /// How many inputs may wait for the owner. When it falls behind, connection tasks wait
 /// to hand over what they read, which stops them reading: backpressure reaches the
@@ -181,12 +183,17 @@ impl OwnerHandle {
     }
 }
 
-/// Starts the owner loop for a broker made from `config`.
-pub fn spawn(config: Config) -> OwnerHandle {
+/// Starts the owner loop for a broker made from `config`, durable if a data dir was
+/// opened: the broker first recovers what it holds.
+pub fn spawn(config: Config, data: Option<Opened>) -> std::io::Result<OwnerHandle> {
     let (inputs, receiver) = mpsc::channel(INPUT_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
-    tokio::spawn(Owner::new(config, events.clone()).run(receiver));
-    OwnerHandle { inputs, events }
+    let mut owner = Owner::new(config, events.clone());
+    if let Some(data) = data {
+        owner.recover(data)?;
+    }
+    tokio::spawn(owner.run(receiver));
+    Ok(OwnerHandle { inputs, events })
 }
 
 /// The broker's time: epoch milliseconds, because the aws-iot profile's lifecycle events
@@ -248,6 +255,8 @@ struct Owner {
     /// The transport that just ended and why, until the broker's `Disconnected` for it
     /// is logged.
     closing: Option<(ConnId, Cause)>,
+    /// The data dir's writer, when the broker is durable.
+    store: Option<StoreWriter>,
 }
 
 impl Owner {
@@ -265,7 +274,47 @@ impl Owner {
             watching: false,
             stopping: false,
             closing: None,
+            store: None,
         }
+    }
+
+    /// Turns durability on: the broker recovers what the data dir holds, and from now on
+    /// each acknowledgement waits for what it acknowledges to be written.
+    fn recover(&mut self, data: Opened) -> std::io::Result<()> {
+        let Opened {
+            journal,
+            entries,
+            records,
+            torn,
+        } = data;
+        if let Some(torn) = &torn {
+            warn!(
+                offset = torn.offset,
+                bytes = torn.bytes,
+                records_kept = records,
+                "the journal ends with {} (a write cut short, as by a power loss): it was \
+                 skipped and cut off; every whole record before it is kept",
+                torn.why
+            );
+        }
+        let recovery = self.broker.recover(self.clock.now(), entries);
+        for skipped in &recovery.skipped {
+            warn!(
+                key = skipped.key,
+                why = skipped.why,
+                "a stored entry cannot be read: skipped, and deleted"
+            );
+        }
+        info!(
+            sessions = recovery.sessions,
+            messages = recovery.messages,
+            retained = recovery.retained,
+            expired_while_down = recovery.expired,
+            journal_bytes = journal.len(),
+            "recovered the data dir; acknowledgements now wait for the disk"
+        );
+        self.store = Some(StoreWriter::spawn(journal)?);
+        Ok(())
     }
 
     async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
@@ -275,6 +324,9 @@ impl Owner {
         tokio::pin!(timer);
         let mut armed = None;
         loop {
+            if !self.write_next() {
+                return;
+            }
             let next = self.broker.poll_timeout();
             if next != armed {
                 if let Some(at) = next {
@@ -284,9 +336,18 @@ impl Owner {
             }
             tokio::select! {
                 input = inputs.recv() => match input {
+                    Some(Input::Shutdown { done }) => {
+                        self.shutdown().await;
+                        let _ = done.send(());
+                    }
                     Some(input) => self.guarded(input.conn(), |owner| owner.handle(input)),
                     None => return,
                 },
+                written = written(&mut self.store) => {
+                    if !self.stored(written) {
+                        return;
+                    }
+                }
                 () = &mut timer, if armed.is_some() => {
                     armed = None;
                     self.guarded(None, |owner| owner.broker.handle_timeout(owner.clock.now()));
@@ -375,18 +436,83 @@ impl Owner {
                     event_watchers: self.events.receiver_count(),
                 });
             }
-            Input::Shutdown { done } => {
-                self.stopping = true;
-                let open: Vec<ConnId> = self.conns.keys().copied().collect();
-                for conn in open {
-                    self.broker.close_connection(now, conn);
-                }
-                self.drain();
-                // Whatever the broker did not close itself is closed here all the same.
-                for (_, connection) in self.conns.drain() {
-                    connection.outbox.close();
-                }
-                let _ = done.send(());
+            // Handled by `shutdown`, which waits for the store.
+            Input::Shutdown { .. } => {}
+        }
+    }
+
+    /// Closes every connection (the broker publishes their Wills), waits until what that
+    /// changed is stored, and closes whatever the broker did not close itself.
+    async fn shutdown(&mut self) {
+        self.guarded(None, |owner| {
+            owner.stopping = true;
+            let now = owner.clock.now();
+            let open: Vec<ConnId> = owner.conns.keys().copied().collect();
+            for conn in open {
+                owner.broker.close_connection(now, conn);
+            }
+        });
+        while self.store.is_some() {
+            if !self.write_next() {
+                break;
+            }
+            if !self.store.as_ref().is_some_and(StoreWriter::is_writing) {
+                break; // Nothing more to store.
+            }
+            let result = written(&mut self.store).await;
+            if !self.stored(result) {
+                break;
+            }
+        }
+        for (_, connection) in self.conns.drain() {
+            connection.outbox.close();
+        }
+    }
+
+    /// Hands the broker's next store batch to the writer if it is free. An empty batch
+    /// needs no disk, and is reported stored at once. False if the writer has failed.
+    fn write_next(&mut self) -> bool {
+        loop {
+            let Some(store) = self.store.as_mut() else {
+                return true;
+            };
+            if store.is_writing() {
+                return true;
+            }
+            let Some(batch) = self.broker.poll_store() else {
+                return true;
+            };
+            if batch.changes.is_empty() {
+                let seq = batch.seq;
+                self.guarded(None, |owner| owner.broker.handle_stored(seq));
+                continue;
+            }
+            if let Err(err) = store.write(batch) {
+                error!(
+                    err,
+                    "cannot store: stopping, since no acknowledgement can be kept"
+                );
+                return false;
+            }
+            return true;
+        }
+    }
+
+    /// The writer finished a batch: what waited for it goes out. False if the write failed,
+    /// which stops the server: it could no longer keep the promise of an acknowledgement.
+    fn stored(&mut self, written: Result<crate::store_writer::Written, String>) -> bool {
+        match written {
+            Ok(w) => {
+                self.counters.stored(w.changes, w.took);
+                self.guarded(None, |owner| owner.broker.handle_stored(w.seq));
+                true
+            }
+            Err(err) => {
+                error!(
+                    err,
+                    "cannot write to the data dir: stopping, since no acknowledgement can be kept"
+                );
+                false
             }
         }
     }
@@ -578,6 +704,14 @@ impl Owner {
             // An error only means the last watcher left since the check; nobody misses it.
             let _ = self.events.send(Arc::new(event));
         }
+    }
+}
+
+/// The store's next finished write; never ready without a store or a write in progress.
+async fn written(store: &mut Option<StoreWriter>) -> Result<crate::store_writer::Written, String> {
+    match store {
+        Some(store) => store.written().await,
+        None => std::future::pending().await,
     }
 }
 

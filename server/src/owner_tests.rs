@@ -94,7 +94,7 @@ impl Transport for PanickingTransport {
 
 #[tokio::test]
 async fn a_panic_in_a_connection_task_is_reported_to_the_owner_which_carries_on() {
-    let owner = spawn(Config::default());
+    let owner = spawn(Config::default(), None).expect("no store to start");
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let limits = Limits {
         max_connections: 10,

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use crate::cli::ServeArgs;
 use crate::config::{self, Loaded};
 use crate::context::{Context, Limits};
-use crate::{http, listeners, owner, tls};
+use crate::{http, journal, listeners, owner, tls};
 
 /// How long connections get to send what is queued for them when the server stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,6 +23,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let Loaded {
         config,
         seed_was_random,
+        data_dir,
     } = config::load(&args)?;
     let acceptor = match (&args.mqtts, &args.tls_cert, &args.tls_key) {
         (Some(_), Some(cert), Some(key)) => {
@@ -76,7 +77,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         max_outgoing_bytes: args.max_outgoing_bytes,
         max_packet_size: config.max_packet_size,
     };
-    let ctx = Arc::new(Context::new(owner::spawn(config.clone()), limits, stop));
+    let data = match &data_dir {
+        Some(dir) => Some(journal::open(dir)?),
+        None => None,
+    };
+    let owner = owner::spawn(config.clone(), data).context("cannot start the store's writer")?;
+    let ctx = Arc::new(Context::new(owner, limits, stop));
 
     // The line tests and scripts read to learn the ports (port 0 binds a free one).
     let mut line = format!("http={} mqtt={}", http.local_addr()?, mqtt.local_addr()?);

@@ -182,6 +182,13 @@ fn address(line: &str, key: &str) -> Result<SocketAddr> {
 }
 
 impl Server {
+    /// Kills the server with SIGKILL, as a crash or `kill -9` would: it gets no chance to
+    /// write or close anything. Returns once it has exited.
+    pub fn kill(mut self) -> Result<ExitStatus> {
+        self.child.kill().context("cannot kill the server")?;
+        Ok(self.child.wait()?)
+    }
+
     /// The server process's id, for reading its memory use from `/proc/<pid>/status`.
     pub fn pid(&self) -> u32 {
         self.child.id()

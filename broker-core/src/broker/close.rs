@@ -216,7 +216,7 @@ impl Broker {
 
     /// Forgets a session and all its state: subscriptions, queue, in-flight messages.
     pub(super) fn discard_session(&mut self, id: SessionId) {
-        let Some(session) = self.sessions.get_mut(id.0 as usize).and_then(Option::take) else {
+        let Some(mut session) = self.sessions.get_mut(id.0 as usize).and_then(Option::take) else {
             return;
         };
         self.timers.stop(Timer::SessionExpiry(id));
@@ -228,7 +228,7 @@ impl Broker {
         }
         self.by_client.remove(&session.client_id);
         self.free_sessions.push(id.0);
-        self.session_discarded(&session);
+        self.session_discarded(&mut session);
         let client_id: Arc<str> = session.client_id.clone();
         self.emit(Event::Session {
             client_id: client_id.to_string(),

@@ -488,7 +488,10 @@ impl Broker {
     }
 
     /// Puts a session in the table, under its client id.
-    pub(super) fn insert_session(&mut self, session: Session) -> SessionId {
+    pub(super) fn insert_session(&mut self, mut session: Session) -> SessionId {
+        if self.durable.is_some() && session.store.is_none() {
+            session.store = Some(Box::default());
+        }
         let client_id = session.client_id.clone();
         let id = match self.free_sessions.pop() {
             Some(slot) => {

@@ -55,6 +55,7 @@ impl Broker {
             properties: m.properties.clone(),
             expires_at: m.expires_at,
             subscription_ids: delivery.subscription_ids,
+            seq: 0,
         };
         match self.delivery_outcome(now, session, &message) {
             Outcome::SendQos0(conn) => {

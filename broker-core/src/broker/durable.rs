@@ -1,9 +1,11 @@
 //! Durability: what the broker asks its shell to store, and the outputs that wait for it
 //! (the contract is in `store/mod.rs`, the format in `store/record.rs`).
 //!
-//! Changes are tracked, not logged: a touched persistent session is listed once and
-//! encoded whole when the shell asks for the next batch, so a session touched by a
-//! thousand inputs between two writes costs one encoding. Every `Transmit` and `Close`
+//! Changes are tracked, not logged: a touched persistent session is listed once, and when
+//! the shell asks for the next batch its record is encoded if it changed, with the messages
+//! that changed (each its own entry, `session.rs`'s `MessageLog`). A session touched by a
+//! thousand inputs between two writes costs one encoding; a deep queue costs nothing
+//! until its messages move. Every `Transmit` and `Close`
 //! produced while a change is unstored waits in `held`, in order, until the batch holding
 //! the change is reported stored: a PUBACK, PUBREC, SUBACK or CONNACK is never sent before
 //! what it acknowledges is durable, and packets never overtake each other.
@@ -12,10 +14,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::event::Output;
-use crate::session::{Session, SessionId};
+use crate::session::{Inflight, Session, SessionId};
 use crate::store::{
-    decode_key, decode_u64, encode_u64, session_key, Change, Key, Recovery, RetainedRecord,
-    SessionRecord, Skipped, StoreBatch,
+    decode_key, decode_message, decode_u64, encode_message, encode_u64, message_key, session_key,
+    Change, Key, Recovery, RetainedRecord, SessionRecord, Skipped, StoreBatch, StoredMessage,
 };
 use crate::time::Instant;
 use crate::topic::TopicName;
@@ -30,8 +32,8 @@ pub(super) struct Durable {
     sessions: Vec<SessionId>,
     /// Whether `sessions` may list sessions with nothing to store (clean ones).
     unfiltered: bool,
-    /// Stored sessions discarded since the last batch, to delete.
-    discarded: Vec<Arc<str>>,
+    /// Keys to delete: the entries of stored sessions discarded since the last batch.
+    deleted: Vec<Vec<u8>>,
     /// Retained topics set or deleted since the last batch.
     retained: Vec<TopicName>,
     /// Client ids whose lifecycle version number moved since the last batch.
@@ -48,7 +50,7 @@ pub(super) struct Durable {
 impl Durable {
     fn has_changes(&self) -> bool {
         !(self.sessions.is_empty()
-            && self.discarded.is_empty()
+            && self.deleted.is_empty()
             && self.retained.is_empty()
             && self.lifecycle.is_empty()
             && self.unreadable.is_empty())
@@ -70,8 +72,9 @@ impl Broker {
     ) -> Recovery {
         self.durable.get_or_insert_with(Box::default);
         let mut report = Recovery::default();
+        let mut messages = Vec::new();
         for (key, value) in entries {
-            if let Err(why) = self.restore(now, &key, &value, &mut report) {
+            if let Err(why) = self.restore(now, &key, &value, &mut report, &mut messages) {
                 report.skipped.push(Skipped {
                     key: String::from_utf8_lossy(&key).into_owned(),
                     why,
@@ -81,6 +84,7 @@ impl Broker {
                 }
             }
         }
+        self.restore_messages(now, messages, &mut report);
         report
     }
 
@@ -90,15 +94,14 @@ impl Broker {
     pub fn poll_store(&mut self) -> Option<StoreBatch> {
         self.filter_touched();
         let d = self.durable.as_deref_mut()?;
-        if !d.has_changes() {
+        // Outputs may wait for the next batch although what they waited on turned out to
+        // need no storing: an empty batch releases them all the same.
+        let awaited = d.held.back().is_some_and(|(seq, _)| *seq > d.issued);
+        if !d.has_changes() && !awaited {
             return None;
         }
         let mut changes = Vec::new();
-        let deleted = d.unreadable.drain(..).chain(
-            d.discarded
-                .drain(..)
-                .map(|client_id| session_key(&client_id)),
-        );
+        let deleted = d.unreadable.drain(..).chain(d.deleted.drain(..));
         changes.extend(deleted.map(|key| Change { key, value: None }));
         for id in std::mem::take(&mut d.sessions) {
             let Some(s) = self
@@ -108,15 +111,9 @@ impl Broker {
             else {
                 continue;
             };
-            if !std::mem::replace(&mut s.dirty, false) {
-                continue; // Listed twice: its slot was reused since.
-            }
-            let value = s.is_persistent().then(|| SessionRecord::encode(s));
-            s.persisted = value.is_some();
-            changes.push(Change {
-                key: session_key(&s.client_id),
-                value,
-            });
+            if std::mem::replace(&mut s.dirty, false) {
+                session_changes(s, &mut changes);
+            } // Else listed twice: its slot was reused since.
         }
         let mut topics = std::mem::take(&mut d.retained);
         topics.sort();
@@ -163,9 +160,11 @@ impl Broker {
     /// `poll_output` under durability: packets and closes produced while a change is
     /// unstored wait for it, in order; events and reading pauses go at once.
     pub(super) fn poll_durable_output(&mut self) -> Option<Output> {
-        self.filter_touched();
-        let d = self.durable.as_deref_mut()?;
         loop {
+            // A shell may feed inputs while it drains (congestion, a failed write), so
+            // what is touched is looked at again before each output.
+            self.filter_touched();
+            let d = self.durable.as_deref_mut()?;
             if d.held.front().is_some_and(|(seq, _)| *seq <= d.stored) {
                 return d.held.pop_front().map(|(_, output)| output);
             }
@@ -198,11 +197,11 @@ impl Broker {
         }
     }
 
-    /// A session was discarded.
-    pub(super) fn session_discarded(&mut self, s: &Session) {
+    /// A session was discarded: its entries are deleted.
+    pub(super) fn session_discarded(&mut self, s: &mut Session) {
         if let Some(d) = self.durable.as_deref_mut() {
             if s.persisted {
-                d.discarded.push(s.client_id.clone());
+                d.deleted.extend(entries_of(s));
             }
         }
     }
@@ -256,15 +255,13 @@ impl Broker {
         key: &[u8],
         value: &[u8],
         report: &mut Recovery,
+        messages: &mut Vec<(String, u64, Vec<u8>)>,
     ) -> Result<(), String> {
         match decode_key(key)? {
             Key::Session(client_id) => {
                 let mut s = SessionRecord::decode(value, now)?;
                 if *s.client_id != *client_id {
                     return Err(format!("holds the session of {:?}", s.client_id));
-                }
-                if self.by_client.contains_key(&*s.client_id) {
-                    return Err("a second session for the client id".to_owned());
                 }
                 let ends = match (s.expiry, s.disconnected_at) {
                     (Some(secs), Some(at)) => {
@@ -273,14 +270,14 @@ impl Broker {
                     _ => None,
                 };
                 if ends.is_some_and(|at| at <= now) || !s.is_persistent() {
+                    // Its messages find no session, and are deleted with it.
                     report.expired += 1;
                     if let Some(d) = self.durable.as_deref_mut() {
-                        d.discarded.push(s.client_id.clone());
+                        d.deleted.push(key.to_vec());
                     }
                     return Ok(());
                 }
                 report.sessions += 1;
-                report.messages += s.inflight.len() + s.queue.len();
                 s.persisted = true;
                 let subscriptions: Vec<_> = s
                     .subscriptions
@@ -297,6 +294,7 @@ impl Broker {
                     self.timers.set(Timer::SessionExpiry(id), at);
                 }
             }
+            Key::Message(client_id, seq) => messages.push((client_id, seq, value.to_vec())),
             Key::Retained(topic) => {
                 let m = RetainedRecord::decode(value)?;
                 if m.topic.as_str() != topic {
@@ -316,4 +314,119 @@ impl Broker {
         }
         Ok(())
     }
+
+    /// Puts recovered messages back in their sessions, in the order they were taken in,
+    /// once every session is back. A message whose session is gone (it expired, or its
+    /// entry could not be read) is deleted.
+    fn restore_messages(
+        &mut self,
+        now: Instant,
+        mut messages: Vec<(String, u64, Vec<u8>)>,
+        report: &mut Recovery,
+    ) {
+        messages.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        for (client_id, seq, value) in messages {
+            let key = message_key(&client_id, seq);
+            let session = self.by_client.get(client_id.as_str()).copied();
+            let restored = match (session, decode_message(&value, seq)) {
+                (Some(id), Ok(stored)) => self.restore_message(now, id, stored),
+                (None, Ok(_)) => false,
+                (_, Err(why)) => {
+                    report.skipped.push(Skipped {
+                        key: String::from_utf8_lossy(&key).into_owned(),
+                        why,
+                    });
+                    false
+                }
+            };
+            if restored {
+                report.messages += 1;
+            } else if let Some(d) = self.durable.as_deref_mut() {
+                d.deleted.push(key);
+            }
+        }
+    }
+
+    fn restore_message(&mut self, now: Instant, id: SessionId, stored: StoredMessage) -> bool {
+        let Some(s) = self
+            .sessions
+            .get_mut(id.0 as usize)
+            .and_then(Option::as_deref_mut)
+        else {
+            return false;
+        };
+        if let Some(log) = s.store.as_deref_mut() {
+            log.next_seq = log.next_seq.max(stored.0.seq);
+        }
+        match stored {
+            (message, None) => s.queue.push_back(message),
+            (message, Some((packet_id, state))) => s.inflight.push_back(Inflight {
+                packet_id,
+                message,
+                state,
+                sent_at: now,
+                held: false,
+            }),
+        }
+        true
+    }
+}
+
+/// What a touched session asks to store: its record if it changed, and its messages that
+/// did; or, once it is no longer persistent, the deletion of all its entries.
+fn session_changes(s: &mut Session, changes: &mut Vec<Change>) {
+    if !s.is_persistent() {
+        if std::mem::replace(&mut s.persisted, false) {
+            changes.extend(entries_of(s).map(|key| Change { key, value: None }));
+        }
+        return;
+    }
+    let record = SessionRecord::encode(s);
+    let hash =
+        core::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::with_seed(0), &record);
+    let first = !std::mem::replace(&mut s.persisted, true);
+    let Some(log) = s.store.as_deref_mut() else {
+        return;
+    };
+    if first || log.header_hash != hash {
+        log.header_hash = hash;
+        changes.push(Change {
+            key: session_key(&s.client_id),
+            value: Some(record),
+        });
+    }
+    let mut changed = std::mem::take(&mut log.changed);
+    if first {
+        // Everything it holds, once.
+        changed = s.inflight.iter().map(|m| m.message.seq).collect();
+        changed.extend(s.queue.iter().map(|m| m.seq));
+    }
+    changed.sort_unstable();
+    changed.dedup();
+    for seq in changed {
+        let value = match s.inflight_by_seq(seq) {
+            Some(m) => Some(encode_message(&m.message, Some((m.packet_id, m.state)))),
+            None => s.queued(seq).map(|m| encode_message(m, None)),
+        };
+        changes.push(Change {
+            key: message_key(&s.client_id, seq),
+            value,
+        });
+    }
+}
+
+/// The keys of every entry a stored session may have.
+fn entries_of(s: &mut Session) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let mut seqs: Vec<u64> = s.inflight.iter().map(|m| m.message.seq).collect();
+    seqs.extend(s.queue.iter().map(|m| m.seq));
+    if let Some(log) = s.store.as_deref_mut() {
+        seqs.append(&mut log.changed);
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    let client_id = s.client_id.clone();
+    std::iter::once(session_key(&client_id)).chain(
+        seqs.into_iter()
+            .map(move |seq| message_key(&client_id, seq)),
+    )
 }

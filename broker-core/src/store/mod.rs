@@ -15,7 +15,8 @@
 
 mod record;
 
-pub(crate) use record::{decode_key, session_key, Key};
+pub(crate) use record::{decode_key, message_key, session_key, Key};
+pub(crate) use record::{decode_message, encode_message, StoredMessage};
 pub(crate) use record::{decode_u64, encode_u64, RetainedRecord, SessionRecord};
 
 /// The version of the keys' and values' layout. A shell writes it beside the data and

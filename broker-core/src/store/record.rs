@@ -1,12 +1,15 @@
 //! The layout of what the broker stores (format 1 of docs/durability.md).
 //!
-//! A key is one kind byte followed by UTF-8: `s` and a client id (a persistent session),
-//! `r` and a topic (a retained message), `l` and a client id (an aws-iot lifecycle
-//! `versionNumber`). A value is the postcard encoding (postcard 1.x, a stable, documented
-//! wire format) of the matching record below. Messages are kept as MQTT 5.0 PUBLISH
-//! packets in the broker's own codec, so that every property survives unchanged.
+//! A key is one kind byte followed by UTF-8: `s` and a client id (a persistent session's
+//! subscriptions and settings), `m`, a client id, NUL and 16 hex digits (one message of
+//! that session, queued or in flight, by its number in the session), `r` and a topic (a
+//! retained message), `l` and a client id (an aws-iot lifecycle `versionNumber`). A value
+//! is the postcard encoding (postcard 1.x, a stable, documented wire format) of the
+//! matching record below. Messages are kept as MQTT 5.0 PUBLISH packets in the broker's
+//! own codec, so that every property survives unchanged. A session's messages are entries
+//! of their own so that a write costs what changed, not the whole queue.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Packet, Properties, Publish, SubscriptionOptions};
 use crate::retained::RetainedMessage;
-use crate::session::{Inflight, InflightState, Message, Session, Subscription};
+use crate::session::{InflightState, Message, Session, Subscription};
 use crate::time::Instant;
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, ProtocolVersion, QoS};
@@ -23,6 +26,7 @@ use crate::types::{PacketId, ProtocolVersion, QoS};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Key {
     Session(String),
+    Message(String, u64),
     Retained(String),
     Lifecycle(String),
 }
@@ -31,6 +35,7 @@ impl Key {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let (kind, text) = match self {
             Key::Session(s) => (b's', s),
+            Key::Message(client_id, seq) => return message_key(client_id, *seq),
             Key::Retained(s) => (b'r', s),
             Key::Lifecycle(s) => (b'l', s),
         };
@@ -39,6 +44,12 @@ impl Key {
         key.extend_from_slice(text.as_bytes());
         key
     }
+}
+
+/// The key of message `seq` of `client_id`'s session. A client id holds no NUL
+/// (MQTT-1.5.4-2), so NUL ends it.
+pub(crate) fn message_key(client_id: &str, seq: u64) -> Vec<u8> {
+    format!("m{client_id}\0{seq:016x}").into_bytes()
 }
 
 pub(crate) fn session_key(client_id: &str) -> Vec<u8> {
@@ -53,6 +64,11 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, String> {
         .to_owned();
     match kind {
         b's' => Ok(Key::Session(text)),
+        b'm' => {
+            let (client_id, seq) = text.rsplit_once('\0').ok_or("a message key without NUL")?;
+            let seq = u64::from_str_radix(seq, 16).map_err(|_| "a message key's number")?;
+            Ok(Key::Message(client_id.to_owned(), seq))
+        }
         b'r' => Ok(Key::Retained(text)),
         b'l' => Ok(Key::Lifecycle(text)),
         other => Err(format!("an unknown key kind {other:#04x}")),
@@ -115,6 +131,7 @@ impl MessageRecord {
             properties: p.properties.filter(|p| !p.is_empty()).map(Arc::new),
             expires_at: self.expires_at.map(Instant::from_millis),
             subscription_ids: self.subscription_ids,
+            seq: 0,
         })
     }
 }
@@ -127,12 +144,49 @@ struct SubscriptionRecord {
     id: Option<u32>,
 }
 
+/// One message of a persistent session.
 #[derive(Serialize, Deserialize)]
-struct InflightRecord {
-    packet_id: u16,
-    /// 0 awaiting PUBACK, 1 awaiting PUBREC, 2 awaiting PUBCOMP.
-    state: u8,
+struct SessionMessageRecord {
     message: MessageRecord,
+    /// 0 queued; in flight: 1 awaiting PUBACK, 2 awaiting PUBREC, 3 awaiting PUBCOMP.
+    place: u8,
+    /// The packet id it was sent with, when in flight.
+    packet_id: u16,
+}
+
+/// A session's message as stored: the message, and its packet id and handshake state if
+/// it is in flight.
+pub(crate) type StoredMessage = (Message, Option<(PacketId, InflightState)>);
+
+pub(crate) fn encode_message(m: &Message, inflight: Option<(PacketId, InflightState)>) -> Vec<u8> {
+    let (place, packet_id) = match inflight {
+        None => (0, 0),
+        Some((id, InflightState::AwaitingPubAck)) => (1, id.get()),
+        Some((id, InflightState::AwaitingPubRec)) => (2, id.get()),
+        Some((id, InflightState::AwaitingPubComp)) => (3, id.get()),
+    };
+    let record = SessionMessageRecord {
+        message: MessageRecord::from_message(m),
+        place,
+        packet_id,
+    };
+    postcard::to_allocvec(&record).unwrap_or_default()
+}
+
+pub(crate) fn decode_message(bytes: &[u8], seq: u64) -> Result<StoredMessage, String> {
+    let r: SessionMessageRecord =
+        postcard::from_bytes(bytes).map_err(|e| format!("an unreadable message: {e}"))?;
+    let mut message = r.message.into_message()?;
+    message.seq = seq;
+    let state = match r.place {
+        0 => return Ok((message, None)),
+        1 => InflightState::AwaitingPubAck,
+        2 => InflightState::AwaitingPubRec,
+        3 => InflightState::AwaitingPubComp,
+        other => return Err(format!("a message in place {other}")),
+    };
+    let id = PacketId::new(r.packet_id).ok_or("an in-flight packet id 0")?;
+    Ok((message, Some((id, state))))
 }
 
 /// A persistent session.
@@ -146,10 +200,7 @@ pub(crate) struct SessionRecord {
     /// When the last connection ended; `None` while one was attached.
     disconnected_at: Option<u64>,
     subscriptions: Vec<SubscriptionRecord>,
-    inflight: Vec<InflightRecord>,
-    queue: Vec<MessageRecord>,
     qos2_received: Vec<u16>,
-    next_packet_id: u16,
     principal: Option<String>,
     common_name: Option<String>,
 }
@@ -175,30 +226,15 @@ impl SessionRecord {
                     id: sub.id,
                 })
                 .collect(),
-            inflight: s
-                .inflight
-                .iter()
-                .map(|m| InflightRecord {
-                    packet_id: m.packet_id.get(),
-                    state: match m.state {
-                        InflightState::AwaitingPubAck => 0,
-                        InflightState::AwaitingPubRec => 1,
-                        InflightState::AwaitingPubComp => 2,
-                    },
-                    message: MessageRecord::from_message(&m.message),
-                })
-                .collect(),
-            queue: s.queue.iter().map(MessageRecord::from_message).collect(),
             qos2_received: s.qos2_received.iter().map(|id| id.get()).collect(),
-            next_packet_id: s.next_packet_id().get(),
             principal: auth.principal,
             common_name: auth.common_name,
         };
         postcard::to_allocvec(&record).unwrap_or_default()
     }
 
-    /// The session `bytes` hold, disconnected, its in-flight messages as sent at `now`;
-    /// or why it cannot be read.
+    /// The session `bytes` hold, disconnected and without its messages (which are entries
+    /// of their own); or why it cannot be read.
     pub(crate) fn decode(bytes: &[u8], now: Instant) -> Result<Session, String> {
         let r: SessionRecord =
             postcard::from_bytes(bytes).map_err(|e| format!("an unreadable session: {e}"))?;
@@ -221,28 +257,6 @@ impl SessionRecord {
                 },
             );
         }
-        let mut inflight = VecDeque::with_capacity(r.inflight.len());
-        for m in r.inflight {
-            let packet_id = PacketId::new(m.packet_id).ok_or("an in-flight packet id 0")?;
-            let state = match m.state {
-                0 => InflightState::AwaitingPubAck,
-                1 => InflightState::AwaitingPubRec,
-                2 => InflightState::AwaitingPubComp,
-                other => return Err(format!("an in-flight state {other}")),
-            };
-            inflight.push_back(Inflight {
-                packet_id,
-                message: m.message.into_message()?,
-                state,
-                sent_at: now,
-                held: false,
-            });
-        }
-        let queue = r
-            .queue
-            .into_iter()
-            .map(MessageRecord::into_message)
-            .collect::<Result<VecDeque<_>, _>>()?;
         let qos2_received: BTreeSet<PacketId> = r
             .qos2_received
             .into_iter()
@@ -255,14 +269,13 @@ impl SessionRecord {
         // closest instant the broker knows of is now.
         s.disconnected_at = Some(r.disconnected_at.map_or(now, Instant::from_millis));
         s.subscriptions = subscriptions;
-        s.inflight = inflight;
-        s.queue = queue;
         s.qos2_received = qos2_received;
-        s.set_next_packet_id(PacketId::new(r.next_packet_id).unwrap_or(PacketId::FIRST));
         s.set_auth(crate::session::AuthContext {
             principal: r.principal,
             common_name: r.common_name,
         });
+        // Its messages, restored next, continue the numbering past the highest of them.
+        s.store = Some(Box::default());
         Ok(s)
     }
 }

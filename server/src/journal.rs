@@ -1,0 +1,344 @@
+//! The data dir's journal: an append-only file of checksummed records, one per batch the
+//! broker asks to store (docs/durability.md has the format and why it is not a database).
+//!
+//! The broker keeps its whole state in memory and reads the store only when it starts, so
+//! what it needs from a disk is an ordered, atomic, checksummed log that it can replay: each
+//! write is one `write` and one `fdatasync` for a whole group of changes. A record that did
+//! not reach the disk whole (power lost mid-write) fails its length or checksum; it and
+//! anything after it are skipped, reported, and cut off, and every record before it is kept.
+//! When the file has grown to several times what it holds, it is rewritten as one record of
+//! the live entries, in a new file renamed over the old, so it never grows without bound.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use broker_core::store::{Change, FORMAT_VERSION};
+
+/// The first bytes of every journal.
+const MAGIC: &[u8; 8] = b"BLJOURNL";
+/// The layout of the journal's framing (header and records). The layout of keys and
+/// values inside records is the core's `FORMAT_VERSION`, also in the header.
+const JOURNAL_VERSION: u32 = 1;
+const HEADER_LEN: usize = 16;
+/// A record's frame: its body's length and CRC-32, little-endian.
+const FRAME_LEN: usize = 8;
+/// Compaction waits until the file is at least this large, and this many times what it
+/// holds.
+const COMPACT_MIN_BYTES: u64 = 8 * 1024 * 1024;
+const COMPACT_FACTOR: u64 = 4;
+
+const JOURNAL_FILE: &str = "journal";
+const LOCK_FILE: &str = "lock";
+
+/// What opening a data dir found.
+#[derive(Debug)]
+pub struct Opened {
+    pub journal: Journal,
+    /// Every live entry, for the broker to recover.
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Whole records read.
+    pub records: u64,
+    /// A damaged tail that was cut off: its offset and length in bytes, and why.
+    pub torn: Option<Torn>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Torn {
+    pub offset: u64,
+    pub bytes: u64,
+    pub why: &'static str,
+}
+
+/// An open journal, and the lock that keeps other servers out of its data dir.
+#[derive(Debug)]
+pub struct Journal {
+    dir: PathBuf,
+    file: File,
+    len: u64,
+    /// The live entries, to compact from.
+    live: HashMap<Vec<u8>, Vec<u8>>,
+    live_bytes: u64,
+    _lock: File,
+}
+
+/// Opens (or creates) the data dir `dir`: takes its lock, reads the journal, cuts off a
+/// damaged tail.
+pub fn open(dir: &Path) -> Result<Opened> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data dir {}", dir.display()))?;
+    let lock = lock(dir)?;
+    let path = dir.join(JOURNAL_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.is_empty() {
+        file.write_all(&header())
+            .and_then(|()| file.sync_all())
+            .and_then(|()| sync_dir(dir))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        bytes = header().to_vec();
+    }
+    check_header(&bytes, &path)?;
+    let mut live = HashMap::new();
+    let (end, records, torn) = replay(&bytes, &mut live);
+    if torn.is_some() {
+        file.set_len(end)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("cannot cut the damaged end off {}", path.display()))?;
+    }
+    let live_bytes = live.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+    let entries = live.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    Ok(Opened {
+        journal: Journal {
+            dir: dir.to_owned(),
+            file,
+            len: end,
+            live,
+            live_bytes,
+            _lock: lock,
+        },
+        entries,
+        records,
+        torn,
+    })
+}
+
+impl Journal {
+    /// Appends one record of `changes` and waits until it is on the disk.
+    pub fn append(&mut self, changes: &[Change]) -> io::Result<()> {
+        let record = frame(&body(changes.iter().map(|c| (&c.key, c.value.as_ref()))));
+        self.file.write_all(&record)?;
+        self.file.sync_data()?;
+        self.len += record.len() as u64;
+        for change in changes {
+            apply(
+                &mut self.live,
+                &mut self.live_bytes,
+                change.key.clone(),
+                change.value.clone(),
+            );
+        }
+        if self.len >= COMPACT_MIN_BYTES && self.len > COMPACT_FACTOR * self.live_bytes {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// The journal's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Rewrites the journal as one record of the live entries: written to a new file,
+    /// synced, then renamed over the old one, so that a crash at any point leaves one whole
+    /// journal.
+    fn compact(&mut self) -> io::Result<()> {
+        let path = self.dir.join(JOURNAL_FILE);
+        let fresh = self.dir.join(format!("{JOURNAL_FILE}.compacting"));
+        let mut bytes = header().to_vec();
+        bytes.extend(frame(&body(self.live.iter().map(|(k, v)| (k, Some(v))))));
+        let mut file = File::create(&fresh)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        fs::rename(&fresh, &path)?;
+        sync_dir(&self.dir)?;
+        self.file = OpenOptions::new().read(true).append(true).open(&path)?;
+        self.len = bytes.len() as u64;
+        tracing::debug!(
+            bytes = self.len,
+            entries = self.live.len(),
+            "journal compacted"
+        );
+        Ok(())
+    }
+}
+
+/// Takes the data dir's lock, or says which server holds it.
+fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if file.try_lock().is_err() {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        bail!(
+            "the data dir {} is in use by another brokerlab (process {}): one server per data dir",
+            dir.display(),
+            holder.trim()
+        );
+    }
+    file.set_len(0)?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
+fn header() -> [u8; HEADER_LEN] {
+    let mut h = [0; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&JOURNAL_VERSION.to_le_bytes());
+    h[12..].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h
+}
+
+fn check_header(bytes: &[u8], path: &Path) -> Result<()> {
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        bail!(
+            "{} is not a brokerlab journal: move it away or pick another --data-dir",
+            path.display()
+        );
+    }
+    let journal = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let format = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    if journal > JOURNAL_VERSION || format > FORMAT_VERSION {
+        bail!(
+            "{} was written by a newer brokerlab (journal {journal}, format {format}; this one \
+             reads up to journal {JOURNAL_VERSION}, format {FORMAT_VERSION}): upgrade brokerlab",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Replays every whole record after the header into `live`. Returns where the whole
+/// records end, how many there were, and what was wrong with the rest, if anything.
+fn replay(bytes: &[u8], live: &mut HashMap<Vec<u8>, Vec<u8>>) -> (u64, u64, Option<Torn>) {
+    let mut at = HEADER_LEN;
+    let mut records = 0;
+    let mut live_bytes = 0;
+    let why = loop {
+        let rest = &bytes[at..];
+        if rest.is_empty() {
+            break None;
+        }
+        if rest.len() < FRAME_LEN {
+            break Some("a record frame cut short");
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        let Some(body) = rest.get(FRAME_LEN..FRAME_LEN + len) else {
+            break Some("a record cut short");
+        };
+        if crc32(body) != crc {
+            break Some("a record whose checksum does not match");
+        }
+        let Some(changes) = parse_body(body) else {
+            break Some("a record whose contents do not parse");
+        };
+        for (key, value) in changes {
+            apply(live, &mut live_bytes, key, value);
+        }
+        records += 1;
+        at += FRAME_LEN + len;
+    };
+    let torn = why.map(|why| Torn {
+        offset: at as u64,
+        bytes: (bytes.len() - at) as u64,
+        why,
+    });
+    (at as u64, records, torn)
+}
+
+fn apply(
+    live: &mut HashMap<Vec<u8>, Vec<u8>>,
+    bytes: &mut u64,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+) {
+    let added = value.as_ref().map_or(0, |v| (key.len() + v.len()) as u64);
+    let old = match value {
+        Some(value) => live.insert(key.clone(), value),
+        None => live.remove(&key),
+    };
+    let removed = old.map_or(0, |v| (key.len() + v.len()) as u64);
+    *bytes = (*bytes + added).saturating_sub(removed);
+}
+
+/// A record's body: a count, then each change as a tag (1 set, 0 delete), the key and,
+/// for a set, the value; lengths are u32 little-endian.
+fn body<'a>(changes: impl Iterator<Item = (&'a Vec<u8>, Option<&'a Vec<u8>>)>) -> Vec<u8> {
+    let mut out = vec![0; 4];
+    let mut count: u32 = 0;
+    for (key, value) in changes {
+        count += 1;
+        out.push(u8::from(value.is_some()));
+        put(&mut out, key);
+        if let Some(value) = value {
+            put(&mut out, value);
+        }
+    }
+    out[..4].copy_from_slice(&count.to_le_bytes());
+    out
+}
+
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+fn parse_body(body: &[u8]) -> Option<Changes> {
+    let mut r = body;
+    let count = take_u32(&mut r)?;
+    let mut changes = Vec::new();
+    for _ in 0..count {
+        let (&tag, rest) = r.split_first()?;
+        r = rest;
+        let key = take_bytes(&mut r)?;
+        let value = match tag {
+            0 => None,
+            1 => Some(take_bytes(&mut r)?),
+            _ => return None,
+        };
+        changes.push((key, value));
+    }
+    r.is_empty().then_some(changes)
+}
+
+fn take_u32(r: &mut &[u8]) -> Option<u32> {
+    let (n, rest) = r.split_first_chunk::<4>()?;
+    *r = rest;
+    Some(u32::from_le_bytes(*n))
+}
+
+fn take_bytes(r: &mut &[u8]) -> Option<Vec<u8>> {
+    let len = take_u32(r)? as usize;
+    let (bytes, rest) = r.split_at_checked(len)?;
+    *r = rest;
+    Some(bytes.to_vec())
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_LEN + body.len());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32(body).to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+/// Makes a file's creation or renaming in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+#[path = "journal_tests.rs"]
+mod tests;

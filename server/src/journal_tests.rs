@@ -1,0 +1,182 @@
+use super::*;
+
+fn set(key: &str, value: &str) -> Change {
+    Change {
+        key: key.as_bytes().to_vec(),
+        value: Some(value.as_bytes().to_vec()),
+    }
+}
+
+fn delete(key: &str) -> Change {
+    Change {
+        key: key.as_bytes().to_vec(),
+        value: None,
+    }
+}
+
+fn sorted(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<(String, String)> {
+    let mut v: Vec<_> = entries
+        .iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("brokerlab-journal-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn what_was_appended_is_read_back_in_order() -> Result<()> {
+    let dir = temp_dir("roundtrip");
+    {
+        let mut opened = open(&dir)?;
+        assert!(opened.entries.is_empty());
+        opened.journal.append(&[set("a", "1"), set("b", "2")])?;
+        opened
+            .journal
+            .append(&[delete("a"), set("b", "3"), set("c", "4")])?;
+    }
+    let opened = open(&dir)?;
+    assert_eq!(opened.records, 2);
+    assert_eq!(opened.torn, None);
+    assert_eq!(sorted(&opened.entries), pairs(&[("b", "3"), ("c", "4")]));
+    Ok(())
+}
+
+#[test]
+fn a_torn_last_record_is_skipped_reported_and_cut_off_and_the_rest_kept() -> Result<()> {
+    let dir = temp_dir("torn");
+    let whole = {
+        let mut opened = open(&dir)?;
+        opened.journal.append(&[set("a", "1")])?;
+        let whole = opened.journal.len();
+        opened.journal.append(&[set("b", "2")])?;
+        whole
+    };
+    let path = dir.join(JOURNAL_FILE);
+    let full = fs::metadata(&path)?.len();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)?
+        .set_len(full - 3)?;
+    let mut opened = open(&dir)?;
+    assert_eq!(opened.records, 1);
+    assert_eq!(
+        opened.torn,
+        Some(Torn {
+            offset: whole,
+            bytes: full - 3 - whole,
+            why: "a record cut short"
+        })
+    );
+    assert_eq!(sorted(&opened.entries), pairs(&[("a", "1")]));
+    assert_eq!(
+        fs::metadata(&path)?.len(),
+        whole,
+        "the damaged end is cut off"
+    );
+    opened.journal.append(&[set("c", "3")])?;
+    drop(opened);
+    let opened = open(&dir)?;
+    assert_eq!(
+        opened.torn, None,
+        "appending after the cut leaves a whole journal"
+    );
+    assert_eq!(sorted(&opened.entries), pairs(&[("a", "1"), ("c", "3")]));
+    Ok(())
+}
+
+#[test]
+fn a_record_with_a_flipped_bit_is_skipped_with_everything_after_it() -> Result<()> {
+    let dir = temp_dir("flipped");
+    {
+        let mut opened = open(&dir)?;
+        opened.journal.append(&[set("a", "1")])?;
+        opened.journal.append(&[set("b", "2")])?;
+    }
+    let path = dir.join(JOURNAL_FILE);
+    let mut bytes = fs::read(&path)?;
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    fs::write(&path, &bytes)?;
+    let opened = open(&dir)?;
+    assert_eq!(
+        opened.torn.map(|t| t.why),
+        Some("a record whose checksum does not match")
+    );
+    assert_eq!(sorted(&opened.entries), pairs(&[("a", "1")]));
+    Ok(())
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() -> Result<()> {
+    let dir = temp_dir("lock");
+    let first = open(&dir)?;
+    let second = open(&dir).expect_err("the lock is held");
+    let message = format!("{second:#}");
+    assert!(message.contains("in use by another brokerlab"), "{message}");
+    assert!(
+        message.contains(&std::process::id().to_string()),
+        "{message}"
+    );
+    drop(first);
+    open(&dir)?;
+    Ok(())
+}
+
+#[test]
+fn a_journal_of_a_newer_format_or_another_file_is_refused_clearly() -> Result<()> {
+    let dir = temp_dir("version");
+    drop(open(&dir)?);
+    let path = dir.join(JOURNAL_FILE);
+    let mut bytes = fs::read(&path)?;
+    bytes[12..16].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    fs::write(&path, &bytes)?;
+    let message = format!("{:#}", open(&dir).expect_err("newer format"));
+    assert!(message.contains("newer brokerlab"), "{message}");
+    fs::write(&path, b"not a journal at all")?;
+    let message = format!("{:#}", open(&dir).expect_err("not a journal"));
+    assert!(message.contains("is not a brokerlab journal"), "{message}");
+    Ok(())
+}
+
+#[test]
+fn a_journal_much_larger_than_what_it_holds_is_compacted() -> Result<()> {
+    let dir = temp_dir("compact");
+    let value = "x".repeat(64 * 1024);
+    {
+        let mut opened = open(&dir)?;
+        // The same two keys rewritten until the file passes the compaction threshold.
+        for i in 0..200 {
+            opened
+                .journal
+                .append(&[set("k", &value), set("n", &i.to_string())])?;
+        }
+        assert!(
+            opened.journal.len() < COMPACT_MIN_BYTES,
+            "{}",
+            opened.journal.len()
+        );
+    }
+    let opened = open(&dir)?;
+    assert_eq!(
+        sorted(&opened.entries),
+        pairs(&[("k", &value), ("n", "199")])
+    );
+    Ok(())
+}
