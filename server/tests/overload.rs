@@ -38,6 +38,7 @@ fn spec(publishers: usize, subscribers: usize, shared: bool, window: usize, coun
         rate: None,
         drain: Duration::from_secs(30),
         count: Some(count),
+        persistent: false,
     }
 }
 

@@ -4,18 +4,30 @@
 use anyhow::Result;
 
 use crate::steps::{self, Outcome, Step};
-use crate::{process, server_bench, workspace};
+use crate::{durability_bench, process, server_bench, workspace};
 
 /// Runs the benchmarks:
 ///
 /// - `bench [-- criterion args]`: both, the arguments going to criterion;
 /// - `bench engine [-- criterion args]`: the engine alone;
-/// - `bench servers [--rounds N] [--secs S]`: brokerlab against Mosquitto and mqttv5 alone.
+/// - `bench servers [--rounds N] [--secs S]`: brokerlab against Mosquitto and mqttv5 alone;
+/// - `bench durability [--rounds N] [--secs S]`: `--data-dir` against memory and Mosquitto's
+///   persistence, throughput and the crash test.
 pub fn run(args: &[String]) -> Result<()> {
     match args.split_first() {
         Some((which, rest)) if which == "engine" => {
             let criterion_args = criterion_args(rest);
             steps::run_all("xtask bench engine", vec![engine_step(criterion_args)])
+        }
+        Some((which, rest)) if which == "durability" => {
+            let rest = rest.to_vec();
+            steps::run_all(
+                "xtask bench durability",
+                vec![Step::new(
+                    "brokerlab --data-dir against memory and Mosquitto's persistence",
+                    move || durability_bench::run(&rest).map(|()| Outcome::Done),
+                )],
+            )
         }
         Some((which, rest)) if which == "servers" => {
             let rest = rest.to_vec();

@@ -7,6 +7,7 @@ mod brokers;
 mod browser_tests;
 mod chromium;
 mod cycles;
+mod durability_bench;
 mod interop;
 mod mosquitto;
 mod mqttv5;
@@ -39,8 +40,9 @@ Commands:
                     (installed into target/tools when missing), then the simulator's
                     browser tests (installing Chromium and wasm-bindgen when missing).
   run [args...]     Build for release and run `brokerlab serve` (the aws-iot profile,
-                    HTTP on 127.0.0.1:8080, MQTT on 127.0.0.1:1883); arguments go to
-                    `serve`, for example `cargo xtask run --profile mqtt`.
+                    HTTP on 127.0.0.1:8080, MQTT on 127.0.0.1:1883, sessions and
+                    retained messages kept in target/data); arguments go to `serve`,
+                    for example `cargo xtask run --profile mqtt`.
   dist              The release build: the web bundle and target/release/brokerlab.
   web               Build the simulator's static bundle into target/web-dist/.
   web-bench         Measure the simulator's frame times with 500 busy devices in
@@ -51,7 +53,9 @@ Commands:
                     for example a name filter, or `--save-baseline main`), then
                     brokerlab against Mosquitto and the mqtt5 crate's broker (installed
                     into target/tools when missing). `bench engine [args...]` and
-                    `bench servers [--rounds N] [--secs S]` run one of the two.
+                    `bench servers [--rounds N] [--secs S]` run one of the two;
+                    `bench durability [--rounds N] [--secs S]` measures --data-dir
+                    against memory and Mosquitto's persistence, with a crash test.
   soak [--minutes N] [--clients N]
                     1,000 persistent-session devices (by default) publishing QoS 1
                     and 2 to one another for 10 minutes (by default) while dropping

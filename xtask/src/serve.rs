@@ -14,12 +14,25 @@ pub fn dist() -> Result<()> {
 }
 
 /// Builds as `dist` does, then runs `brokerlab serve` with `args` (none: the defaults,
-/// the aws-iot profile on ports 8080 and 1883).
+/// the aws-iot profile on ports 8080 and 1883), keeping its state in `target/data`
+/// unless `args` name another data dir.
 pub fn run(args: &[String]) -> Result<()> {
     steps::run_all("xtask run (build)", build_steps())?;
-    let binary = workspace::target_dir()?.join("release").join("brokerlab");
+    let target = workspace::target_dir()?;
+    let binary = target.join("release").join("brokerlab");
+    let mut args = args.to_vec();
+    let named = args
+        .iter()
+        .any(|a| a == "--data-dir" || a.starts_with("--data-dir="));
+    let in_config = args
+        .iter()
+        .any(|a| a == "--config" || a.starts_with("--config="));
+    if !named && !in_config {
+        args.push("--data-dir".into());
+        args.push(target.join("data").display().to_string());
+    }
     let mut serve = Command::new(&binary);
-    serve.arg("serve").args(args);
+    serve.arg("serve").args(&args);
     println!("\n$ {} serve {}", binary.display(), args.join(" "));
     exec(serve)
 }

@@ -18,9 +18,9 @@ use crate::{mosquitto, mqttv5, process, workspace};
 
 /// Options of the run: `--rounds N` (default 3) and `--secs S` (default 5).
 #[derive(Debug)]
-struct Options {
-    rounds: usize,
-    secs: f64,
+pub(crate) struct Options {
+    pub(crate) rounds: usize,
+    pub(crate) secs: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,13 +107,13 @@ const IDLE_CONNECTIONS: usize = 5_000;
 
 /// One loadgen result line, and the broker's peak memory during the run.
 #[derive(Clone, Debug, Default)]
-struct Measured {
-    acknowledged: u64,
-    delivered: u64,
-    lost: u64,
-    rate: f64,
-    p99_us: u64,
-    peak_kib: u64,
+pub(crate) struct Measured {
+    pub(crate) acknowledged: u64,
+    pub(crate) delivered: u64,
+    pub(crate) lost: u64,
+    pub(crate) rate: f64,
+    pub(crate) p99_us: u64,
+    pub(crate) peak_kib: u64,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -179,7 +179,7 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn parse(args: &[String]) -> Result<Options> {
+pub(crate) fn parse(args: &[String]) -> Result<Options> {
     let mut options = Options {
         rounds: 3,
         secs: 5.0,
@@ -210,12 +210,24 @@ fn drive(
         Transport::Tcp => ("tcp", broker.mqtt.to_string()),
         Transport::WebSocket => ("ws", broker.ws_url.clone()),
     };
+    run_loadgen(loadgen, pin, scenario.loadgen, transport, &address, secs)
+        .with_context(|| format!("{} against {}", scenario.loadgen, broker.kind))
+}
+
+/// One run of the load generator's scenario `name` against `address`.
+pub(crate) fn run_loadgen(
+    loadgen: &Path,
+    pin: Option<&str>,
+    name: &str,
+    transport: &str,
+    address: &str,
+    secs: f64,
+) -> Result<Measured> {
     let output = process::capture(
         pinned(pin, loadgen)
-            .args([scenario.loadgen, transport, &address])
+            .args([name, transport, address])
             .arg(secs.to_string()),
-    )
-    .with_context(|| format!("{} against {}", scenario.loadgen, broker.kind))?;
+    )?;
     parse_result(&output)
 }
 
@@ -280,7 +292,7 @@ fn idle_memory(
     Ok(per_connection)
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
+pub(crate) fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut values: Vec<f64> = values.collect();
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)

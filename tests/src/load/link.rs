@@ -34,8 +34,9 @@ pub enum Receiver {
     WebSocket(SplitStream<Ws>, BytesMut),
 }
 
-/// Connects, sends CONNECT and waits for an accepting CONNACK.
-pub async fn connect(target: &Target, client_id: &str) -> Result<(Sender, Receiver)> {
+/// Connects, sends CONNECT (with a clean session, or a persistent one) and waits for an
+/// accepting CONNACK.
+pub async fn connect(target: &Target, client_id: &str, clean: bool) -> Result<(Sender, Receiver)> {
     let (mut sender, mut receiver) = match target {
         Target::Tcp(addr) => {
             let stream = TcpStream::connect(addr)
@@ -64,7 +65,7 @@ pub async fn connect(target: &Target, client_id: &str) -> Result<(Sender, Receiv
         }
     };
     let mut connect = Vec::new();
-    wire::connect(&mut connect, client_id);
+    wire::connect(&mut connect, client_id, clean);
     sender.send(connect).await?;
     match receiver.next().await? {
         Some(Incoming::ConnAck { accepted: true }) => Ok((sender, receiver)),

@@ -4,6 +4,7 @@
 //! acknowledged messages cannot hide it. `brokerlab-loadgen` (`cargo xtask bench`) and
 //! the overload tests (`server/tests/overload.rs`) both drive it.
 
+pub mod crash;
 mod link;
 mod scenario;
 mod wire;

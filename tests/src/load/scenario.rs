@@ -35,6 +35,9 @@ pub struct Spec {
     /// If set, each publisher stops after this many messages, and the run lasts until
     /// they all have (or the run's time is up): the overload tests count, they do not time.
     pub count: Option<u64>,
+    /// Subscribers keep persistent sessions (clean session 0): what a broker with a data
+    /// dir must store before it acknowledges.
+    pub persistent: bool,
 }
 
 impl Spec {
@@ -48,10 +51,16 @@ impl Spec {
             rate,
             drain: Duration::from_secs(3),
             count: None,
+            persistent: false,
         };
         Some(match name {
             // 4 publishers to 4 subscribers in pairs, QoS 1, window 64.
             "qos1-pairs" => spec(4, 4, false, 1, 64, None),
+            // The same with subscribers in persistent sessions (the durability benchmark).
+            "qos1-pairs-persistent" => Spec {
+                persistent: true,
+                ..spec(4, 4, false, 1, 64, None)
+            },
             // 40,000 msg/s offered in total by 4 pairs, QoS 0.
             "qos0-fixed-rate" => spec(4, 4, false, 0, 0, Some(10_000)),
             // 1 publisher at 1,000 msg/s to 100 subscribers, QoS 0.
@@ -135,7 +144,8 @@ pub async fn run(spec: &Spec, target: &Target, secs: f64) -> Result<Report> {
 
     let mut subscribers = JoinSet::new();
     for index in 0..spec.subscribers {
-        let (mut sender, mut receiver) = link::connect(target, &format!("lg-sub-{index}")).await?;
+        let (mut sender, mut receiver) =
+            link::connect(target, &format!("lg-sub-{index}"), !spec.persistent).await?;
         let mut subscribe = Vec::new();
         wire::subscribe(&mut subscribe, &spec.topic(index), spec.qos);
         sender.send(subscribe).await?;
@@ -156,7 +166,7 @@ pub async fn run(spec: &Spec, target: &Target, secs: f64) -> Result<Report> {
     let acked = Arc::new(AtomicU64::new(0));
     let mut publishers = JoinSet::new();
     for index in 0..spec.publishers {
-        let link = link::connect(target, &format!("lg-pub-{index}")).await?;
+        let link = link::connect(target, &format!("lg-pub-{index}"), true).await?;
         let topic = spec.topic(index);
         publishers.spawn(publish_loop(
             link,
@@ -360,7 +370,7 @@ async fn publish_loop(
 pub async fn hold(target: &Target, count: usize) -> Result<()> {
     let mut links = Vec::with_capacity(count);
     for index in 0..count {
-        links.push(link::connect(target, &format!("lg-idle-{index}")).await?);
+        links.push(link::connect(target, &format!("lg-idle-{index}"), true).await?);
     }
     println!("holding {count}");
     // Blocking on standard input is fine: nothing else runs while the connections idle.

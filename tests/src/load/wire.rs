@@ -86,10 +86,12 @@ fn u16_at(body: &[u8], at: usize) -> Result<u16, Malformed> {
     }
 }
 
-/// CONNECT: MQTT 3.1.1, clean session, keep-alive 600 s (the generator never pings).
-pub fn connect(out: &mut Vec<u8>, client_id: &str) {
+/// CONNECT: MQTT 3.1.1, keep-alive 600 s (the generator never pings), with a clean
+/// session or a persistent one.
+pub fn connect(out: &mut Vec<u8>, client_id: &str, clean: bool) {
     let id = client_id.as_bytes();
-    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0x02, 0x58];
+    let flags = if clean { 0x02 } else { 0x00 };
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, flags, 0x02, 0x58];
     put_string(&mut body, id);
     put_packet(out, 0x10, &body);
 }

@@ -5,12 +5,16 @@
 //! ```text
 //! brokerlab-loadgen <scenario> <tcp HOST:PORT | ws URL> [seconds]
 //! brokerlab-loadgen hold <count> HOST:PORT
+//! brokerlab-loadgen crash-subscribe HOST:PORT
+//! brokerlab-loadgen crash-publish HOST:PORT <count> <acked-file>
+//! brokerlab-loadgen crash-collect HOST:PORT <acked-file>
 //! ```
 //!
 //! A run prints `result delivered=.. expected=.. secs=.. rate=.. p50_us=.. p99_us=..`,
 //! where `rate` is messages received by subscribers per second and latencies run from
 //! the publisher's write to the subscriber's read. `hold` opens that many idle
 //! connections, prints `holding N`, and closes them when a line arrives on its input.
+//! The `crash-*` commands are the three parts of the crash test (`load/crash.rs`).
 
 use brokerlab_tests::load::{self as scenario, Target};
 
@@ -39,6 +43,24 @@ fn main() -> ExitCode {
 
 async fn dispatch(args: &[String]) -> Result<()> {
     match args {
+        [command, addr] if command == "crash-subscribe" => scenario::crash::subscribe(addr).await,
+        [command, addr, count, out] if command == "crash-publish" => {
+            let count = count.parse().context("the count must be a number")?;
+            let acked = scenario::crash::publish(addr, count).await?;
+            let lines: Vec<String> = acked.iter().map(u16::to_string).collect();
+            std::fs::write(out, lines.join("\n")).with_context(|| format!("cannot write {out}"))?;
+            println!("done acked={}", acked.len());
+            Ok(())
+        }
+        [command, addr, acked] if command == "crash-collect" => {
+            let text = std::fs::read_to_string(acked).with_context(|| format!("cannot read {acked}"))?;
+            let acked: std::collections::BTreeSet<u16> =
+                text.lines().filter_map(|l| l.parse().ok()).collect();
+            let got = scenario::crash::collect(addr).await?;
+            let lost = acked.difference(&got).count();
+            println!("result acked={} received={} lost={lost}", acked.len(), got.len());
+            Ok(())
+        }
         [hold, count, addr] if hold == "hold" => {
             let count = count.parse().context("the count must be a number")?;
             scenario::hold(&Target::Tcp(addr.clone()), count).await
