@@ -162,6 +162,9 @@ pub(crate) struct MessageLog {
     pub(crate) changed: Vec<u64>,
     /// A hash of the session's record as last stored, to skip writing it unchanged.
     pub(crate) header_hash: u64,
+    /// The highest message number ever written: a message numbered above it was never
+    /// stored, and needs no deleting.
+    pub(crate) written_max: u64,
 }
 
 impl Session {

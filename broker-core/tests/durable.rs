@@ -419,3 +419,36 @@ fn acknowledging_one_message_of_a_deep_queue_writes_only_that_message() {
         "the acknowledged one deleted, the next one now in flight"
     );
 }
+
+#[test]
+fn a_delivery_goes_at_once_and_one_acknowledged_before_the_write_is_never_written() {
+    let mut sim = durable();
+    let s = sim.connect("sub", false);
+    sim.subscribe(s, &[("t", QoS::AtLeastOnce)]);
+    let p = sim.connect("pub", true);
+    sim.auto_store = false;
+    sim.publish(p, "t", "one", QoS::AtLeastOnce, false, 1);
+    // The first message's batch is being written; the second arrives meanwhile.
+    sim.publish(p, "t", "two", QoS::AtLeastOnce, false, 2);
+    let got = sim.publishes(s);
+    assert_eq!(
+        payloads(&got),
+        ["one", "two"],
+        "deliveries do not wait for the disk"
+    );
+    assert_eq!(sim.recv(p), None, "acknowledgements do");
+    for m in &got {
+        sim.send(s, Packet::puback(m.packet_id.expect("QoS 1")));
+    }
+    sim.store_pending();
+    assert_eq!(sim.recv_all(p), [Packet::puback(pid(1))]);
+    let changes = &sim.pending[0].changes;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].key, format!("msub\0{:016x}", 1).into_bytes());
+    assert_eq!(
+        changes[0].value, None,
+        "the first is deleted; the second never written"
+    );
+    sim.store_pending();
+    assert_eq!(sim.recv_all(p), [Packet::puback(pid(2))]);
+}

@@ -6,8 +6,10 @@
 //! write is one `write` and one `fdatasync` for a whole group of changes. A record that did
 //! not reach the disk whole (power lost mid-write) fails its length or checksum; it and
 //! anything after it are skipped, reported, and cut off, and every record before it is kept.
-//! When the file has grown to several times what it holds, it is rewritten as one record of
-//! the live entries, in a new file renamed over the old, so it never grows without bound.
+//! When the file has grown to several times its size after the last compaction, it is read
+//! back and rewritten as one record of the live entries, in a new file renamed over the
+//! old, so it never grows without bound. Between compactions the journal keeps nothing in
+//! memory: the broker already holds the state.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -25,9 +27,9 @@ const JOURNAL_VERSION: u32 = 1;
 const HEADER_LEN: usize = 16;
 /// A record's frame: its body's length and CRC-32, little-endian.
 const FRAME_LEN: usize = 8;
-/// Compaction waits until the file is at least this large, and this many times what it
-/// holds.
-const COMPACT_MIN_BYTES: u64 = 8 * 1024 * 1024;
+/// Compaction waits until the file is at least this large, and this many times its size
+/// after the last compaction.
+const COMPACT_MIN_BYTES: u64 = 32 * 1024 * 1024;
 const COMPACT_FACTOR: u64 = 4;
 
 const JOURNAL_FILE: &str = "journal";
@@ -58,9 +60,10 @@ pub struct Journal {
     dir: PathBuf,
     file: File,
     len: u64,
-    /// The live entries, to compact from.
-    live: HashMap<Vec<u8>, Vec<u8>>,
-    live_bytes: u64,
+    /// The size of what the journal holds, as of opening or the last compaction.
+    compacted_len: u64,
+    /// The least size at which it is compacted (`COMPACT_MIN_BYTES`; less in tests).
+    compact_min: u64,
     _lock: File,
 }
 
@@ -90,20 +93,27 @@ pub fn open(dir: &Path) -> Result<Opened> {
     check_header(&bytes, &path)?;
     let mut live = HashMap::new();
     let (end, records, torn) = replay(&bytes, &mut live);
+    let live_len = live
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum::<u64>();
+    let entries = live
+        .into_iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    drop(bytes);
     if torn.is_some() {
         file.set_len(end)
             .and_then(|()| file.sync_all())
             .with_context(|| format!("cannot cut the damaged end off {}", path.display()))?;
     }
-    let live_bytes = live.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
-    let entries = live.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     Ok(Opened {
         journal: Journal {
             dir: dir.to_owned(),
             file,
             len: end,
-            live,
-            live_bytes,
+            compacted_len: HEADER_LEN as u64 + live_len,
+            compact_min: COMPACT_MIN_BYTES,
             _lock: lock,
         },
         entries,
@@ -115,19 +125,11 @@ pub fn open(dir: &Path) -> Result<Opened> {
 impl Journal {
     /// Appends one record of `changes` and waits until it is on the disk.
     pub fn append(&mut self, changes: &[Change]) -> io::Result<()> {
-        let record = frame(&body(changes.iter().map(|c| (&c.key, c.value.as_ref()))));
+        let record = record(changes.iter().map(|c| (&c.key[..], c.value.as_deref())));
         self.file.write_all(&record)?;
         self.file.sync_data()?;
         self.len += record.len() as u64;
-        for change in changes {
-            apply(
-                &mut self.live,
-                &mut self.live_bytes,
-                change.key.clone(),
-                change.value.clone(),
-            );
-        }
-        if self.len >= COMPACT_MIN_BYTES && self.len > COMPACT_FACTOR * self.live_bytes {
+        if self.len >= self.compact_min && self.len > COMPACT_FACTOR * self.compacted_len {
             self.compact()?;
         }
         Ok(())
@@ -138,14 +140,17 @@ impl Journal {
         self.len
     }
 
-    /// Rewrites the journal as one record of the live entries: written to a new file,
+    /// Rewrites the journal as one record of the entries it holds: read back, written to a new file,
     /// synced, then renamed over the old one, so that a crash at any point leaves one whole
     /// journal.
     fn compact(&mut self) -> io::Result<()> {
         let path = self.dir.join(JOURNAL_FILE);
         let fresh = self.dir.join(format!("{JOURNAL_FILE}.compacting"));
+        let old = fs::read(&path)?;
+        let mut live = HashMap::new();
+        replay(&old, &mut live);
         let mut bytes = header().to_vec();
-        bytes.extend(frame(&body(self.live.iter().map(|(k, v)| (k, Some(v))))));
+        bytes.extend(record(live.iter().map(|(k, v)| (*k, Some(*v)))));
         let mut file = File::create(&fresh)?;
         file.write_all(&bytes)?;
         file.sync_all()?;
@@ -153,11 +158,8 @@ impl Journal {
         sync_dir(&self.dir)?;
         self.file = OpenOptions::new().read(true).append(true).open(&path)?;
         self.len = bytes.len() as u64;
-        tracing::debug!(
-            bytes = self.len,
-            entries = self.live.len(),
-            "journal compacted"
-        );
+        self.compacted_len = self.len;
+        tracing::debug!(bytes = self.len, entries = live.len(), "journal compacted");
         Ok(())
     }
 }
@@ -213,23 +215,25 @@ fn check_header(bytes: &[u8], path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The live entries of a journal, borrowed from its bytes.
+type Live<'b> = HashMap<&'b [u8], &'b [u8]>;
+
 /// Replays every whole record after the header into `live`. Returns where the whole
 /// records end, how many there were, and what was wrong with the rest, if anything.
-fn replay(bytes: &[u8], live: &mut HashMap<Vec<u8>, Vec<u8>>) -> (u64, u64, Option<Torn>) {
+fn replay<'b>(bytes: &'b [u8], live: &mut Live<'b>) -> (u64, u64, Option<Torn>) {
     let mut at = HEADER_LEN;
     let mut records = 0;
-    let mut live_bytes = 0;
     let why = loop {
         let rest = &bytes[at..];
         if rest.is_empty() {
             break None;
         }
-        if rest.len() < FRAME_LEN {
+        let Some((frame, rest)) = rest.split_first_chunk::<FRAME_LEN>() else {
             break Some("a record frame cut short");
-        }
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        let Some(body) = rest.get(FRAME_LEN..FRAME_LEN + len) else {
+        };
+        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        let Some(body) = rest.get(..len) else {
             break Some("a record cut short");
         };
         if crc32(body) != crc {
@@ -239,7 +243,10 @@ fn replay(bytes: &[u8], live: &mut HashMap<Vec<u8>, Vec<u8>>) -> (u64, u64, Opti
             break Some("a record whose contents do not parse");
         };
         for (key, value) in changes {
-            apply(live, &mut live_bytes, key, value);
+            match value {
+                Some(value) => live.insert(key, value),
+                None => live.remove(key),
+            };
         }
         records += 1;
         at += FRAME_LEN + len;
@@ -252,25 +259,11 @@ fn replay(bytes: &[u8], live: &mut HashMap<Vec<u8>, Vec<u8>>) -> (u64, u64, Opti
     (at as u64, records, torn)
 }
 
-fn apply(
-    live: &mut HashMap<Vec<u8>, Vec<u8>>,
-    bytes: &mut u64,
-    key: Vec<u8>,
-    value: Option<Vec<u8>>,
-) {
-    let added = value.as_ref().map_or(0, |v| (key.len() + v.len()) as u64);
-    let old = match value {
-        Some(value) => live.insert(key.clone(), value),
-        None => live.remove(&key),
-    };
-    let removed = old.map_or(0, |v| (key.len() + v.len()) as u64);
-    *bytes = (*bytes + added).saturating_sub(removed);
-}
-
-/// A record's body: a count, then each change as a tag (1 set, 0 delete), the key and,
-/// for a set, the value; lengths are u32 little-endian.
-fn body<'a>(changes: impl Iterator<Item = (&'a Vec<u8>, Option<&'a Vec<u8>>)>) -> Vec<u8> {
-    let mut out = vec![0; 4];
+/// One record: its frame (the body's length and CRC-32, little-endian), then the body: a
+/// count, then each change as a tag (1 set, 0 delete), the key and, for a set, the value;
+/// lengths are u32 little-endian.
+fn record<'a>(changes: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>) -> Vec<u8> {
+    let mut out = vec![0; FRAME_LEN + 4];
     let mut count: u32 = 0;
     for (key, value) in changes {
         count += 1;
@@ -280,7 +273,11 @@ fn body<'a>(changes: impl Iterator<Item = (&'a Vec<u8>, Option<&'a Vec<u8>>)>) -
             put(&mut out, value);
         }
     }
-    out[..4].copy_from_slice(&count.to_le_bytes());
+    out[FRAME_LEN..FRAME_LEN + 4].copy_from_slice(&count.to_le_bytes());
+    let len = (out.len() - FRAME_LEN) as u32;
+    let crc = crc32(&out[FRAME_LEN..]);
+    out[..4].copy_from_slice(&len.to_le_bytes());
+    out[4..FRAME_LEN].copy_from_slice(&crc.to_le_bytes());
     out
 }
 
@@ -289,9 +286,9 @@ fn put(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+type Changes<'b> = Vec<(&'b [u8], Option<&'b [u8]>)>;
 
-fn parse_body(body: &[u8]) -> Option<Changes> {
+fn parse_body(body: &[u8]) -> Option<Changes<'_>> {
     let mut r = body;
     let count = take_u32(&mut r)?;
     let mut changes = Vec::new();
@@ -315,19 +312,11 @@ fn take_u32(r: &mut &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(*n))
 }
 
-fn take_bytes(r: &mut &[u8]) -> Option<Vec<u8>> {
+fn take_bytes<'b>(r: &mut &'b [u8]) -> Option<&'b [u8]> {
     let len = take_u32(r)? as usize;
     let (bytes, rest) = r.split_at_checked(len)?;
     *r = rest;
-    Some(bytes.to_vec())
-}
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FRAME_LEN + body.len());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32(body).to_le_bytes());
-    out.extend_from_slice(body);
-    out
+    Some(bytes)
 }
 
 fn crc32(bytes: &[u8]) -> u32 {

@@ -159,21 +159,25 @@ fn a_journal_of_a_newer_format_or_another_file_is_refused_clearly() -> Result<()
 fn a_journal_much_larger_than_what_it_holds_is_compacted() -> Result<()> {
     let dir = temp_dir("compact");
     let value = "x".repeat(64 * 1024);
+    let mut written = 0;
     {
         let mut opened = open(&dir)?;
-        // The same two keys rewritten until the file passes the compaction threshold.
+        opened.journal.compact_min = 1024 * 1024;
+        // The same two keys rewritten: 12.8 MB appended, 64 KiB held.
         for i in 0..200 {
             opened
                 .journal
                 .append(&[set("k", &value), set("n", &i.to_string())])?;
+            written += value.len();
         }
         assert!(
-            opened.journal.len() < COMPACT_MIN_BYTES,
-            "{}",
+            opened.journal.len() < 2 * 1024 * 1024,
+            "{} bytes after {written} written",
             opened.journal.len()
         );
     }
     let opened = open(&dir)?;
+    assert_eq!(opened.torn, None);
     assert_eq!(
         sorted(&opened.entries),
         pairs(&[("k", &value), ("n", "199")])

@@ -336,16 +336,21 @@ impl Owner {
             }
             tokio::select! {
                 input = inputs.recv() => match input {
-                    Some(Input::Shutdown { done }) => {
-                        self.shutdown().await;
-                        let _ = done.send(());
-                    }
-                    Some(input) => self.guarded(input.conn(), |owner| owner.handle(input)),
+                    Some(input) => self.input(input).await,
                     None => return,
                 },
                 written = written(&mut self.store) => {
                     if !self.stored(written) {
                         return;
+                    }
+                    // What arrived during the write is handled before the next batch is
+                    // taken: subscribers' acknowledgements among it spare their messages
+                    // a write, and the batch groups more.
+                    for _ in 0..INPUT_CAPACITY {
+                        match inputs.try_recv() {
+                            Ok(input) => self.input(input).await,
+                            Err(_) => break,
+                        }
                     }
                 }
                 () = &mut timer, if armed.is_some() => {
@@ -353,6 +358,17 @@ impl Owner {
                     self.guarded(None, |owner| owner.broker.handle_timeout(owner.clock.now()));
                 }
             }
+        }
+    }
+
+    /// Handles one input, and drains.
+    async fn input(&mut self, input: Input) {
+        match input {
+            Input::Shutdown { done } => {
+                self.shutdown().await;
+                let _ = done.send(());
+            }
+            input => self.guarded(input.conn(), |owner| owner.handle(input)),
         }
     }
 

@@ -54,7 +54,16 @@ impl Tools {
     fn start(&self, setup: Setup, data: &Path) -> Result<Broker> {
         std::fs::create_dir_all(data)?;
         let data_arg = data.to_str().ok_or_else(|| anyhow!("a non-UTF-8 path"))?;
-        let base = ["--profile", "mqtt", "--max-connections", "20000"];
+        // Both brokers queue 1,000 messages for an offline session by default and drop
+        // the rest although they acknowledged them; the crash test queues 20,000.
+        let base = [
+            "--profile",
+            "mqtt",
+            "--max-connections",
+            "20000",
+            "--set",
+            "max_queued=100000",
+        ];
         match setup {
             Setup::BrokerlabMemory => Broker::brokerlab_with(&self.brokerlab, self.pin.0, &base),
             Setup::BrokerlabDataDir => {
@@ -63,7 +72,9 @@ impl Tools {
                 Broker::brokerlab_with(&self.brokerlab, self.pin.0, &args)
             }
             Setup::Mosquitto | Setup::MosquittoEager => {
-                let mut settings = format!("persistence true\npersistence_location {data_arg}/\n");
+                let mut settings = format!(
+                    "persistence true\npersistence_location {data_arg}/\nmax_queued_messages 100000\n"
+                );
                 if setup == Setup::MosquittoEager {
                     settings.push_str("autosave_interval 1\n");
                 }

@@ -10,7 +10,7 @@
 //! the change is reported stored: a PUBACK, PUBREC, SUBACK or CONNACK is never sent before
 //! what it acknowledges is durable, and packets never overtake each other.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::event::Output;
@@ -21,6 +21,7 @@ use crate::store::{
 };
 use crate::time::Instant;
 use crate::topic::TopicName;
+use crate::types::ConnId;
 
 use super::timers::Timer;
 use super::Broker;
@@ -45,6 +46,8 @@ pub(super) struct Durable {
     stored: u64,
     /// Outputs waiting for a batch, with the batch they wait for, in output order.
     held: VecDeque<(u64, Output)>,
+    /// How many of `held` are for each connection.
+    held_on: BTreeMap<ConnId, usize>,
 }
 
 impl Durable {
@@ -157,8 +160,12 @@ impl Broker {
         self.durable.is_some()
     }
 
-    /// `poll_output` under durability: packets and closes produced while a change is
-    /// unstored wait for it, in order; events and reading pauses go at once.
+    /// `poll_output` under durability. An acknowledgement produced while a change is
+    /// unstored waits for it, and so does everything after it on the same connection, so
+    /// that no packet overtakes another. Other packets go at once: a PUBLISH delivered
+    /// before it is durable costs at worst a duplicate (its publisher, not acknowledged,
+    /// sends it again), and a subscriber that acknowledges it before the write means it
+    /// never has to be written at all. Events and reading pauses go at once.
     pub(super) fn poll_durable_output(&mut self) -> Option<Output> {
         loop {
             // A shell may feed inputs while it drains (congestion, a failed write), so
@@ -166,20 +173,32 @@ impl Broker {
             self.filter_touched();
             let d = self.durable.as_deref_mut()?;
             if d.held.front().is_some_and(|(seq, _)| *seq <= d.stored) {
-                return d.held.pop_front().map(|(_, output)| output);
+                let (_, output) = d.held.pop_front()?;
+                if let Some(conn) = conn_of(&output) {
+                    if let Some(count) = d.held_on.get_mut(&conn) {
+                        *count -= 1;
+                        if *count == 0 {
+                            d.held_on.remove(&conn);
+                        }
+                    }
+                }
+                return Some(output);
             }
             let output = self.out.pop_front()?;
-            if !matches!(output, Output::Transmit { .. } | Output::Close { .. }) {
+            let Some(conn) = conn_of(&output) else {
                 return Some(output);
-            }
-            let waits_for = if d.has_changes() {
-                d.issued + 1
-            } else {
-                d.issued
             };
-            if waits_for <= d.stored && d.held.is_empty() {
-                return Some(output);
-            }
+            let behind = d.held_on.contains_key(&conn);
+            // An acknowledgement waits for what changed since the last batch, or else for
+            // the batch being written (which may hold what it acknowledges, such as the
+            // QoS 2 id a repeated PUBLISH is answered for).
+            let waits_for = match (acknowledges(&output), behind) {
+                (true, _) if d.has_changes() => d.issued + 1,
+                (true, _) if d.issued > d.stored => d.issued,
+                (_, true) => d.held.back().map_or(d.issued, |(seq, _)| *seq),
+                (_, false) => return Some(output),
+            };
+            *d.held_on.entry(conn).or_insert(0) += 1;
             d.held.push_back((waits_for, output));
         }
     }
@@ -357,6 +376,7 @@ impl Broker {
         };
         if let Some(log) = s.store.as_deref_mut() {
             log.next_seq = log.next_seq.max(stored.0.seq);
+            log.written_max = log.next_seq;
         }
         match stored {
             (message, None) => s.queue.push_back(message),
@@ -403,15 +423,27 @@ fn session_changes(s: &mut Session, changes: &mut Vec<Change>) {
     }
     changed.sort_unstable();
     changed.dedup();
+    let mut written = s.store.as_ref().map_or(0, |log| log.written_max);
     for seq in changed {
         let value = match s.inflight_by_seq(seq) {
             Some(m) => Some(encode_message(&m.message, Some((m.packet_id, m.state)))),
             None => s.queued(seq).map(|m| encode_message(m, None)),
         };
+        if value.is_none() && seq > written {
+            // Taken in and acknowledged between two writes: it never reached the store,
+            // and a subscriber that reads keeps most messages from ever doing so.
+            continue;
+        }
+        if value.is_some() {
+            written = written.max(seq);
+        }
         changes.push(Change {
             key: message_key(&s.client_id, seq),
             value,
         });
+    }
+    if let Some(log) = s.store.as_deref_mut() {
+        log.written_max = written;
     }
 }
 
@@ -429,4 +461,23 @@ fn entries_of(s: &mut Session) -> impl Iterator<Item = Vec<u8>> + '_ {
         seqs.into_iter()
             .map(move |seq| message_key(&client_id, seq)),
     )
+}
+
+/// The connection a packet or close is for.
+fn conn_of(output: &Output) -> Option<ConnId> {
+    match output {
+        Output::Transmit { conn, .. } | Output::Close { conn, .. } => Some(*conn),
+        _ => None,
+    }
+}
+
+/// Whether a packet promises the client something the store must hold first: that a
+/// session exists (CONNACK), that a message is taken in or released (PUBACK, PUBREC,
+/// PUBCOMP), that a subscription exists or is gone (SUBACK, UNSUBACK). The packet type is
+/// the high nibble of the first byte (section 2.2.1).
+fn acknowledges(output: &Output) -> bool {
+    let Output::Transmit { bytes, .. } = output else {
+        return false;
+    };
+    matches!(bytes.first().map(|b| b >> 4), Some(2 | 4 | 5 | 7 | 9 | 11))
 }

@@ -3,23 +3,24 @@
 //! A key is one kind byte followed by UTF-8: `s` and a client id (a persistent session's
 //! subscriptions and settings), `m`, a client id, NUL and 16 hex digits (one message of
 //! that session, queued or in flight, by its number in the session), `r` and a topic (a
-//! retained message), `l` and a client id (an aws-iot lifecycle `versionNumber`). A value
-//! is the postcard encoding (postcard 1.x, a stable, documented wire format) of the
-//! matching record below. Messages are kept as MQTT 5.0 PUBLISH packets in the broker's
-//! own codec, so that every property survives unchanged. A session's messages are entries
-//! of their own so that a write costs what changed, not the whole queue.
+//! retained message), `l` and a client id (an aws-iot lifecycle `versionNumber`). A
+//! session's record and a version number are postcard encodings (postcard 1.x, a stable,
+//! documented wire format); messages, queued, in flight or retained, have a layout of
+//! their own (below), written by hand because most messages a durable broker takes in are
+//! written. Messages are kept as MQTT 5.0 PUBLISH packets in the broker's own codec, so
+//! that every property survives unchanged. A session's messages are entries of their own
+//! so that a write costs what changed, not the whole queue.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, Packet, Properties, Publish, SubscriptionOptions};
+use crate::codec::{self, Packet, Publish, SubscriptionOptions};
 use crate::retained::RetainedMessage;
 use crate::session::{InflightState, Message, Session, Subscription};
 use crate::time::Instant;
-use crate::topic::{TopicFilter, TopicName};
+use crate::topic::TopicFilter;
 use crate::types::{PacketId, ProtocolVersion, QoS};
 
 /// A stored key, decoded.
@@ -49,7 +50,17 @@ impl Key {
 /// The key of message `seq` of `client_id`'s session. A client id holds no NUL
 /// (MQTT-1.5.4-2), so NUL ends it.
 pub(crate) fn message_key(client_id: &str, seq: u64) -> Vec<u8> {
-    format!("m{client_id}\0{seq:016x}").into_bytes()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = Vec::with_capacity(client_id.len() + 18);
+    key.push(b'm');
+    key.extend_from_slice(client_id.as_bytes());
+    key.push(0);
+    key.extend(
+        (0..16)
+            .rev()
+            .map(|i| HEX[((seq >> (i * 4)) & 0xF) as usize]),
+    );
+    key
 }
 
 pub(crate) fn session_key(client_id: &str) -> Vec<u8> {
@@ -75,65 +86,95 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, String> {
     }
 }
 
-/// One message, queued or in flight, or retained.
-#[derive(Serialize, Deserialize)]
-struct MessageRecord {
-    /// An MQTT 5.0 PUBLISH carrying topic, QoS, RETAIN, properties and payload.
-    publish: Vec<u8>,
-    /// When it expires, in the broker's milliseconds.
-    expires_at: Option<u64>,
-    subscription_ids: Vec<u32>,
+/// One message, in the layout every message entry shares (written by hand rather than
+/// with postcard, because it is written for most messages a durable broker takes in):
+///
+/// ```text
+/// place       u8      0 queued (or retained); in flight: 1 awaiting PUBACK,
+///                     2 awaiting PUBREC, 3 awaiting PUBCOMP
+/// packet id   u16 BE  the id it was sent with, when in flight; else 0
+/// flags       u8      bit 0: an expiry follows
+/// expires at  u64 BE  the broker's milliseconds, when flag bit 0 is set
+/// ids         u16 BE count, then u32 BE each: its Subscription Identifiers
+/// publish     the rest: an MQTT 5.0 PUBLISH carrying topic, QoS, RETAIN, properties and
+///             payload, in the broker's own codec
+/// ```
+fn encode_message_with(
+    out: &mut Vec<u8>,
+    m: &Message,
+    inflight: Option<(PacketId, InflightState)>,
+) {
+    let (place, packet_id) = match inflight {
+        None => (0u8, 0u16),
+        Some((id, InflightState::AwaitingPubAck)) => (1, id.get()),
+        Some((id, InflightState::AwaitingPubRec)) => (2, id.get()),
+        Some((id, InflightState::AwaitingPubComp)) => (3, id.get()),
+    };
+    out.push(place);
+    out.extend_from_slice(&packet_id.to_be_bytes());
+    out.push(u8::from(m.expires_at.is_some()));
+    if let Some(at) = m.expires_at {
+        out.extend_from_slice(&at.as_millis().to_be_bytes());
+    }
+    let ids = u16::try_from(m.subscription_ids.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&ids.to_be_bytes());
+    for id in m.subscription_ids.iter().take(usize::from(ids)) {
+        out.extend_from_slice(&id.to_be_bytes());
+    }
+    let publish = Publish {
+        dup: false,
+        qos: m.qos,
+        retain: m.retain,
+        topic: m.topic.clone(),
+        packet_id: (m.qos != QoS::AtMostOnce).then_some(PacketId::FIRST),
+        properties: Some(m.properties.as_deref().cloned().unwrap_or_default()),
+        payload: m.payload.clone(),
+    };
+    Packet::Publish(publish).encode(out);
 }
 
-impl MessageRecord {
-    fn of(
-        topic: &TopicName,
-        payload: &Bytes,
-        qos: QoS,
-        retain: bool,
-        properties: Option<&Arc<Properties>>,
-    ) -> Vec<u8> {
-        let publish = Publish {
-            dup: false,
-            qos,
-            retain,
-            topic: topic.clone(),
-            packet_id: (qos != QoS::AtMostOnce).then_some(PacketId::FIRST),
-            properties: Some(properties.map_or_else(Properties::new, |p| (**p).clone())),
-            payload: payload.clone(),
-        };
-        Packet::Publish(publish).to_bytes().to_vec()
+fn decode_message_from(bytes: &[u8], seq: u64) -> Result<StoredMessage, String> {
+    let cut = || "a message cut short".to_owned();
+    let (&place, rest) = bytes.split_first().ok_or_else(cut)?;
+    let (id, rest) = rest.split_first_chunk::<2>().ok_or_else(cut)?;
+    let (&flags, mut rest) = rest.split_first().ok_or_else(cut)?;
+    let mut expires_at = None;
+    if flags & 1 != 0 {
+        let (at, after) = rest.split_first_chunk::<8>().ok_or_else(cut)?;
+        expires_at = Some(Instant::from_millis(u64::from_be_bytes(*at)));
+        rest = after;
     }
-
-    fn from_message(m: &Message) -> Self {
-        MessageRecord {
-            publish: Self::of(&m.topic, &m.payload, m.qos, m.retain, m.properties.as_ref()),
-            expires_at: m.expires_at.map(Instant::as_millis),
-            subscription_ids: m.subscription_ids.clone(),
-        }
+    let (count, mut rest) = rest.split_first_chunk::<2>().ok_or_else(cut)?;
+    let mut subscription_ids = Vec::new();
+    for _ in 0..u16::from_be_bytes(*count) {
+        let (id, after) = rest.split_first_chunk::<4>().ok_or_else(cut)?;
+        subscription_ids.push(u32::from_be_bytes(*id));
+        rest = after;
     }
-
-    fn publish(&self) -> Result<Publish, String> {
-        match codec::decode(&self.publish, ProtocolVersion::V5, usize::MAX, None) {
-            Ok(Some((Packet::Publish(p), len))) if len == self.publish.len() => Ok(p),
-            Ok(_) => Err("a message that is not one PUBLISH".to_owned()),
-            Err(e) => Err(format!("a message that does not decode: {e}")),
-        }
-    }
-
-    fn into_message(self) -> Result<Message, String> {
-        let p = self.publish()?;
-        Ok(Message {
-            topic: p.topic,
-            payload: p.payload,
-            qos: p.qos,
-            retain: p.retain,
-            properties: p.properties.filter(|p| !p.is_empty()).map(Arc::new),
-            expires_at: self.expires_at.map(Instant::from_millis),
-            subscription_ids: self.subscription_ids,
-            seq: 0,
-        })
-    }
+    let p = match codec::decode(rest, ProtocolVersion::V5, usize::MAX, None) {
+        Ok(Some((Packet::Publish(p), len))) if len == rest.len() => p,
+        Ok(_) => return Err("a message that is not one PUBLISH".to_owned()),
+        Err(e) => return Err(format!("a message that does not decode: {e}")),
+    };
+    let message = Message {
+        topic: p.topic,
+        payload: p.payload,
+        qos: p.qos,
+        retain: p.retain,
+        properties: p.properties.filter(|p| !p.is_empty()).map(Arc::new),
+        expires_at,
+        subscription_ids,
+        seq,
+    };
+    let state = match place {
+        0 => return Ok((message, None)),
+        1 => InflightState::AwaitingPubAck,
+        2 => InflightState::AwaitingPubRec,
+        3 => InflightState::AwaitingPubComp,
+        other => return Err(format!("a message in place {other}")),
+    };
+    let id = PacketId::new(u16::from_be_bytes(*id)).ok_or("an in-flight packet id 0")?;
+    Ok((message, Some((id, state))))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -144,52 +185,21 @@ struct SubscriptionRecord {
     id: Option<u32>,
 }
 
-/// One message of a persistent session.
-#[derive(Serialize, Deserialize)]
-struct SessionMessageRecord {
-    message: MessageRecord,
-    /// 0 queued; in flight: 1 awaiting PUBACK, 2 awaiting PUBREC, 3 awaiting PUBCOMP.
-    place: u8,
-    /// The packet id it was sent with, when in flight.
-    packet_id: u16,
-}
-
 /// A session's message as stored: the message, and its packet id and handshake state if
 /// it is in flight.
 pub(crate) type StoredMessage = (Message, Option<(PacketId, InflightState)>);
 
 pub(crate) fn encode_message(m: &Message, inflight: Option<(PacketId, InflightState)>) -> Vec<u8> {
-    let (place, packet_id) = match inflight {
-        None => (0, 0),
-        Some((id, InflightState::AwaitingPubAck)) => (1, id.get()),
-        Some((id, InflightState::AwaitingPubRec)) => (2, id.get()),
-        Some((id, InflightState::AwaitingPubComp)) => (3, id.get()),
-    };
-    let record = SessionMessageRecord {
-        message: MessageRecord::from_message(m),
-        place,
-        packet_id,
-    };
-    postcard::to_allocvec(&record).unwrap_or_default()
+    let mut out = Vec::with_capacity(32 + m.topic.as_str().len() + m.payload.len());
+    encode_message_with(&mut out, m, inflight);
+    out
 }
 
 pub(crate) fn decode_message(bytes: &[u8], seq: u64) -> Result<StoredMessage, String> {
-    let r: SessionMessageRecord =
-        postcard::from_bytes(bytes).map_err(|e| format!("an unreadable message: {e}"))?;
-    let mut message = r.message.into_message()?;
-    message.seq = seq;
-    let state = match r.place {
-        0 => return Ok((message, None)),
-        1 => InflightState::AwaitingPubAck,
-        2 => InflightState::AwaitingPubRec,
-        3 => InflightState::AwaitingPubComp,
-        other => return Err(format!("a message in place {other}")),
-    };
-    let id = PacketId::new(r.packet_id).ok_or("an in-flight packet id 0")?;
-    Ok((message, Some((id, state))))
+    decode_message_from(bytes, seq)
 }
 
-/// A persistent session.
+/// A persistent session's record: everything but its messages.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SessionRecord {
     client_id: String,
@@ -280,41 +290,37 @@ impl SessionRecord {
     }
 }
 
-/// A retained message.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct RetainedRecord {
-    message: MessageRecord,
-    stored_at: u64,
-}
+/// A retained message: when it was stored (u64 BE, the broker's milliseconds), then the
+/// message in the layout above.
+pub(crate) struct RetainedRecord;
 
 impl RetainedRecord {
     pub(crate) fn encode(m: &RetainedMessage) -> Vec<u8> {
-        let record = RetainedRecord {
-            message: MessageRecord {
-                publish: MessageRecord::of(
-                    &m.topic,
-                    &m.payload,
-                    m.qos,
-                    true,
-                    m.properties.as_ref(),
-                ),
-                expires_at: m.expires_at.map(Instant::as_millis),
-                subscription_ids: Vec::new(),
-            },
-            stored_at: m.stored_at.as_millis(),
+        let message = Message {
+            topic: m.topic.clone(),
+            payload: m.payload.clone(),
+            qos: m.qos,
+            retain: true,
+            properties: m.properties.clone(),
+            expires_at: m.expires_at,
+            subscription_ids: Vec::new(),
+            seq: 0,
         };
-        postcard::to_allocvec(&record).unwrap_or_default()
+        let mut out = m.stored_at.as_millis().to_be_bytes().to_vec();
+        encode_message_with(&mut out, &message, None);
+        out
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<RetainedMessage, String> {
-        let r: RetainedRecord = postcard::from_bytes(bytes)
-            .map_err(|e| format!("an unreadable retained message: {e}"))?;
-        let m = r.message.into_message()?;
+        let (at, rest) = bytes
+            .split_first_chunk::<8>()
+            .ok_or("a retained message cut short")?;
+        let (m, _) = decode_message_from(rest, 0)?;
         Ok(RetainedMessage {
             topic: m.topic,
             payload: m.payload,
             qos: m.qos,
-            stored_at: Instant::from_millis(r.stored_at),
+            stored_at: Instant::from_millis(u64::from_be_bytes(*at)),
             properties: m.properties,
             expires_at: m.expires_at,
         })
