@@ -61,29 +61,26 @@ fn what_was_appended_is_read_back_in_order() -> Result<()> {
 #[test]
 fn a_torn_last_record_is_skipped_reported_and_cut_off_and_the_rest_kept() -> Result<()> {
     let dir = temp_dir("torn");
-    let whole = {
+    let (whole, full) = {
         let mut opened = open(&dir)?;
         opened.journal.append(&[set("a", "1")])?;
         let whole = opened.journal.len();
         opened.journal.append(&[set("b", "2")])?;
-        whole
+        (whole, opened.journal.len())
     };
     let path = dir.join(JOURNAL_FILE);
-    let full = fs::metadata(&path)?.len();
+    assert!(fs::metadata(&path)?.len() > full, "zeros are written ahead");
+    // The file ends inside the last record, as if its size was updated by half a write.
     OpenOptions::new()
         .write(true)
         .open(&path)?
         .set_len(full - 3)?;
     let mut opened = open(&dir)?;
     assert_eq!(opened.records, 1);
-    assert_eq!(
-        opened.torn,
-        Some(Torn {
-            offset: whole,
-            bytes: full - 3 - whole,
-            why: "a record cut short"
-        })
-    );
+    let torn = opened.torn.take().expect("a damaged end");
+    assert_eq!((torn.offset, torn.why), (whole, "a record cut short"));
+    // Counted up to its last byte that is not zero.
+    assert!(torn.bytes > 0 && torn.bytes <= full - 3 - whole, "{torn:?}");
     assert_eq!(sorted(&opened.entries), pairs(&[("a", "1")]));
     assert_eq!(
         fs::metadata(&path)?.len(),
@@ -101,26 +98,43 @@ fn a_torn_last_record_is_skipped_reported_and_cut_off_and_the_rest_kept() -> Res
     Ok(())
 }
 
-#[test]
-fn a_record_with_a_flipped_bit_is_skipped_with_everything_after_it() -> Result<()> {
-    let dir = temp_dir("flipped");
-    {
+/// Damages the last record of a journal holding a, then b, with `damage` (given the
+/// file's bytes and where the records end), and checks that only a is recovered, and why.
+fn damaged_last_record(name: &str, damage: impl Fn(&mut Vec<u8>, usize), why: &str) -> Result<()> {
+    let dir = temp_dir(name);
+    let end = {
         let mut opened = open(&dir)?;
         opened.journal.append(&[set("a", "1")])?;
         opened.journal.append(&[set("b", "2")])?;
-    }
+        opened.journal.len() as usize
+    };
     let path = dir.join(JOURNAL_FILE);
     let mut bytes = fs::read(&path)?;
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x01;
+    damage(&mut bytes, end);
     fs::write(&path, &bytes)?;
     let opened = open(&dir)?;
-    assert_eq!(
-        opened.torn.map(|t| t.why),
-        Some("a record whose checksum does not match")
-    );
+    assert_eq!(opened.torn.map(|t| t.why), Some(why));
     assert_eq!(sorted(&opened.entries), pairs(&[("a", "1")]));
     Ok(())
+}
+
+#[test]
+fn a_record_with_a_flipped_bit_is_skipped_with_everything_after_it() -> Result<()> {
+    damaged_last_record(
+        "flipped",
+        |bytes, end| bytes[end - 1] ^= 0x01,
+        "a record whose checksum does not match",
+    )
+}
+
+#[test]
+fn a_record_whose_end_never_reached_the_disk_is_skipped() -> Result<()> {
+    // Written into the zeros ahead, a record cut by a power loss ends in zeros.
+    damaged_last_record(
+        "zeroed",
+        |bytes, end| bytes[end - 3..end].fill(0),
+        "a record whose checksum does not match",
+    )
 }
 
 #[test]
