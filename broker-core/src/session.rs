@@ -89,7 +89,7 @@ pub struct Inflight {
 /// Who a session's client is, for policy decisions: the principal policies attach to
 /// (a certificate's common name, else the CONNECT user name) and the certificate's
 /// common name for `${iot:Certificate.Subject.CommonName}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct AuthContext {
     pub(crate) principal: Option<String>,
     pub(crate) common_name: Option<String>,

@@ -452,3 +452,53 @@ fn a_delivery_goes_at_once_and_one_acknowledged_before_the_write_is_never_writte
     sim.store_pending();
     assert_eq!(sim.recv_all(p), [Packet::puback(pid(2))]);
 }
+
+/// Publishes a shadow request from a fresh clean client and returns the JSON replies on
+/// `reply` (for example `get/accepted`).
+fn shadow_request(sim: &mut Sim, topic: &str, body: &str, reply: &str) -> Vec<String> {
+    let c = connect_aws(sim, "app", true);
+    let filter = format!("{topic}/+");
+    sim.subscribe(c, &[(filter.as_str(), QoS::AtLeastOnce)]);
+    sim.publish(c, topic, body, QoS::AtLeastOnce, false, 1);
+    let wanted = format!("{topic}/{reply}");
+    let got = sim
+        .publishes(c)
+        .into_iter()
+        .filter(|p| p.topic.as_str() == wanted)
+        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+        .collect();
+    sim.send(c, Packet::disconnect());
+    sim.advance(1_000); // One CONNECT per second per client id under aws-iot.
+    got
+}
+
+#[test]
+fn device_shadows_and_the_version_of_a_deleted_one_survive_a_restart() {
+    let mut sim = Sim::durable(Config::for_profile(Profile::AwsIot));
+    sim.advance(1_000);
+    let lamp = "$aws/things/lamp/shadow";
+    let named = "$aws/things/lamp/shadow/name/colour";
+    let desired = r#"{"state":{"desired":{"on":true}}}"#;
+    assert_eq!(
+        shadow_request(&mut sim, &format!("{lamp}/update"), desired, "accepted").len(),
+        1
+    );
+    shadow_request(&mut sim, &format!("{named}/update"), desired, "accepted");
+    shadow_request(&mut sim, &format!("{named}/update"), desired, "accepted");
+    shadow_request(&mut sim, &format!("{named}/delete"), "", "accepted");
+    assert_eq!(
+        sim.restart().other,
+        2 + 1,
+        "two shadows and app's lifecycle number"
+    );
+
+    let got = shadow_request(&mut sim, &format!("{lamp}/get"), "", "accepted");
+    let doc: serde_json::Value = serde_json::from_str(&got[0]).expect("JSON");
+    assert_eq!(doc["state"]["desired"]["on"], true);
+    assert_eq!(doc["version"], 1);
+    assert!(doc["metadata"]["desired"]["on"]["timestamp"].is_u64());
+    // "Deleting a shadow does not reset its version number to 0."
+    let got = shadow_request(&mut sim, &format!("{named}/update"), desired, "accepted");
+    let doc: serde_json::Value = serde_json::from_str(&got[0]).expect("JSON");
+    assert_eq!(doc["version"], 3);
+}

@@ -304,19 +304,29 @@ mod tests {
     #[test]
     fn paths_in_the_file_are_relative_to_its_folder() -> Result<()> {
         let mut t = table(
-            "users = \"users.txt\"\n[policy]\nregion = \"eu-west-1\"\n\
+            "users = \"users.txt\"\ndata_dir = \"state\"\n[policy]\nregion = \"eu-west-1\"\n\
              default = [\"/etc/a.json\", \"b.json\"]\n[policy.principals]\np = [\"c/d.json\"]\n",
         );
         anchor_paths(&mut t, Path::new("/conf"))?;
         assert_eq!(
             t.to_string(),
             table(
-                "users = \"/conf/users.txt\"\n[policy]\nregion = \"eu-west-1\"\n\
+                "users = \"/conf/users.txt\"\ndata_dir = \"/conf/state\"\n[policy]\nregion = \"eu-west-1\"\n\
                  default = [\"/etc/a.json\", \"/conf/b.json\"]\n\
                  [policy.principals]\np = [\"/conf/c/d.json\"]\n"
             )
             .to_string()
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_data_dir_flag_wins_over_the_key_and_none_means_memory() -> Result<()> {
+        assert_eq!(load_args(&[])?.data_dir, None);
+        let from_key = load_args(&["--set", "data_dir=state"])?;
+        assert_eq!(from_key.data_dir, Some(PathBuf::from("state")));
+        let flag = load_args(&["--data-dir", "/d", "--set", "data_dir=state"])?;
+        assert_eq!(flag.data_dir, Some(PathBuf::from("/d")));
         Ok(())
     }
 

@@ -42,6 +42,7 @@ fn help_explains_every_option() -> Result<()> {
         "--max-outgoing-bytes",
         "--policy",
         "--users",
+        "--data-dir",
     ] {
         assert!(help.contains(option), "help lacks {option}");
     }

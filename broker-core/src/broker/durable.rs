@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::event::Output;
 use crate::session::{Inflight, Session, SessionId};
+use crate::shadow::ShadowId;
 use crate::store::{
     decode_key, decode_message, decode_u64, encode_message, encode_u64, message_key, session_key,
     Change, Key, Recovery, RetainedRecord, SessionRecord, Skipped, StoreBatch, StoredMessage,
@@ -39,6 +40,8 @@ pub(super) struct Durable {
     retained: Vec<TopicName>,
     /// Client ids whose lifecycle version number moved since the last batch.
     lifecycle: Vec<Arc<str>>,
+    /// Device Shadows updated or deleted since the last batch.
+    shadows: Vec<ShadowId>,
     /// Stored entries recovery could not read, to delete.
     unreadable: Vec<Vec<u8>>,
     /// The last batch handed out, and the last one reported stored.
@@ -56,6 +59,7 @@ impl Durable {
             && self.deleted.is_empty()
             && self.retained.is_empty()
             && self.lifecycle.is_empty()
+            && self.shadows.is_empty()
             && self.unreadable.is_empty())
     }
 }
@@ -138,6 +142,16 @@ impl Broker {
                     .get(&client_id)
                     .copied()
                     .map(encode_u64),
+            });
+        }
+        let mut shadows = std::mem::take(&mut d.shadows);
+        shadows.sort();
+        shadows.dedup();
+        for id in shadows {
+            let key = Key::Shadow(id.thing.clone(), id.name.clone().unwrap_or_default());
+            changes.push(Change {
+                key: key.encode(),
+                value: self.shadows.stored(&id),
             });
         }
         d.issued += 1;
@@ -229,6 +243,13 @@ impl Broker {
     pub(super) fn retained_changed(&mut self, topic: &TopicName) {
         if let Some(d) = self.durable.as_deref_mut() {
             d.retained.push(topic.clone());
+        }
+    }
+
+    /// A Device Shadow was updated or deleted.
+    pub(super) fn shadow_changed(&mut self, id: &ShadowId) {
+        if let Some(d) = self.durable.as_deref_mut() {
+            d.shadows.push(id.clone());
         }
     }
 
@@ -330,6 +351,11 @@ impl Broker {
                 self.lifecycle_versions.insert(client_id.into(), next);
                 report.other += 1;
             }
+            Key::Shadow(thing, name) => {
+                let name = (!name.is_empty()).then_some(name);
+                self.shadows.restore(ShadowId { thing, name }, value)?;
+                report.other += 1;
+            }
         }
         Ok(())
     }
@@ -401,20 +427,19 @@ fn session_changes(s: &mut Session, changes: &mut Vec<Change>) {
         }
         return;
     }
-    let record = SessionRecord::encode(s);
-    let hash =
-        core::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::with_seed(0), &record);
+    let hash = SessionRecord::fingerprint(s);
     let first = !std::mem::replace(&mut s.persisted, true);
+    let unchanged = s.store.as_ref().is_some_and(|log| log.header_hash == hash);
+    if first || !unchanged {
+        changes.push(Change {
+            key: session_key(&s.client_id),
+            value: Some(SessionRecord::encode(s)),
+        });
+    }
     let Some(log) = s.store.as_deref_mut() else {
         return;
     };
-    if first || log.header_hash != hash {
-        log.header_hash = hash;
-        changes.push(Change {
-            key: session_key(&s.client_id),
-            value: Some(record),
-        });
-    }
+    log.header_hash = hash;
     let mut changed = std::mem::take(&mut log.changed);
     if first {
         // Everything it holds, once.

@@ -36,7 +36,12 @@ impl Broker {
         };
         // AWS's documents carry epoch seconds; the broker's clock is in milliseconds.
         let timestamp = now.as_millis() / 1000;
-        for reply in self.shadows.handle(&id, op, payload, timestamp, limits) {
+        let replies = self.shadows.handle(&id, op, payload, timestamp, limits);
+        if op != shadow::Operation::Get {
+            // Under durability, what the replies announce is stored before they go.
+            self.shadow_changed(&id);
+        }
+        for reply in replies {
             // Reply topics are built from names parse_request accepted, so they parse.
             let Ok(topic) = TopicName::new(&reply.topic) else {
                 continue;

@@ -80,6 +80,48 @@ impl Rejection {
 }
 
 impl Shadows {
+    /// What the store keeps of shadow `id` (durability, `store/record.rs`): its document
+    /// as JSON, or the version it had when deleted (which the next update continues), or
+    /// nothing.
+    pub(crate) fn stored(&self, id: &ShadowId) -> Option<Vec<u8>> {
+        let value = match (self.documents.get(id), self.deleted.get(id)) {
+            (Some(doc), _) => json!({
+                "version": doc.version,
+                "desired": doc.desired,
+                "reported": doc.reported,
+                "desiredMetadata": doc.desired_metadata,
+                "reportedMetadata": doc.reported_metadata,
+            }),
+            (None, Some(version)) => json!({ "deletedVersion": version }),
+            (None, None) => return None,
+        };
+        serde_json::to_vec(&value).ok()
+    }
+
+    /// Restores shadow `id` from what `stored` made of it.
+    pub(crate) fn restore(&mut self, id: ShadowId, bytes: &[u8]) -> Result<(), String> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("an unreadable shadow: {e}"))?;
+        if let Some(version) = value.get("deletedVersion").and_then(Value::as_u64) {
+            self.deleted.insert(id, version);
+            return Ok(());
+        }
+        let object = |key: &str| value.get(key).and_then(Value::as_object).cloned();
+        let version = value
+            .get("version")
+            .and_then(Value::as_u64)
+            .ok_or("a shadow without a version")?;
+        let doc = Document {
+            desired: object("desired"),
+            reported: object("reported"),
+            desired_metadata: object("desiredMetadata").unwrap_or_default(),
+            reported_metadata: object("reportedMetadata").unwrap_or_default(),
+            version,
+        };
+        self.documents.insert(id, doc);
+        Ok(())
+    }
+
     /// The shadow `id`'s document, if it exists.
     pub fn get(&self, id: &ShadowId) -> Option<&Document> {
         self.documents.get(id)

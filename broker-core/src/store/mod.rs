@@ -4,7 +4,7 @@
 //! ([`crate::Broker::recover`]), the broker keeps track of what changed in the state that
 //! must outlive the process (persistent sessions with their subscriptions, queued and
 //! in-flight messages and QoS 2 state; retained messages; aws-iot lifecycle version
-//! numbers) and hands it out as a [`StoreBatch`] of key-value [`Change`]s from
+//! numbers and Device Shadows) and hands it out as a [`StoreBatch`] of key-value [`Change`]s from
 //! [`crate::Broker::poll_store`]. Every packet and close produced after a change waits in
 //! the broker until the shell reports the batch that holds the change as stored, with
 //! [`crate::Broker::handle_stored`]: so no PUBACK, PUBREC or SUBACK reaches a client before
@@ -54,7 +54,7 @@ pub struct Recovery {
     pub messages: usize,
     /// Retained messages restored.
     pub retained: usize,
-    /// Other entries (aws-iot lifecycle version numbers).
+    /// Other entries (aws-iot lifecycle version numbers, Device Shadows).
     pub other: usize,
     /// Entries that could not be read, with why. They are deleted by the next batch.
     pub skipped: Vec<Skipped>,

@@ -3,7 +3,9 @@
 //! A key is one kind byte followed by UTF-8: `s` and a client id (a persistent session's
 //! subscriptions and settings), `m`, a client id, NUL and 16 hex digits (one message of
 //! that session, queued or in flight, by its number in the session), `r` and a topic (a
-//! retained message), `l` and a client id (an aws-iot lifecycle `versionNumber`). A
+//! retained message), `l` and a client id (an aws-iot lifecycle `versionNumber`), `h`, a
+//! thing's name, NUL and a shadow's name (a Device Shadow; no name for the classic one,
+//! whose value is JSON: the document, or the version a deleted shadow had). A
 //! session's record and a version number are postcard encodings (postcard 1.x, a stable,
 //! documented wire format); messages, queued, in flight or retained, have a layout of
 //! their own (below), written by hand because most messages a durable broker takes in are
@@ -30,6 +32,8 @@ pub(crate) enum Key {
     Message(String, u64),
     Retained(String),
     Lifecycle(String),
+    /// A thing's name, and a named shadow's name (empty for the classic shadow).
+    Shadow(String, String),
 }
 
 impl Key {
@@ -37,6 +41,7 @@ impl Key {
         let (kind, text) = match self {
             Key::Session(s) => (b's', s),
             Key::Message(client_id, seq) => return message_key(client_id, *seq),
+            Key::Shadow(thing, name) => return format!("h{thing}\0{name}").into_bytes(),
             Key::Retained(s) => (b'r', s),
             Key::Lifecycle(s) => (b'l', s),
         };
@@ -81,6 +86,10 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, String> {
             Ok(Key::Message(client_id.to_owned(), seq))
         }
         b'r' => Ok(Key::Retained(text)),
+        b'h' => {
+            let (thing, name) = text.split_once('\0').ok_or("a shadow key without NUL")?;
+            Ok(Key::Shadow(thing.to_owned(), name.to_owned()))
+        }
         b'l' => Ok(Key::Lifecycle(text)),
         other => Err(format!("an unknown key kind {other:#04x}")),
     }
@@ -241,6 +250,24 @@ impl SessionRecord {
             common_name: auth.common_name,
         };
         postcard::to_allocvec(&record).unwrap_or_default()
+    }
+
+    /// A hash of exactly what `encode` writes, without writing it: a session whose record
+    /// did not change since its last write is not encoded again.
+    pub(crate) fn fingerprint(s: &Session) -> u64 {
+        use core::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+        s.client_id.hash(&mut h);
+        (s.clean, s.version, s.expiry, s.disconnected_at).hash(&mut h);
+        for (filter, sub) in &s.subscriptions {
+            (filter.as_str(), sub.options.byte(), sub.id).hash(&mut h);
+        }
+        s.qos2_received.len().hash(&mut h);
+        for id in &s.qos2_received {
+            id.get().hash(&mut h);
+        }
+        s.auth.hash(&mut h);
+        h.finish()
     }
 
     /// The session `bytes` hold, disconnected and without its messages (which are entries
