@@ -140,9 +140,10 @@ pub struct ServeArgs {
     /// The most bytes waiting to be written to one connection, so that a slow reader
     /// cannot grow the server's memory without bound. Past half of it the connection is
     /// congested: its QoS 0 messages are dropped and its QoS 1 and 2 messages wait in the
-    /// session's queue until a quarter is reached again. Should the queue still fill up,
-    /// the connection is closed (logged, and counted in /metrics as
-    /// brokerlab_slow_consumer_disconnects_total). One packet is always accepted.
+    /// session's queue until a quarter is reached again. Should the queue still reach twice
+    /// this (what the broker sends regardless, such as acknowledgements), the connection is
+    /// closed (logged, and counted in /metrics as brokerlab_slow_consumer_disconnects_total).
+    /// One packet is always accepted.
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_outgoing_bytes: usize,
 }

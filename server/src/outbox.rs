@@ -10,8 +10,12 @@
 //! - Once a write has brought the queue under a quarter of the limit, it is *relieved*, and
 //!   the broker sends what waited. The gap between the two marks keeps a client that reads
 //!   at about the publishing rate from flapping between the states.
-//! - Should the queue still reach the limit (packets the broker sends regardless, such as
-//!   acknowledgements), the connection is closed: memory stays bounded in every case.
+//! - A QoS 0 PUBLISH that would take the queue past the limit is dropped. Other packets may
+//!   take it up to twice the limit: one input can make the broker produce several packets
+//!   before the owner, pushing the first, tells it of the congestion (a read holding a large
+//!   QoS 0 PUBLISH and then a QoS 1 one). Should the queue still reach twice the limit
+//!   (packets the broker sends regardless, such as acknowledgements), the connection is
+//!   closed: memory stays bounded in every case.
 //!
 //! The connection task takes everything queued at once and writes it as one batch, which is
 //! what makes many small MQTT packets cheap to send.
@@ -99,13 +103,17 @@ impl Outbox {
         if state.congested && droppable {
             return Ok(Pushed::Dropped);
         }
-        if !state.packets.is_empty() && state.bytes + packet.len() > self.limit {
+        let after = state.bytes + packet.len();
+        if !state.packets.is_empty() && after > self.limit {
             // A QoS 0 message that does not fit is lost, as at most once allows; only
-            // what the broker must deliver closes a client that reads too slowly.
+            // what the broker must deliver closes a client that reads too slowly, and only
+            // past the headroom for what it produced before it heard of the congestion.
             if droppable {
                 return Ok(Pushed::Dropped);
             }
-            return Err(Overflow);
+            if after > 2 * self.limit {
+                return Err(Overflow);
+            }
         }
         state.bytes += packet.len();
         state.packets.push(packet);
@@ -258,7 +266,26 @@ mod tests {
         outbox
             .push(packet(150), false)
             .expect("an empty queue takes one packet");
-        assert!(outbox.push(packet(1), false).is_err());
+        assert!(
+            outbox.push(packet(51), false).is_err(),
+            "past twice the limit"
+        );
+    }
+
+    #[test]
+    fn a_packet_produced_before_the_broker_heard_of_congestion_fits_the_headroom() {
+        let outbox = Outbox::new(100);
+        // A large QoS 0 PUBLISH congests the queue; a QoS 1 PUBLISH from the same input
+        // follows before the broker knows.
+        assert_eq!(
+            outbox.push(packet(90), true).expect("room"),
+            Pushed::Congested
+        );
+        assert_eq!(
+            outbox.push(packet(30), false).expect("headroom"),
+            Pushed::Queued
+        );
+        assert_eq!(outbox.lock().bytes, 120);
     }
 
     #[test]
@@ -285,7 +312,7 @@ mod tests {
             outbox.push(packet(90), true).expect("no error"),
             Pushed::Dropped
         );
-        assert!(outbox.push(packet(90), false).is_err());
+        assert!(outbox.push(packet(190), false).is_err());
         assert_eq!(outbox.lock().bytes, 20);
     }
 
