@@ -144,7 +144,7 @@ async fn a_stalled_subscriber_is_cut_loose_while_the_others_keep_flowing() -> Re
     .await?;
     let target = target(&server, Via::Tcp);
     // The stalled subscriber: subscribes at QoS 1, then never reads again.
-    let (mut sender, mut receiver) = load::connect(&target, "stalled").await?;
+    let (mut sender, mut receiver) = load::connect(&target, "stalled", true).await?;
     let mut subscribe = Vec::new();
     brokerlab_tests::load::subscribe_packet(&mut subscribe, "bench/all", 1);
     sender.send(subscribe).await?;
