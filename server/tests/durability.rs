@@ -12,7 +12,7 @@ use brokerlab_tests::mqtt::{options, Client, Via};
 use brokerlab_tests::server::Server;
 use brokerlab_tests::TIMEOUT;
 use bytes::Bytes;
-use rumqttc::{MqttOptions, QoS};
+use rumqttc::{MqttOptions, Packet as MqttPacket, QoS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -48,8 +48,29 @@ async fn receive(server: &Server, n: usize) -> Result<(bool, Vec<String>)> {
     Ok((ack.session_present, got))
 }
 
-/// A publisher written against the codec, so that the test knows exactly which packet ids
-/// the server acknowledged.
+/// Publishes each (topic, payload) at QoS 1 with rumqttc and waits for every PUBACK.
+async fn publish_acknowledged(
+    server: &Server,
+    messages: &[(&str, &str)],
+    retain: bool,
+) -> Result<Client> {
+    let (mut publisher, _) = Client::connect(options("pub", &Via::Tcp(server.mqtt))).await?;
+    for (topic, payload) in messages {
+        publisher
+            .client
+            .publish(*topic, QoS::AtLeastOnce, retain, payload.to_string())
+            .await?;
+    }
+    for _ in messages {
+        publisher
+            .expect(|p| matches!(p, MqttPacket::PubAck(_)))
+            .await?;
+    }
+    Ok(publisher)
+}
+
+/// A publisher written against the codec, so that a test knows exactly which packet ids
+/// the server acknowledged (the other tests publish with rumqttc).
 struct RawPublisher {
     stream: TcpStream,
     rx: Vec<u8>,
@@ -117,12 +138,18 @@ async fn kill_9_after_the_last_puback_loses_no_message_of_a_persistent_subscribe
     let dir = DataDir::new("after-puback");
     let server = start(&dir).await?;
     persistent_subscriber(&server).await?;
-    let mut publisher = RawPublisher::connect(&server).await?;
-    for id in 1..=200u16 {
-        publisher.publish("t", &id.to_string(), false, id).await?;
+    let (mut publisher, _) = Client::connect(options("pub", &Via::Tcp(server.mqtt))).await?;
+    for i in 1..=200 {
+        let payload = i.to_string();
+        publisher
+            .client
+            .publish("t", QoS::AtLeastOnce, false, payload)
+            .await?;
     }
-    for id in 1..=200u16 {
-        publisher.expect_puback(id).await?;
+    for _ in 0..200 {
+        publisher
+            .expect(|p| matches!(p, MqttPacket::PubAck(_)))
+            .await?;
     }
     server.kill()?;
 
@@ -243,13 +270,7 @@ async fn kill_9_in_the_middle_of_a_qos1_stream_loses_no_acknowledged_message() -
 async fn retained_messages_and_retained_deletes_survive_kill_9() -> Result<()> {
     let dir = DataDir::new("retained");
     let server = start(&dir).await?;
-    let mut publisher = RawPublisher::connect(&server).await?;
-    publisher.publish("a", "kept", true, 1).await?;
-    publisher.publish("b", "deleted", true, 2).await?;
-    publisher.publish("b", "", true, 3).await?;
-    for id in 1..=3 {
-        publisher.expect_puback(id).await?;
-    }
+    publish_acknowledged(&server, &[("a", "kept"), ("b", "deleted"), ("b", "")], true).await?;
     server.kill()?;
 
     let server = start(&dir).await?;
@@ -275,15 +296,11 @@ async fn a_graceful_restart_keeps_queued_messages_and_subscriptions() -> Result<
     let dir = DataDir::new("graceful");
     let server = start(&dir).await?;
     persistent_subscriber(&server).await?;
-    let mut publisher = RawPublisher::connect(&server).await?;
-    publisher.publish("t", "before", false, 1).await?;
-    publisher.expect_puback(1).await?;
+    publish_acknowledged(&server, &[("t", "before")], false).await?;
     assert!(server.terminate().await?.success());
 
     let server = start(&dir).await?;
-    let mut publisher = RawPublisher::connect(&server).await?;
-    publisher.publish("t", "after", false, 1).await?;
-    publisher.expect_puback(1).await?;
+    publish_acknowledged(&server, &[("t", "after")], false).await?;
     let (present, got) = receive(&server, 2).await?;
     assert!(present);
     assert_eq!(got, ["before", "after"]);
