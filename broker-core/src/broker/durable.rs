@@ -5,26 +5,24 @@
 //! the shell asks for the next batch its record is encoded if it changed, with the messages
 //! that changed (each its own entry, `session.rs`'s `MessageLog`). A session touched by a
 //! thousand inputs between two writes costs one encoding; a deep queue costs nothing
-//! until its messages move. Every `Transmit` and `Close`
-//! produced while a change is unstored waits in `held`, in order, until the batch holding
-//! the change is reported stored: a PUBACK, PUBREC, SUBACK or CONNACK is never sent before
-//! what it acknowledges is durable, and packets never overtake each other.
+//! until its messages move. An acknowledgement (CONNACK, PUBACK, PUBREC, PUBCOMP, SUBACK,
+//! UNSUBACK) produced while a change is unstored waits in `held`, with whatever follows it
+//! on the same connection, until the batch holding the change is reported stored; other
+//! packets go at once (`poll_durable_output` says why). Recovery is in `recover.rs`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::event::Output;
-use crate::session::{Inflight, Session, SessionId};
+use crate::session::{Session, SessionId};
 use crate::shadow::ShadowId;
 use crate::store::{
-    decode_key, decode_message, decode_u64, encode_message, encode_u64, message_key, session_key,
-    Change, Key, Recovery, RetainedRecord, SessionRecord, Skipped, StoreBatch, StoredMessage,
+    encode_message, encode_u64, message_key, session_key, Change, Key, RetainedRecord,
+    SessionRecord, StoreBatch,
 };
-use crate::time::Instant;
 use crate::topic::TopicName;
 use crate::types::ConnId;
 
-use super::timers::Timer;
 use super::Broker;
 
 /// The broker's durability state, present once a shell turned durability on.
@@ -54,6 +52,21 @@ pub(super) struct Durable {
 }
 
 impl Durable {
+    /// Turns durability on.
+    pub(super) fn new() -> Box<Durable> {
+        Box::default()
+    }
+
+    /// An entry that cannot be read: the next batch deletes it.
+    pub(super) fn unreadable(&mut self, key: Vec<u8>) {
+        self.unreadable.push(key);
+    }
+
+    /// An entry no longer needed: the next batch deletes it.
+    pub(super) fn delete(&mut self, key: Vec<u8>) {
+        self.deleted.push(key);
+    }
+
     fn has_changes(&self) -> bool {
         !(self.sessions.is_empty()
             && self.deleted.is_empty()
@@ -66,34 +79,6 @@ impl Durable {
 
 impl Broker {
     // ----- the shell's side -------------------------------------------------------
-
-    /// Turns durability on and restores what a store held: every `(key, value)` a shell
-    /// kept from earlier [`StoreBatch`]es, in any order. Call it once, on a new broker,
-    /// before any connection. Sessions whose expiry passed while the server was down are
-    /// dropped (and deleted by the next batch); entries that cannot be read are skipped,
-    /// reported, and deleted by the next batch, so one bad entry costs only itself.
-    pub fn recover(
-        &mut self,
-        now: Instant,
-        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
-    ) -> Recovery {
-        self.durable.get_or_insert_with(Box::default);
-        let mut report = Recovery::default();
-        let mut messages = Vec::new();
-        for (key, value) in entries {
-            if let Err(why) = self.restore(now, &key, &value, &mut report, &mut messages) {
-                report.skipped.push(Skipped {
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    why,
-                });
-                if let Some(d) = self.durable.as_deref_mut() {
-                    d.unreadable.push(key);
-                }
-            }
-        }
-        self.restore_messages(now, messages, &mut report);
-        report
-    }
 
     /// The changes the shell must store next, once it is ready to write; `None` when
     /// nothing changed. Outputs produced since the change wait until `handle_stored`
@@ -287,134 +272,6 @@ impl Broker {
             s.dirty = store;
             store
         });
-    }
-
-    fn restore(
-        &mut self,
-        now: Instant,
-        key: &[u8],
-        value: &[u8],
-        report: &mut Recovery,
-        messages: &mut Vec<(String, u64, Vec<u8>)>,
-    ) -> Result<(), String> {
-        match decode_key(key)? {
-            Key::Session(client_id) => {
-                let mut s = SessionRecord::decode(value, now)?;
-                if *s.client_id != *client_id {
-                    return Err(format!("holds the session of {:?}", s.client_id));
-                }
-                let ends = match (s.expiry, s.disconnected_at) {
-                    (Some(secs), Some(at)) => {
-                        Some(at + core::time::Duration::from_secs(u64::from(secs)))
-                    }
-                    _ => None,
-                };
-                if ends.is_some_and(|at| at <= now) || !s.is_persistent() {
-                    // Its messages find no session, and are deleted with it.
-                    report.expired += 1;
-                    if let Some(d) = self.durable.as_deref_mut() {
-                        d.deleted.push(key.to_vec());
-                    }
-                    return Ok(());
-                }
-                report.sessions += 1;
-                s.persisted = true;
-                let subscriptions: Vec<_> = s
-                    .subscriptions
-                    .iter()
-                    .map(|(f, sub)| (f.clone(), *sub))
-                    .collect();
-                let id = self.insert_session(s);
-                for (filter, subscription) in subscriptions {
-                    let (group, inner) = super::subscribe::split_shared(&filter);
-                    self.index
-                        .insert(group.as_deref(), &inner, id, subscription, now);
-                }
-                if let Some(at) = ends {
-                    self.timers.set(Timer::SessionExpiry(id), at);
-                }
-            }
-            Key::Message(client_id, seq) => messages.push((client_id, seq, value.to_vec())),
-            Key::Retained(topic) => {
-                let m = RetainedRecord::decode(value)?;
-                if m.topic.as_str() != topic {
-                    return Err(format!(
-                        "holds the retained message of {:?}",
-                        m.topic.as_str()
-                    ));
-                }
-                self.retained.store(m);
-                report.retained += 1;
-            }
-            Key::Lifecycle(client_id) => {
-                let next = decode_u64(value)?;
-                self.lifecycle_versions.insert(client_id.into(), next);
-                report.other += 1;
-            }
-            Key::Shadow(thing, name) => {
-                let name = (!name.is_empty()).then_some(name);
-                self.shadows.restore(ShadowId { thing, name }, value)?;
-                report.other += 1;
-            }
-        }
-        Ok(())
-    }
-
-    /// Puts recovered messages back in their sessions, in the order they were taken in,
-    /// once every session is back. A message whose session is gone (it expired, or its
-    /// entry could not be read) is deleted.
-    fn restore_messages(
-        &mut self,
-        now: Instant,
-        mut messages: Vec<(String, u64, Vec<u8>)>,
-        report: &mut Recovery,
-    ) {
-        messages.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        for (client_id, seq, value) in messages {
-            let key = message_key(&client_id, seq);
-            let session = self.by_client.get(client_id.as_str()).copied();
-            let restored = match (session, decode_message(&value, seq)) {
-                (Some(id), Ok(stored)) => self.restore_message(now, id, stored),
-                (None, Ok(_)) => false,
-                (_, Err(why)) => {
-                    report.skipped.push(Skipped {
-                        key: String::from_utf8_lossy(&key).into_owned(),
-                        why,
-                    });
-                    false
-                }
-            };
-            if restored {
-                report.messages += 1;
-            } else if let Some(d) = self.durable.as_deref_mut() {
-                d.deleted.push(key);
-            }
-        }
-    }
-
-    fn restore_message(&mut self, now: Instant, id: SessionId, stored: StoredMessage) -> bool {
-        let Some(s) = self
-            .sessions
-            .get_mut(id.0 as usize)
-            .and_then(Option::as_deref_mut)
-        else {
-            return false;
-        };
-        if let Some(log) = s.store.as_deref_mut() {
-            log.next_seq = log.next_seq.max(stored.0.seq);
-            log.written_max = log.next_seq;
-        }
-        match stored {
-            (message, None) => s.queue.push_back(message),
-            (message, Some((packet_id, state))) => s.inflight.push_back(Inflight {
-                packet_id,
-                message,
-                state,
-                sent_at: now,
-                held: false,
-            }),
-        }
-        true
     }
 }
 

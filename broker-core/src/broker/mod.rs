@@ -14,6 +14,7 @@ mod lifecycle;
 mod mqtt5;
 mod policy;
 mod publish;
+mod recover;
 mod refusal;
 mod reorder;
 mod route;

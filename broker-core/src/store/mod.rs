@@ -4,11 +4,13 @@
 //! ([`crate::Broker::recover`]), the broker keeps track of what changed in the state that
 //! must outlive the process (persistent sessions with their subscriptions, queued and
 //! in-flight messages and QoS 2 state; retained messages; aws-iot lifecycle version
-//! numbers and Device Shadows) and hands it out as a [`StoreBatch`] of key-value [`Change`]s from
-//! [`crate::Broker::poll_store`]. Every packet and close produced after a change waits in
-//! the broker until the shell reports the batch that holds the change as stored, with
-//! [`crate::Broker::handle_stored`]: so no PUBACK, PUBREC or SUBACK reaches a client before
-//! what it acknowledges is durable, and the shell can group many changes in one write.
+//! numbers and Device Shadows) and hands it out as a [`StoreBatch`] of key-value
+//! [`Change`]s from [`crate::Broker::poll_store`]. Every acknowledgement produced after a
+//! change (CONNACK, PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK), and whatever follows it on
+//! its connection, waits in the broker until the shell reports the batch that holds the
+//! change as stored, with [`crate::Broker::handle_stored`]: so no acknowledgement reaches a
+//! client before what it acknowledges is durable, and the shell can group many changes in
+//! one write.
 //!
 //! Keys and values are opaque to the shell; their layout is [`FORMAT_VERSION`] of the
 //! format in `record.rs`.
