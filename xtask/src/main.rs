@@ -56,10 +56,11 @@ Commands:
                     `bench servers [--rounds N] [--secs S]` run one of the two;
                     `bench durability [--rounds N] [--secs S]` measures --data-dir
                     against memory and Mosquitto's persistence, with a crash test.
-  soak [--minutes N] [--clients N]
+  soak [--minutes N] [--clients N] [--data-dir]
                     1,000 persistent-session devices (by default) publishing QoS 1
                     and 2 to one another for 10 minutes (by default) while dropping
-                    and restoring their connections, against a release server;
+                    and restoring their connections, against a release server (with
+                    --data-dir, one storing its state in target/soak-data);
                     prints its memory over time and fails on any lost message, any
                     QoS 2 duplicate, or memory that does not stay flat.
   interop [brokerlab|mosquitto]

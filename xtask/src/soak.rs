@@ -1,7 +1,8 @@
-//! `cargo xtask soak [--minutes N] [--clients N]`: 1,000 persistent-session devices under
-//! churn against a release build of the server, with the server's resident memory sampled
-//! as it goes (see `brokerlab_tests::soak`). Fails unless every confirmed message arrived,
-//! no QoS 2 message arrived twice, and memory stayed flat.
+//! `cargo xtask soak [--minutes N] [--clients N] [--data-dir]`: 1,000 persistent-session
+//! devices under churn against a release build of the server, with the server's resident
+//! memory sampled as it goes (see `brokerlab_tests::soak`). Fails unless every confirmed
+//! message arrived, no QoS 2 message arrived twice, and memory stayed flat. With
+//! `--data-dir`, the server stores its state in a fresh `target/soak-data`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -16,9 +17,32 @@ use crate::workspace;
 const FLAT_PERCENT: f64 = 10.0;
 
 pub fn run(args: &[String]) -> Result<()> {
-    let (minutes, clients) = parse(args)?;
+    let Options {
+        minutes,
+        clients,
+        durable,
+    } = parse(args)?;
     let release = workspace::build_server_and("brokerlab-soak")?;
-    let broker = Broker::brokerlab(&release.join("brokerlab"), None)?;
+    let binary = release.join("brokerlab");
+    let broker = if durable {
+        let data = workspace::target_dir()?.join("soak-data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data)?;
+        }
+        let data = data.display().to_string();
+        println!("soak: the server stores its state in {data}");
+        let args = [
+            "--profile",
+            "mqtt",
+            "--max-connections",
+            "20000",
+            "--data-dir",
+            &data,
+        ];
+        Broker::brokerlab_with(&binary, None, &args)?
+    } else {
+        Broker::brokerlab(&binary, None)?
+    };
     let seconds = minutes * 60;
     // Twenty rows or so, whatever the length.
     let sample_every = (seconds / 20).max(5);
@@ -61,22 +85,39 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn parse(args: &[String]) -> Result<(u64, usize)> {
+struct Options {
+    minutes: u64,
+    clients: usize,
+    durable: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
     let mut minutes = 10;
     let mut clients = 1_000;
+    let mut durable = false;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
+        if flag == "--data-dir" {
+            durable = true;
+            continue;
+        }
         let value = args
             .next()
             .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--minutes" => minutes = value.parse().context("--minutes needs a number")?,
             "--clients" => clients = value.parse().context("--clients needs a number")?,
-            other => bail!("unknown argument `{other}` (soak takes --minutes N and --clients N)"),
+            other => bail!(
+                "unknown argument `{other}` (soak takes --minutes N, --clients N and --data-dir)"
+            ),
         }
     }
     if minutes == 0 {
         bail!("--minutes must be at least 1");
     }
-    Ok((minutes, clients))
+    Ok(Options {
+        minutes,
+        clients,
+        durable,
+    })
 }
