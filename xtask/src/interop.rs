@@ -86,8 +86,11 @@ const STALL: Duration = Duration::from_secs(120);
 /// Tests whose client sends on one connection and checks on another without waiting for
 /// the first to be acknowledged (a SUBSCRIBE, then a PUBLISH elsewhere): a broker that
 /// reads the two connections in the other order fails them through no fault of its own.
-/// When only these fail, each is run once more on its own.
+/// When only these fail, each is run again on its own, up to `RACY_RUNS` times, until it
+/// passes: on a loaded machine one second run was seen to lose the same race (2026-12-03).
 /// (`test_unsubscribe` is in both suites, with the same race.)
+const RACY_RUNS: usize = 3;
+
 const RACY: [&str; 3] = [
     "test_subscribe_options",
     "test_request_response",
@@ -242,8 +245,8 @@ impl Report {
 
 /// Runs a suite's tests in its order in one process (each test inherits the broker state
 /// the one before left, as the suite was written for), going on past a test that hangs;
-/// then gives each racy test that failed one more run on its own, if only racy tests
-/// failed.
+/// then gives each racy test that failed up to `RACY_RUNS` runs on its own, if only racy
+/// tests failed.
 fn run_suite(broker: &Broker, name: &str, suite: Suite) -> Result<Report> {
     let dir = scratch()?;
     let port = broker.mqtt.port().to_string();
@@ -318,10 +321,15 @@ fn all_passed(outcomes: &[(String, Option<bool>)]) -> bool {
 }
 
 fn run_alone(suite: Suite, port: &str, test: &str, dir: &Path) -> Result<bool> {
-    let log = dir.join(format!("paho-{}-{test}.log", suite.label()));
-    let mut command = suite.command(port, &[test.to_owned()]);
-    let status = process::run_logged_until_stalled(&mut command, &log, STALL)?;
-    Ok(status.is_some_and(|status| status.success()))
+    for run in 1..=RACY_RUNS {
+        let log = dir.join(format!("paho-{}-{test}-{run}.log", suite.label()));
+        let mut command = suite.command(port, &[test.to_owned()]);
+        let status = process::run_logged_until_stalled(&mut command, &log, STALL)?;
+        if status.is_some_and(|status| status.success()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A suite's tests in the order unittest runs them: the methods named `test...`,
