@@ -32,10 +32,17 @@ pub struct ServeArgs {
     /// The HTTP listener: the simulator at `/`, MQTT over WebSocket at `/mqtt`
     /// (subprotocol `mqtt` or `mqttv3.1`), `/healthz`, Prometheus `/metrics`, and the
     /// live event stream (a WebSocket of JSON events) at `/events`. Port 0 picks a free port.
-    /// The port has no authentication and `/events` shows every message: keep it on
-    /// loopback, or behind a proxy that authenticates.
+    /// `/events` shows every message, so it is served to loopback clients only unless
+    /// --events-token is set; the rest of the port has no authentication.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
+
+    /// Lets clients on any address watch `/events` if they present this token, as
+    /// `/events?token=TOKEN` or `Authorization: Bearer TOKEN`; without it only loopback
+    /// clients may watch. Others get 403, counted in /metrics
+    /// (brokerlab_websocket_handshakes_refused_total{reason="events-forbidden"}).
+    #[arg(long, value_name = "TOKEN")]
+    pub events_token: Option<String>,
 
     /// The MQTT over plain TCP listener. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]

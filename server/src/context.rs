@@ -29,6 +29,10 @@ pub struct Context {
     pub max_outgoing_bytes: usize,
     /// The broker's largest packet, which also bounds WebSocket messages.
     pub max_packet_size: usize,
+    /// `--events-token`.
+    events_token: Option<String>,
+    /// Whether a refused `/events` watcher was logged yet: the first is, the rest counted.
+    events_refusal_logged: std::sync::atomic::AtomicBool,
     /// Becomes `true` when the server starts stopping.
     pub stop: watch::Receiver<bool>,
 }
@@ -41,12 +45,14 @@ pub enum Refused {
 }
 
 /// The limits the listeners apply before a connection reaches the broker.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     pub max_connections: usize,
     pub connect_rate_per_ip: Option<u32>,
     pub max_outgoing_bytes: usize,
     pub max_packet_size: usize,
+    /// The token that lets a client on any address watch `/events` (`events_access.rs`).
+    pub events_token: Option<String>,
 }
 
 impl Context {
@@ -61,6 +67,8 @@ impl Context {
             max_connections_logged: AtomicU64::new(u64::MAX),
             max_outgoing_bytes: limits.max_outgoing_bytes,
             max_packet_size: limits.max_packet_size,
+            events_token: limits.events_token,
+            events_refusal_logged: std::sync::atomic::AtomicBool::new(false),
             stop,
         }
     }
@@ -100,6 +108,25 @@ impl Context {
             }
             Refused::MaxConnections
         })
+    }
+
+    /// Whether a client at `peer` offering `offered` may watch `/events`; a refusal is
+    /// counted, and the first one logged.
+    pub fn may_watch(
+        &self,
+        peer: SocketAddr,
+        offered: Option<&str>,
+    ) -> Result<(), crate::events_access::Denied> {
+        let checked = crate::events_access::check(peer.ip(), self.events_token.as_deref(), offered);
+        if let Err(denied) = checked {
+            self.refusals
+                .events_forbidden
+                .fetch_add(1, Ordering::Relaxed);
+            if !self.events_refusal_logged.swap(true, Ordering::Relaxed) {
+                warn!(%peer, "refusing an /events watcher: {} (further refusals are counted in /metrics, not logged)", denied.explain());
+            }
+        }
+        checked
     }
 
     /// Counts a WebSocket handshake refused for want of an MQTT subprotocol.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -18,7 +18,7 @@ use crate::connection::{self, Connection};
 use crate::context::{Context, Refused};
 use crate::listeners::peer_info;
 use crate::websocket::WebSocketTransport;
-use crate::{bundle, events, metrics};
+use crate::{bundle, events, events_access, metrics};
 
 /// The subprotocols `/mqtt` accepts, in order of preference: `mqtt` is the standard's
 /// (MQTT-6.0.0-3, MQTT-6.0.0-4), `mqttv3.1` what older clients offer.
@@ -118,12 +118,22 @@ async fn mqtt(
         })
 }
 
-/// The live event stream: every event of the broker, as JSON text frames.
+/// The live event stream: every event of the broker, as JSON text frames, for the clients
+/// `events_access.rs` lets watch.
 async fn events(
     State(ctx): State<Arc<Context>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let offered = events_access::offered(uri.query(), authorization);
+    if let Err(denied) = ctx.may_watch(addr, offered) {
+        return (StatusCode::FORBIDDEN, format!("{}\n", denied.explain())).into_response();
+    }
     let permit = match ctx.admit(addr) {
         Ok(permit) => permit,
         Err(refused) => return refusal(refused),

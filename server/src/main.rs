@@ -8,6 +8,7 @@ mod connect_rate;
 mod connection;
 mod context;
 mod events;
+mod events_access;
 mod http;
 mod journal;
 mod listeners;

@@ -318,10 +318,15 @@ pub fn render(snapshot: &Snapshot, refusals: &Refusals) -> String {
         &mut out,
         name,
         "counter",
-        "WebSocket handshakes at /mqtt answered 400, by reason (MQTT-6.0.0-3).",
+        "WebSocket handshakes refused, by reason: at /mqtt without an MQTT subprotocol \
+         (400, MQTT-6.0.0-3), at /events from a client that may not watch it (403).",
     );
-    let labels = render_labels(&[("reason", "no-subprotocol")]);
-    sample(&mut out, name, &labels, refused(&refusals.no_subprotocol));
+    for (reason, value) in [
+        ("no-subprotocol", refused(&refusals.no_subprotocol)),
+        ("events-forbidden", refused(&refusals.events_forbidden)),
+    ] {
+        sample(&mut out, name, &render_labels(&[("reason", reason)]), value);
+    }
     for (name, family) in &snapshot.counters.families {
         family_header(&mut out, name, "counter", family.help);
         for (labels, value) in &family.samples {

@@ -101,6 +101,7 @@ async fn a_panic_in_a_connection_task_is_reported_to_the_owner_which_carries_on(
         connect_rate_per_ip: None,
         max_outgoing_bytes: 1 << 20,
         max_packet_size: 1 << 20,
+        events_token: None,
     };
     let ctx = Arc::new(Context::new(owner.clone(), limits, stop));
     let permit = Arc::new(Semaphore::new(1))

@@ -12,4 +12,6 @@ pub struct Refusals {
     pub connect_rate: AtomicU64,
     /// A WebSocket handshake offered no MQTT subprotocol (MQTT-6.0.0-3).
     pub no_subprotocol: AtomicU64,
+    /// A would-be `/events` watcher was not on loopback, or lacked `--events-token`.
+    pub events_forbidden: AtomicU64,
 }

@@ -76,6 +76,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         connect_rate_per_ip: args.connect_rate_per_ip(config.profile),
         max_outgoing_bytes: args.max_outgoing_bytes,
         max_packet_size: config.max_packet_size,
+        events_token: args.events_token.clone(),
     };
     let data = match &data_dir {
         Some(dir) => Some(journal::open(dir)?),

@@ -43,6 +43,7 @@ fn help_explains_every_option() -> Result<()> {
         "--policy",
         "--users",
         "--data-dir",
+        "--events-token",
     ] {
         assert!(help.contains(option), "help lacks {option}");
     }

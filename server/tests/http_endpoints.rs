@@ -119,3 +119,51 @@ async fn a_websocket_handshake_without_the_mqtt_subprotocol_is_refused() -> Resu
     }
     Ok(())
 }
+
+/// The status of a WebSocket handshake at `url` with `authorization` (if any): 101 when it
+/// was accepted.
+async fn events_handshake(url: String, authorization: Option<&str>) -> Result<u16> {
+    let mut request = url.into_client_request()?;
+    if let Some(value) = authorization {
+        request
+            .headers_mut()
+            .insert("Authorization", value.parse()?);
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => Ok(response.status().as_u16()),
+        Err(tungstenite::Error::Http(response)) => Ok(response.status().as_u16()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[tokio::test]
+async fn with_an_events_token_only_clients_presenting_it_may_watch() -> Result<()> {
+    let server = Server::start(BIN, &["--events-token", "s3cret"]).await?;
+    let base = format!("ws://{}/events", server.http);
+    // Even on loopback, the token is needed once one is set.
+    assert_eq!(events_handshake(base.clone(), None).await?, 403);
+    assert_eq!(
+        events_handshake(format!("{base}?token=wrong"), None).await?,
+        403
+    );
+    assert_eq!(
+        events_handshake(base.clone(), Some("Bearer nope")).await?,
+        403
+    );
+    assert_eq!(
+        events_handshake(format!("{base}?token=s3cret"), None).await?,
+        101
+    );
+    assert_eq!(events_handshake(base, Some("Bearer s3cret")).await?, 101);
+    let metrics = get(server.http, "/metrics").await?.body;
+    assert!(
+        metrics.contains(
+            "brokerlab_websocket_handshakes_refused_total{reason=\"events-forbidden\"} 3"
+        ),
+        "{metrics}"
+    );
+    server
+        .wait_for_log(|line| line.contains("refusing an /events watcher"))
+        .await?;
+    Ok(())
+}
