@@ -144,18 +144,20 @@ pub(crate) struct Session {
     /// when the delay or the session ends, forgotten if the client comes back first.
     pub(crate) pending_will: Option<Box<LastWill>>,
     next_packet_id: PacketId,
-    /// Durability (`broker/durable.rs`): the store holds this session.
-    pub(crate) persisted: bool,
-    /// Durability: changed since the last store batch, and listed for the next one.
-    pub(crate) dirty: bool,
-    /// Durability's account of the messages; absent while the broker is not durable.
-    pub(crate) store: Option<Box<MessageLog>>,
+    /// Durability's state of the session (`broker/durable.rs`); absent while the broker is
+    /// not durable.
+    pub(crate) store: Option<Box<StoreState>>,
 }
 
-/// Which of a durable session's messages changed since the last store batch, so that a
-/// batch writes those and not the whole queue.
+/// What durability knows of one session: whether the store holds it, whether it changed
+/// since the last store batch, and which of its messages did, so that a batch writes those
+/// and not the whole queue.
 #[derive(Debug, Default)]
-pub(crate) struct MessageLog {
+pub(crate) struct StoreState {
+    /// The store holds this session.
+    pub(crate) persisted: bool,
+    /// Changed since the last store batch, and listed for the next one.
+    pub(crate) dirty: bool,
     /// The number the next message taken in gets.
     pub(crate) next_seq: u64,
     /// Messages taken in, moved to the window, acknowledged in part or removed.
@@ -184,8 +186,6 @@ impl Session {
             pressure: None,
             pending_will: None,
             next_packet_id: PacketId::FIRST,
-            persisted: false,
-            dirty: false,
             store: None,
         }
     }
@@ -222,6 +222,12 @@ impl Session {
             .binary_search_by_key(&seq, |m| m.message.seq)
             .ok()?;
         self.inflight.get(i)
+    }
+
+    /// The numbers of the messages it holds, in flight then queued (in `seq` order).
+    pub(crate) fn message_seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        let inflight = self.inflight.iter().map(|m| m.message.seq);
+        inflight.chain(self.queue.iter().map(|m| m.seq))
     }
 
     /// Whether the session outlives its connection, and so belongs in the store.

@@ -328,31 +328,24 @@ fn a_stream_through_a_slow_disk_never_stalls() {
             1 => sim.store_pending(),
             _ => {}
         }
-        while let Some(packet) = sim.recv(s) {
-            if let Packet::Publish(m) = packet {
-                received += 1;
-                sim.send(s, Packet::puback(m.packet_id.expect("QoS 1")));
-            }
-        }
-        while let Some(packet) = sim.recv(p) {
-            if matches!(packet, Packet::PubAck(_)) {
-                acked += 1;
-            }
-        }
+        received += sim.acknowledge_publishes(s).len();
+        acked += pubacks(&mut sim, p);
     }
     for _ in 0..100 {
         sim.store_pending();
-        while let Some(packet) = sim.recv(s) {
-            if let Packet::Publish(m) = packet {
-                received += 1;
-                sim.send(s, Packet::puback(m.packet_id.expect("QoS 1")));
-            }
-        }
-        while let Some(packet) = sim.recv(p) {
-            acked += usize::from(matches!(packet, Packet::PubAck(_)));
-        }
+        received += sim.acknowledge_publishes(s).len();
+        acked += pubacks(&mut sim, p);
     }
     assert_eq!((received, acked), (300, 300), "published {}", next - 1);
+}
+
+/// How many PUBACKs `conn` received since last asked.
+fn pubacks(sim: &mut Sim, conn: ConnId) -> usize {
+    let packets = sim.recv_all(conn);
+    packets
+        .iter()
+        .filter(|p| matches!(p, Packet::PubAck(_)))
+        .count()
 }
 
 #[test]
@@ -377,11 +370,7 @@ fn in_flight_and_queued_messages_come_back_in_order_after_a_restart() {
     let s = sim.connect("sub", false);
     let mut got = Vec::new();
     for _ in 0..5 {
-        let m = sim.publishes(s);
-        for p in &m {
-            sim.send(s, Packet::puback(p.packet_id.expect("QoS 1")));
-        }
-        got.extend(payloads(&m));
+        got.extend(payloads(&sim.acknowledge_publishes(s)));
     }
     assert_eq!(got, ["1", "2", "3", "4", "5"]);
     assert_eq!(
@@ -430,16 +419,13 @@ fn a_delivery_goes_at_once_and_one_acknowledged_before_the_write_is_never_writte
     sim.publish(p, "t", "one", QoS::AtLeastOnce, false, 1);
     // The first message's batch is being written; the second arrives meanwhile.
     sim.publish(p, "t", "two", QoS::AtLeastOnce, false, 2);
-    let got = sim.publishes(s);
+    let got = sim.acknowledge_publishes(s);
     assert_eq!(
         payloads(&got),
         ["one", "two"],
         "deliveries do not wait for the disk"
     );
     assert_eq!(sim.recv(p), None, "acknowledgements do");
-    for m in &got {
-        sim.send(s, Packet::puback(m.packet_id.expect("QoS 1")));
-    }
     sim.store_pending();
     assert_eq!(sim.recv_all(p), [Packet::puback(pid(1))]);
     let changes = &sim.pending[0].changes;

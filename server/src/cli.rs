@@ -38,7 +38,8 @@ pub struct ServeArgs {
     pub http: SocketAddr,
 
     /// Lets clients on any address watch `/events` if they present this token, as
-    /// `/events?token=TOKEN` or `Authorization: Bearer TOKEN`; without it only loopback
+    /// `/events?token=TOKEN` (compared as sent, not URL-decoded: use URL-safe characters)
+    /// or `Authorization: Bearer TOKEN`; without it only loopback
     /// clients may watch. Others get 403, counted in /metrics
     /// (brokerlab_websocket_handshakes_refused_total{reason="events-forbidden"}).
     #[arg(long, value_name = "TOKEN")]

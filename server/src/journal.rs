@@ -84,13 +84,7 @@ pub fn open(dir: &Path) -> Result<Opened> {
         .with_context(|| format!("cannot create the data dir {}", dir.display()))?;
     let lock = lock(dir)?;
     let path = dir.join(JOURNAL_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file = open_rw(&path)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -200,13 +194,7 @@ impl Journal {
 /// Takes the data dir's lock, or says which server holds it.
 fn lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file = open_rw(&path)?;
     if file.try_lock().is_err() {
         let mut holder = String::new();
         let _ = file.read_to_string(&mut holder);
@@ -219,6 +207,17 @@ fn lock(dir: &Path) -> Result<File> {
     file.set_len(0)?;
     write!(file, "{}", std::process::id())?;
     Ok(file)
+}
+
+/// Opens `path` to read and write, creating it empty if it does not exist.
+fn open_rw(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
 }
 
 fn header() -> [u8; HEADER_LEN] {

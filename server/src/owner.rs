@@ -503,34 +503,18 @@ impl Owner {
                 self.guarded(None, |owner| owner.broker.handle_stored(seq));
                 continue;
             }
-            if let Err(err) = store.write(batch) {
-                error!(
-                    err,
-                    "cannot store: stopping, since no acknowledgement can be kept"
-                );
-                return false;
-            }
-            return true;
+            let written = store.write(batch);
+            return store_ok(written);
         }
     }
 
-    /// The writer finished a batch: what waited for it goes out. False if the write failed,
-    /// which stops the server: it could no longer keep the promise of an acknowledgement.
+    /// The writer finished a batch: what waited for it goes out.
     fn stored(&mut self, written: Result<crate::store_writer::Written, String>) -> bool {
-        match written {
-            Ok(w) => {
-                self.counters.stored(w.changes, w.took);
-                self.guarded(None, |owner| owner.broker.handle_stored(w.seq));
-                true
-            }
-            Err(err) => {
-                error!(
-                    err,
-                    "cannot write to the data dir: stopping, since no acknowledgement can be kept"
-                );
-                false
-            }
-        }
+        let written = written.map(|w| {
+            self.counters.stored(w.changes, w.took);
+            self.guarded(None, |owner| owner.broker.handle_stored(w.seq));
+        });
+        store_ok(written)
     }
 
     /// Turns the detailed events on while someone watches `/events`, off when nobody does.
@@ -721,6 +705,19 @@ impl Owner {
             let _ = self.events.send(Arc::new(event));
         }
     }
+}
+
+/// False, once logged, if the store failed: that stops the server, which could no longer
+/// keep the promise of an acknowledgement.
+fn store_ok(result: Result<(), String>) -> bool {
+    if let Err(err) = result {
+        error!(
+            err,
+            "cannot write to the data dir: stopping, since no acknowledgement can be kept"
+        );
+        return false;
+    }
+    true
 }
 
 /// The store's next finished write; never ready without a store or a write in progress.

@@ -5,16 +5,14 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Result};
-use broker_core::codec::{decode, Connect, Packet, Publish};
-use broker_core::{PacketId, ProtocolVersion, QoS as CoreQoS, TopicName};
+use broker_core::codec::Packet;
+use brokerlab_tests::codec_client::{publish_qos1, CodecClient};
 use brokerlab_tests::data_dir::DataDir;
 use brokerlab_tests::mqtt::{options, Client, Via};
 use brokerlab_tests::server::Server;
 use brokerlab_tests::TIMEOUT;
-use bytes::Bytes;
 use rumqttc::{MqttOptions, Packet as MqttPacket, QoS};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_brokerlab");
 
@@ -69,67 +67,16 @@ async fn publish_acknowledged(
     Ok(publisher)
 }
 
-/// A publisher written against the codec, so that a test knows exactly which packet ids
-/// the server acknowledged (the other tests publish with rumqttc).
-struct RawPublisher {
-    stream: TcpStream,
-    rx: Vec<u8>,
+/// A publisher written against the codec, for tests that must know exactly which packet
+/// ids the server acknowledged (the other tests publish with rumqttc).
+async fn codec_publisher(server: &Server) -> Result<CodecClient> {
+    CodecClient::connect(&server.mqtt.to_string(), "pub", true).await
 }
 
-impl RawPublisher {
-    async fn connect(server: &Server) -> Result<RawPublisher> {
-        let mut stream = TcpStream::connect(server.mqtt).await?;
-        let connect = Packet::Connect(Connect::new(ProtocolVersion::V311, "pub", true));
-        stream.write_all(&connect.to_bytes()).await?;
-        let mut p = RawPublisher {
-            stream,
-            rx: Vec::new(),
-        };
-        match p.next().await? {
-            Some(Packet::ConnAck(_)) => Ok(p),
-            other => bail!("expected CONNACK, got {other:?}"),
-        }
-    }
-
-    async fn publish(&mut self, topic: &str, payload: &str, retain: bool, id: u16) -> Result<()> {
-        let publish = Publish::v311(
-            TopicName::new(topic).map_err(|e| anyhow::anyhow!("{e:?}"))?,
-            CoreQoS::AtLeastOnce,
-            retain,
-            PacketId::new(id),
-            Bytes::copy_from_slice(payload.as_bytes()),
-        );
-        self.stream
-            .write_all(&Packet::Publish(publish).to_bytes())
-            .await?;
-        Ok(())
-    }
-
-    /// The next packet, or `None` once the server has gone.
-    async fn next(&mut self) -> Result<Option<Packet>> {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some((packet, len)) = decode(&self.rx, ProtocolVersion::V311, usize::MAX, None)?
-            {
-                self.rx.drain(..len);
-                return Ok(Some(packet));
-            }
-            // An error is a reset by a killed server.
-            let n = tokio::time::timeout(TIMEOUT, self.stream.read(&mut chunk))
-                .await?
-                .unwrap_or_default();
-            if n == 0 {
-                return Ok(None);
-            }
-            self.rx.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    async fn expect_puback(&mut self, id: u16) -> Result<()> {
-        match self.next().await? {
-            Some(Packet::PubAck(ack)) if ack.packet_id.get() == id => Ok(()),
-            other => bail!("expected PUBACK {id}, got {other:?}"),
-        }
+async fn expect_puback(client: &mut CodecClient, id: u16) -> Result<()> {
+    match client.next(TIMEOUT).await? {
+        Some(Packet::PubAck(ack)) if ack.packet_id.get() == id => Ok(()),
+        other => bail!("expected PUBACK {id}, got {other:?}"),
     }
 }
 
@@ -181,61 +128,41 @@ async fn kill_9_in_the_middle_of_a_qos1_stream_loses_no_acknowledged_message() -
         }
         got
     });
-    let publisher = RawPublisher::connect(&server).await?;
+    let publisher = codec_publisher(&server).await?;
     // The stream goes out with up to WINDOW messages unacknowledged, as a client's in-flight
     // window allows; the server is killed once a tenth is acknowledged, while the rest are
     // still arriving, being stored and being acknowledged.
     const WINDOW: usize = 500;
     let window = std::sync::Arc::new(tokio::sync::Semaphore::new(WINDOW));
     let credits = window.clone();
-    let (mut read, mut write) = publisher.stream.into_split();
+    let (mut read, mut write) = publisher.into_split();
     let writer = tokio::spawn(async move {
         for id in 1..=N {
             match credits.acquire().await {
                 Ok(permit) => permit.forget(),
                 Err(_) => break,
             }
-            let publish = Publish::v311(
-                TopicName::new("t").expect("topic"),
-                CoreQoS::AtLeastOnce,
-                false,
-                PacketId::new(id),
-                Bytes::from(id.to_string()),
-            );
-            if write
-                .write_all(&Packet::Publish(publish).to_bytes())
-                .await
-                .is_err()
-            {
+            let Ok(publish) = publish_qos1("t", &id.to_string(), false, id) else {
+                break;
+            };
+            if write.write_all(&publish.to_bytes()).await.is_err() {
                 break; // The server is gone.
             }
         }
         write // Dropping it would end the connection before every PUBACK came back.
     });
     let mut acked = BTreeSet::new();
-    let mut rx = publisher.rx;
-    let mut chunk = [0u8; 4096];
     let mut server = Some(server);
-    loop {
-        while let Some((packet, len)) = decode(&rx, ProtocolVersion::V311, usize::MAX, None)? {
-            rx.drain(..len);
-            if let Packet::PubAck(ack) = packet {
-                acked.insert(ack.packet_id.get());
-                window.add_permits(1);
-            }
+    while let Some(packet) = read.next(TIMEOUT).await? {
+        if let Packet::PubAck(ack) = packet {
+            acked.insert(ack.packet_id.get());
+            window.add_permits(1);
         }
         if acked.len() >= usize::from(N / 10) {
             if let Some(server) = server.take() {
                 server.kill()?;
             }
         }
-        let n = tokio::time::timeout(TIMEOUT, read.read(&mut chunk))
-            .await?
-            .unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        rx.extend_from_slice(&chunk[..n]);
     }
     window.close();
     drop(writer.await?);
@@ -311,11 +238,11 @@ async fn a_graceful_restart_keeps_queued_messages_and_subscriptions() -> Result<
 async fn a_truncated_last_record_is_skipped_and_the_rest_kept() -> Result<()> {
     let dir = DataDir::new("torn");
     let server = start(&dir).await?;
-    let mut publisher = RawPublisher::connect(&server).await?;
-    publisher.publish("a", "whole", true, 1).await?;
-    publisher.expect_puback(1).await?;
-    publisher.publish("b", "torn", true, 2).await?;
-    publisher.expect_puback(2).await?;
+    let mut publisher = codec_publisher(&server).await?;
+    publisher.send(publish_qos1("a", "whole", true, 1)?).await?;
+    expect_puback(&mut publisher, 1).await?;
+    publisher.send(publish_qos1("b", "torn", true, 2)?).await?;
+    expect_puback(&mut publisher, 2).await?;
     server.kill()?;
     // A power loss in the middle of the last write: its end never reached the disk, and
     // reads back as the zeros the journal writes ahead of its records.

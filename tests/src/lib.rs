@@ -21,6 +21,7 @@
 //!
 //! Nothing here sleeps to synchronise: every wait is for a condition, with a deadline.
 
+pub mod codec_client;
 pub mod data_dir;
 pub mod hostile;
 pub mod http;

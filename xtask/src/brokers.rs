@@ -57,6 +57,11 @@ pub struct Broker {
     pub ws_url: String,
 }
 
+/// How the benchmarks run brokerlab: the standard profile (the aws-iot profile's quotas,
+/// 100 publishes per second per connection among them, would be measured instead of the
+/// server), with room for the idle-connection and soak clients.
+pub const BROKERLAB_ARGS: [&str; 4] = ["--profile", "mqtt", "--max-connections", "20000"];
+
 impl Broker {
     /// Starts a broker of `kind`.
     pub fn start(kind: Kind, programs: &Programs) -> Result<Broker> {
@@ -67,15 +72,9 @@ impl Broker {
         }
     }
 
-    /// Starts brokerlab's `binary` with the standard profile (the aws-iot profile's
-    /// quotas, 100 publishes per second per connection among them, would be measured
-    /// instead of the server) and its defaults.
+    /// Starts brokerlab's `binary` with `BROKERLAB_ARGS` and its defaults.
     pub fn brokerlab(binary: &Path, pin: Option<&str>) -> Result<Broker> {
-        Broker::brokerlab_with(
-            binary,
-            pin,
-            &["--profile", "mqtt", "--max-connections", "20000"],
-        )
+        Broker::brokerlab_with(binary, pin, &BROKERLAB_ARGS)
     }
 
     /// Starts brokerlab's `binary` on free loopback ports with `args` added to `serve`.

@@ -16,7 +16,7 @@ use std::process::Stdio;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::brokers::{pinned, Broker};
+use crate::brokers::{pinned, Broker, BROKERLAB_ARGS};
 use crate::server_bench::{self, median, Measured};
 use crate::{mosquitto, process, workspace};
 
@@ -56,18 +56,11 @@ impl Tools {
         let data_arg = data.to_str().ok_or_else(|| anyhow!("a non-UTF-8 path"))?;
         // Both brokers queue 1,000 messages for an offline session by default and drop
         // the rest although they acknowledged them; the crash test queues 20,000.
-        let base = [
-            "--profile",
-            "mqtt",
-            "--max-connections",
-            "20000",
-            "--set",
-            "max_queued=100000",
-        ];
+        let mut args = BROKERLAB_ARGS.to_vec();
+        args.extend(["--set", "max_queued=100000"]);
         match setup {
-            Setup::BrokerlabMemory => Broker::brokerlab_with(&self.brokerlab, self.pin.0, &base),
+            Setup::BrokerlabMemory => Broker::brokerlab_with(&self.brokerlab, self.pin.0, &args),
             Setup::BrokerlabDataDir => {
-                let mut args = base.to_vec();
                 args.extend(["--data-dir", data_arg]);
                 Broker::brokerlab_with(&self.brokerlab, self.pin.0, &args)
             }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use crate::brokers::Broker;
+use crate::brokers::{Broker, BROKERLAB_ARGS};
 use crate::workspace;
 
 /// Memory may grow this much from the first half's peak to the end and still be flat.
@@ -31,14 +31,8 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         let data = data.display().to_string();
         println!("soak: the server stores its state in {data}");
-        let args = [
-            "--profile",
-            "mqtt",
-            "--max-connections",
-            "20000",
-            "--data-dir",
-            &data,
-        ];
+        let mut args = BROKERLAB_ARGS.to_vec();
+        args.extend(["--data-dir", &data]);
         Broker::brokerlab_with(&binary, None, &args)?
     } else {
         Broker::brokerlab(&binary, None)?

@@ -3,7 +3,7 @@
 //!
 //! Changes are tracked, not logged: a touched persistent session is listed once, and when
 //! the shell asks for the next batch its record is encoded if it changed, with the messages
-//! that changed (each its own entry, `session.rs`'s `MessageLog`). A session touched by a
+//! that changed (each its own entry, `session.rs`'s `StoreState`). A session touched by a
 //! thousand inputs between two writes costs one encoding; a deep queue costs nothing
 //! until its messages move. An acknowledgement (CONNACK, PUBACK, PUBREC, PUBCOMP, SUBACK,
 //! UNSUBACK) produced while a change is unstored waits in `held`, with whatever follows it
@@ -17,7 +17,7 @@ use crate::event::Output;
 use crate::session::{Session, SessionId};
 use crate::shadow::ShadowId;
 use crate::store::{
-    encode_message, encode_u64, message_key, session_key, Change, Key, RetainedRecord,
+    encode_message, encode_retained, encode_u64, message_key, session_key, Change, Key,
     SessionRecord, StoreBatch,
 };
 use crate::topic::TopicName;
@@ -32,7 +32,8 @@ pub(super) struct Durable {
     sessions: Vec<SessionId>,
     /// Whether `sessions` may list sessions with nothing to store (clean ones).
     unfiltered: bool,
-    /// Keys to delete: the entries of stored sessions discarded since the last batch.
+    /// Keys to delete: the entries of stored sessions discarded since the last batch, and
+    /// stored entries recovery could not read or found no use for.
     deleted: Vec<Vec<u8>>,
     /// Retained topics set or deleted since the last batch.
     retained: Vec<TopicName>,
@@ -40,8 +41,6 @@ pub(super) struct Durable {
     lifecycle: Vec<Arc<str>>,
     /// Device Shadows updated or deleted since the last batch.
     shadows: Vec<ShadowId>,
-    /// Stored entries recovery could not read, to delete.
-    unreadable: Vec<Vec<u8>>,
     /// The last batch handed out, and the last one reported stored.
     issued: u64,
     stored: u64,
@@ -52,17 +51,7 @@ pub(super) struct Durable {
 }
 
 impl Durable {
-    /// Turns durability on.
-    pub(super) fn new() -> Box<Durable> {
-        Box::default()
-    }
-
-    /// An entry that cannot be read: the next batch deletes it.
-    pub(super) fn unreadable(&mut self, key: Vec<u8>) {
-        self.unreadable.push(key);
-    }
-
-    /// An entry no longer needed: the next batch deletes it.
+    /// An entry no longer needed, or unreadable: the next batch deletes it.
     pub(super) fn delete(&mut self, key: Vec<u8>) {
         self.deleted.push(key);
     }
@@ -72,8 +61,7 @@ impl Durable {
             && self.deleted.is_empty()
             && self.retained.is_empty()
             && self.lifecycle.is_empty()
-            && self.shadows.is_empty()
-            && self.unreadable.is_empty())
+            && self.shadows.is_empty())
     }
 }
 
@@ -92,9 +80,11 @@ impl Broker {
         if !d.has_changes() && !awaited {
             return None;
         }
-        let mut changes = Vec::new();
-        let deleted = d.unreadable.drain(..).chain(d.deleted.drain(..));
-        changes.extend(deleted.map(|key| Change { key, value: None }));
+        let mut changes: Vec<Change> = d
+            .deleted
+            .drain(..)
+            .map(|key| Change { key, value: None })
+            .collect();
         for id in std::mem::take(&mut d.sessions) {
             let Some(s) = self
                 .sessions
@@ -103,23 +93,20 @@ impl Broker {
             else {
                 continue;
             };
-            if std::mem::replace(&mut s.dirty, false) {
+            let Some(state) = s.store.as_deref_mut() else {
+                continue;
+            };
+            if std::mem::replace(&mut state.dirty, false) {
                 session_changes(s, &mut changes);
             } // Else listed twice: its slot was reused since.
         }
-        let mut topics = std::mem::take(&mut d.retained);
-        topics.sort();
-        topics.dedup();
-        for topic in topics {
+        for topic in take_distinct(&mut d.retained) {
             changes.push(Change {
                 key: Key::Retained(topic.as_str().to_owned()).encode(),
-                value: self.retained.get(&topic).map(RetainedRecord::encode),
+                value: self.retained.get(&topic).map(encode_retained),
             });
         }
-        let mut clients = std::mem::take(&mut d.lifecycle);
-        clients.sort();
-        clients.dedup();
-        for client_id in clients {
+        for client_id in take_distinct(&mut d.lifecycle) {
             changes.push(Change {
                 key: Key::Lifecycle(client_id.to_string()).encode(),
                 value: self
@@ -129,10 +116,7 @@ impl Broker {
                     .map(encode_u64),
             });
         }
-        let mut shadows = std::mem::take(&mut d.shadows);
-        shadows.sort();
-        shadows.dedup();
-        for id in shadows {
+        for id in take_distinct(&mut d.shadows) {
             let key = Key::Shadow(id.thing.clone(), id.name.clone().unwrap_or_default());
             changes.push(Change {
                 key: key.encode(),
@@ -152,11 +136,6 @@ impl Broker {
         if let Some(d) = self.durable.as_deref_mut() {
             d.stored = d.stored.max(seq.min(d.issued));
         }
-    }
-
-    /// Whether durability is on.
-    pub fn is_durable(&self) -> bool {
-        self.durable.is_some()
     }
 
     /// `poll_output` under durability. An acknowledgement produced while a change is
@@ -206,9 +185,9 @@ impl Broker {
 
     /// A session was made or changed.
     pub(super) fn touch_session(durable: Option<&mut Durable>, id: SessionId, s: &mut Session) {
-        if let Some(d) = durable {
-            if !s.dirty {
-                s.dirty = true;
+        if let (Some(d), Some(state)) = (durable, s.store.as_deref_mut()) {
+            if !state.dirty {
+                state.dirty = true;
                 d.sessions.push(id);
                 d.unfiltered = true;
             }
@@ -218,7 +197,7 @@ impl Broker {
     /// A session was discarded: its entries are deleted.
     pub(super) fn session_discarded(&mut self, s: &mut Session) {
         if let Some(d) = self.durable.as_deref_mut() {
-            if s.persisted {
+            if s.store.as_ref().is_some_and(|state| state.persisted) {
                 d.deleted.extend(entries_of(s));
             }
         }
@@ -265,12 +244,12 @@ impl Broker {
             else {
                 return false;
             };
-            if !s.dirty {
+            let persistent = s.is_persistent();
+            let Some(state) = s.store.as_deref_mut().filter(|state| state.dirty) else {
                 return false;
-            }
-            let store = s.is_persistent() || s.persisted;
-            s.dirty = store;
-            store
+            };
+            state.dirty = persistent || state.persisted;
+            state.dirty
         });
     }
 }
@@ -278,34 +257,35 @@ impl Broker {
 /// What a touched session asks to store: its record if it changed, and its messages that
 /// did; or, once it is no longer persistent, the deletion of all its entries.
 fn session_changes(s: &mut Session, changes: &mut Vec<Change>) {
-    if !s.is_persistent() {
-        if std::mem::replace(&mut s.persisted, false) {
+    let persistent = s.is_persistent();
+    let hash = SessionRecord::fingerprint(s);
+    let seqs: Vec<u64> = s.message_seqs().collect();
+    let Some(state) = s.store.as_deref_mut() else {
+        return;
+    };
+    let first = !std::mem::replace(&mut state.persisted, persistent);
+    if !persistent {
+        if !first {
             changes.extend(entries_of(s).map(|key| Change { key, value: None }));
         }
         return;
     }
-    let hash = SessionRecord::fingerprint(s);
-    let first = !std::mem::replace(&mut s.persisted, true);
-    let unchanged = s.store.as_ref().is_some_and(|log| log.header_hash == hash);
-    if first || !unchanged {
+    let mut changed = std::mem::take(&mut state.changed);
+    if first {
+        // Everything it holds, once.
+        changed = seqs;
+    }
+    let record_changed = first || state.header_hash != hash;
+    state.header_hash = hash;
+    let mut written = state.written_max;
+    if record_changed {
         changes.push(Change {
             key: session_key(&s.client_id),
             value: Some(SessionRecord::encode(s)),
         });
     }
-    let Some(log) = s.store.as_deref_mut() else {
-        return;
-    };
-    log.header_hash = hash;
-    let mut changed = std::mem::take(&mut log.changed);
-    if first {
-        // Everything it holds, once.
-        changed = s.inflight.iter().map(|m| m.message.seq).collect();
-        changed.extend(s.queue.iter().map(|m| m.seq));
-    }
     changed.sort_unstable();
     changed.dedup();
-    let mut written = s.store.as_ref().map_or(0, |log| log.written_max);
     for seq in changed {
         let value = match s.inflight_by_seq(seq) {
             Some(m) => Some(encode_message(&m.message, Some((m.packet_id, m.state)))),
@@ -324,17 +304,16 @@ fn session_changes(s: &mut Session, changes: &mut Vec<Change>) {
             value,
         });
     }
-    if let Some(log) = s.store.as_deref_mut() {
-        log.written_max = written;
+    if let Some(state) = s.store.as_deref_mut() {
+        state.written_max = written;
     }
 }
 
 /// The keys of every entry a stored session may have.
 fn entries_of(s: &mut Session) -> impl Iterator<Item = Vec<u8>> + '_ {
-    let mut seqs: Vec<u64> = s.inflight.iter().map(|m| m.message.seq).collect();
-    seqs.extend(s.queue.iter().map(|m| m.seq));
-    if let Some(log) = s.store.as_deref_mut() {
-        seqs.append(&mut log.changed);
+    let mut seqs: Vec<u64> = s.message_seqs().collect();
+    if let Some(state) = s.store.as_deref_mut() {
+        seqs.append(&mut state.changed);
     }
     seqs.sort_unstable();
     seqs.dedup();
@@ -343,6 +322,14 @@ fn entries_of(s: &mut Session) -> impl Iterator<Item = Vec<u8>> + '_ {
         seqs.into_iter()
             .map(move |seq| message_key(&client_id, seq)),
     )
+}
+
+/// Takes what a list of changed keys holds, each once.
+fn take_distinct<T: Ord>(list: &mut Vec<T>) -> Vec<T> {
+    let mut taken = std::mem::take(list);
+    taken.sort();
+    taken.dedup();
+    taken
 }
 
 /// The connection a packet or close is for.

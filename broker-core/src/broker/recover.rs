@@ -5,12 +5,11 @@
 use crate::session::{Inflight, SessionId};
 use crate::shadow::ShadowId;
 use crate::store::{
-    decode_key, decode_message, decode_u64, message_key, Key, Recovery, RetainedRecord,
+    decode_key, decode_message, decode_retained, decode_u64, message_key, Key, Recovery,
     SessionRecord, Skipped, StoredMessage,
 };
 use crate::time::Instant;
 
-use super::durable::Durable;
 use super::timers::Timer;
 use super::Broker;
 
@@ -25,7 +24,7 @@ impl Broker {
         now: Instant,
         entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
     ) -> Recovery {
-        self.durable.get_or_insert_with(Durable::new);
+        self.durable.get_or_insert_with(Box::default);
         let mut report = Recovery::default();
         let mut messages = Vec::new();
         for (key, value) in entries {
@@ -35,7 +34,7 @@ impl Broker {
                     why,
                 });
                 if let Some(d) = self.durable.as_deref_mut() {
-                    d.unreadable(key);
+                    d.delete(key);
                 }
             }
         }
@@ -53,7 +52,7 @@ impl Broker {
     ) -> Result<(), String> {
         match decode_key(key)? {
             Key::Session(client_id) => {
-                let mut s = SessionRecord::decode(value, now)?;
+                let s = SessionRecord::decode(value, now)?;
                 if *s.client_id != *client_id {
                     return Err(format!("holds the session of {:?}", s.client_id));
                 }
@@ -72,7 +71,6 @@ impl Broker {
                     return Ok(());
                 }
                 report.sessions += 1;
-                s.persisted = true;
                 let subscriptions: Vec<_> = s
                     .subscriptions
                     .iter()
@@ -90,7 +88,7 @@ impl Broker {
             }
             Key::Message(client_id, seq) => messages.push((client_id, seq, value.to_vec())),
             Key::Retained(topic) => {
-                let m = RetainedRecord::decode(value)?;
+                let m = decode_retained(value)?;
                 if m.topic.as_str() != topic {
                     return Err(format!(
                         "holds the retained message of {:?}",

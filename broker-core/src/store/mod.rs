@@ -19,7 +19,7 @@ mod record;
 
 pub(crate) use record::{decode_key, message_key, session_key, Key};
 pub(crate) use record::{decode_message, encode_message, StoredMessage};
-pub(crate) use record::{decode_u64, encode_u64, RetainedRecord, SessionRecord};
+pub(crate) use record::{decode_retained, decode_u64, encode_retained, encode_u64, SessionRecord};
 
 /// The version of the keys' and values' layout. A shell writes it beside the data and
 /// refuses a data dir of a newer version; a newer core reads every older version it lists

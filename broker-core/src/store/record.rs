@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Packet, Publish, SubscriptionOptions};
 use crate::retained::RetainedMessage;
-use crate::session::{InflightState, Message, Session, Subscription};
+use crate::session::{InflightState, Message, Session, StoreState, Subscription};
 use crate::time::Instant;
 use crate::topic::TopicFilter;
 use crate::types::{PacketId, ProtocolVersion, QoS};
@@ -142,7 +142,8 @@ fn encode_message_with(
     Packet::Publish(publish).encode(out);
 }
 
-fn decode_message_from(bytes: &[u8], seq: u64) -> Result<StoredMessage, String> {
+/// The message `bytes` hold, numbered `seq` in its session; or why it cannot be read.
+pub(crate) fn decode_message(bytes: &[u8], seq: u64) -> Result<StoredMessage, String> {
     let cut = || "a message cut short".to_owned();
     let (&place, rest) = bytes.split_first().ok_or_else(cut)?;
     let (id, rest) = rest.split_first_chunk::<2>().ok_or_else(cut)?;
@@ -202,10 +203,6 @@ pub(crate) fn encode_message(m: &Message, inflight: Option<(PacketId, InflightSt
     let mut out = Vec::with_capacity(32 + m.topic.as_str().len() + m.payload.len());
     encode_message_with(&mut out, m, inflight);
     out
-}
-
-pub(crate) fn decode_message(bytes: &[u8], seq: u64) -> Result<StoredMessage, String> {
-    decode_message_from(bytes, seq)
 }
 
 /// A persistent session's record: everything but its messages.
@@ -312,46 +309,45 @@ impl SessionRecord {
             common_name: r.common_name,
         });
         // Its messages, restored next, continue the numbering past the highest of them.
-        s.store = Some(Box::default());
+        s.store = Some(Box::new(StoreState {
+            persisted: true,
+            ..StoreState::default()
+        }));
         Ok(s)
     }
 }
 
 /// A retained message: when it was stored (u64 BE, the broker's milliseconds), then the
 /// message in the layout above.
-pub(crate) struct RetainedRecord;
+pub(crate) fn encode_retained(m: &RetainedMessage) -> Vec<u8> {
+    let message = Message {
+        topic: m.topic.clone(),
+        payload: m.payload.clone(),
+        qos: m.qos,
+        retain: true,
+        properties: m.properties.clone(),
+        expires_at: m.expires_at,
+        subscription_ids: Vec::new(),
+        seq: 0,
+    };
+    let mut out = m.stored_at.as_millis().to_be_bytes().to_vec();
+    encode_message_with(&mut out, &message, None);
+    out
+}
 
-impl RetainedRecord {
-    pub(crate) fn encode(m: &RetainedMessage) -> Vec<u8> {
-        let message = Message {
-            topic: m.topic.clone(),
-            payload: m.payload.clone(),
-            qos: m.qos,
-            retain: true,
-            properties: m.properties.clone(),
-            expires_at: m.expires_at,
-            subscription_ids: Vec::new(),
-            seq: 0,
-        };
-        let mut out = m.stored_at.as_millis().to_be_bytes().to_vec();
-        encode_message_with(&mut out, &message, None);
-        out
-    }
-
-    pub(crate) fn decode(bytes: &[u8]) -> Result<RetainedMessage, String> {
-        let (at, rest) = bytes
-            .split_first_chunk::<8>()
-            .ok_or("a retained message cut short")?;
-        let (m, _) = decode_message_from(rest, 0)?;
-        Ok(RetainedMessage {
-            topic: m.topic,
-            payload: m.payload,
-            qos: m.qos,
-            stored_at: Instant::from_millis(u64::from_be_bytes(*at)),
-            properties: m.properties,
-            expires_at: m.expires_at,
-        })
-    }
+pub(crate) fn decode_retained(bytes: &[u8]) -> Result<RetainedMessage, String> {
+    let (at, rest) = bytes
+        .split_first_chunk::<8>()
+        .ok_or("a retained message cut short")?;
+    let (m, _) = decode_message(rest, 0)?;
+    Ok(RetainedMessage {
+        topic: m.topic,
+        payload: m.payload,
+        qos: m.qos,
+        stored_at: Instant::from_millis(u64::from_be_bytes(*at)),
+        properties: m.properties,
+        expires_at: m.expires_at,
+    })
 }
 
 /// An aws-iot lifecycle `versionNumber`: the next one to hand out.

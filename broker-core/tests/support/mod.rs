@@ -264,6 +264,15 @@ impl Sim {
             .collect()
     }
 
+    /// The PUBLISH packets `conn` received, each acknowledged with PUBACK (QoS 1).
+    pub fn acknowledge_publishes(&mut self, conn: ConnId) -> Vec<Publish> {
+        let publishes = self.publishes(conn);
+        for p in &publishes {
+            self.send(conn, Packet::puback(p.packet_id.expect("a QoS 1 PUBLISH")));
+        }
+        publishes
+    }
+
     /// Why the broker closed `conn`, if it did.
     pub fn closed(&self, conn: ConnId) -> Option<&CloseReason> {
         self.clients.get(&conn)?.closed.as_ref()
