@@ -396,14 +396,7 @@ fn mqtt_3_14_0_1_a_refused_connect_gets_no_disconnect_and_mqtt_3_14_2_2_none_has
     // A session taken over: the older connection hears why, without a Session Expiry.
     let (old, _) = sim.connect5("t", true, vec![Property::SessionExpiryInterval(60)]);
     sim.connect5("t", false, vec![Property::SessionExpiryInterval(60)]);
-    let disconnect = sim
-        .recv_all(old)
-        .into_iter()
-        .find_map(|p| match p {
-            Packet::Disconnect(d) => Some(d),
-            _ => None,
-        })
-        .expect("a DISCONNECT 0x8E");
+    let disconnect = sim.disconnect_sent(old).expect("a DISCONNECT 0x8E");
     assert_eq!(disconnect.reason, ReasonCode::SESSION_TAKEN_OVER);
     assert_eq!(disconnect.properties.session_expiry_interval(), None);
 }

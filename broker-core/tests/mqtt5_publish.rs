@@ -63,14 +63,7 @@ fn a_reason_string_is_left_out_of_a_packet_it_would_make_too_large() {
         let (conn, _) = sim.connect5("pub", true, vec![Property::MaximumPacketSize(max)]);
         let p = publish5("t", "x", QoS::AtMostOnce, 0, vec![Property::TopicAlias(0)]);
         sim.send(conn, Packet::Publish(p));
-        let disconnect = sim
-            .recv_all(conn)
-            .into_iter()
-            .find_map(|p| match p {
-                Packet::Disconnect(d) => Some(d),
-                _ => None,
-            })
-            .expect("a DISCONNECT");
+        let disconnect = sim.disconnect_sent(conn).expect("a DISCONNECT");
         assert_eq!(disconnect.reason, ReasonCode::TOPIC_ALIAS_INVALID);
         let len = Packet::Disconnect(disconnect.clone()).encoded_len();
         assert_eq!(

@@ -514,8 +514,13 @@ impl Sim {
 
     /// The Reason Code of the DISCONNECT the broker sent `conn` before closing it.
     pub fn disconnect_reason(&mut self, conn: ConnId) -> Option<ReasonCode> {
+        self.disconnect_sent(conn).map(|d| d.reason)
+    }
+
+    /// The DISCONNECT the broker sent `conn` before closing it.
+    pub fn disconnect_sent(&mut self, conn: ConnId) -> Option<Disconnect> {
         self.recv_all(conn).into_iter().find_map(|p| match p {
-            Packet::Disconnect(d) => Some(d.reason),
+            Packet::Disconnect(d) => Some(d),
             _ => None,
         })
     }
