@@ -69,6 +69,8 @@
 //! - [`Broker`]: the state machine; its `handle_*` methods live in `broker/` by concern.
 //! - [`Event`] and [`Output`]: everything the broker reports.
 //! - [`client`]: a sans-IO MQTT client on the same codec, for virtual devices and tests.
+//! - `recording` (feature `serde`): what a broker was given and answered, written within a
+//!   size limit and replayed byte for byte.
 
 #![warn(missing_docs)]
 
@@ -80,6 +82,8 @@ mod event;
 mod index;
 mod map;
 pub mod policy;
+#[cfg(feature = "serde")]
+pub mod recording;
 mod retained;
 mod rng;
 mod rule;

@@ -6,7 +6,7 @@ use crate::config::{AwsRules, RetainMode};
 
 /// One rule of the `aws-iot` profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Rule {
     /// D1: a QoS 0 message delivered more than once.
     D1Qos0Duplicate,

@@ -49,7 +49,7 @@ use timers::{Timer, TimerTable};
 
 /// What the transport knows about a peer, given to [`Broker::accept`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PeerInfo {
     /// The remote address, as the transport prints it.
     pub addr: Option<String>,
