@@ -25,15 +25,33 @@ pub enum Command {
     /// line shows the port the system chose. SIGINT or SIGTERM stops accepting, closes
     /// every connection after sending what was queued for it, and exits with status 0.
     Serve(ServeArgs),
+    /// Run a recording (`brokerlab serve --record FILE`, or a live session exported from
+    /// the page) through the engine again and compare every output with the recorded
+    /// one, byte for byte.
+    ///
+    /// Exits with status 0 when every output is identical, and otherwise with 1, naming
+    /// the first difference: its line, the recorded output, the replayed one and the
+    /// first byte that differs. Status 2 means the file is not a recording. The format is
+    /// described in docs/live.md.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recording (JSON Lines).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The HTTP listener: the simulator at `/`, MQTT over WebSocket at `/mqtt`
     /// (subprotocol `mqtt` or `mqttv3.1`), `/healthz`, Prometheus `/metrics`, and the
-    /// live event stream (a WebSocket of JSON events) at `/events`. Port 0 picks a free port.
-    /// `/events` shows every message, so it is served to loopback clients only unless
-    /// --events-token is set; the rest of the port has no authentication.
+    /// live event stream (a WebSocket of JSON events) at `/events`, the page's live view
+    /// (a WebSocket of recording lines) at `/live`, and the --record file at `/recording`.
+    /// Port 0 picks a free port. These three show every message, so they are served to
+    /// loopback clients only unless --events-token is set; the rest of the port has no
+    /// authentication.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
 
@@ -154,6 +172,19 @@ pub struct ServeArgs {
     /// One packet is always accepted.
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_outgoing_bytes: usize,
+
+    /// Record every input the broker is given (connections, each read's bytes, closes,
+    /// timers, stored batches) with its time, and every output, to this file (replaced if
+    /// it exists), with the configuration and seed, so that `brokerlab replay FILE`
+    /// reproduces the session byte for byte. The page's live view can download it. It
+    /// stops at --record-limit, saying so in its last line and in the log; the broker goes
+    /// on. See docs/live.md.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// The most bytes --record writes (default 64 MiB); the recording stops there.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024, requires = "record")]
+    pub record_limit: u64,
 }
 
 /// AWS IoT's quota of CONNECT requests per second per account.

@@ -236,7 +236,9 @@ mod tests {
 
     fn load_args(args: &[&str]) -> Result<Loaded> {
         let cli = Cli::try_parse_from(["brokerlab", "serve"].iter().chain(args))?;
-        let Command::Serve(serve) = cli.command;
+        let Command::Serve(serve) = cli.command else {
+            anyhow::bail!("not a serve command");
+        };
         load(&serve)
     }
 

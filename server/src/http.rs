@@ -18,7 +18,7 @@ use crate::connection::{self, Connection};
 use crate::context::{Context, Refused};
 use crate::listeners::peer_info;
 use crate::websocket::WebSocketTransport;
-use crate::{bundle, events, events_access, metrics};
+use crate::{bundle, events, events_access, live, metrics};
 
 /// The subprotocols `/mqtt` accepts, in order of preference: `mqtt` is the standard's
 /// (MQTT-6.0.0-3, MQTT-6.0.0-4), `mqttv3.1` what older clients offer.
@@ -37,6 +37,8 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>) {
         .route("/metrics", get(metrics))
         .route("/mqtt", get(mqtt))
         .route("/events", get(events))
+        .route("/live", get(live))
+        .route("/recording", get(recording))
         .merge(bundle::routes())
         .with_state(ctx);
     let listener = listener.tap_io(|stream| {
@@ -127,22 +129,100 @@ async fn events(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let offered = events_access::offered(uri.query(), authorization);
-    if let Err(denied) = ctx.may_watch(addr, offered) {
-        return (StatusCode::FORBIDDEN, format!("{}\n", denied.explain())).into_response();
-    }
-    let permit = match ctx.admit(addr) {
+    let permit = match watcher(&ctx, addr, &uri, &headers) {
         Ok(permit) => permit,
-        Err(refused) => return refusal(refused),
+        Err(response) => return response,
     };
     // Subscribing before the handshake completes means the watcher sees every event
     // caused by anything done after its connection is accepted.
     let watch = ctx.owner.watch_events();
     ws.read_buffer_size(WS_READ_BUFFER)
         .on_upgrade(move |socket| events::stream(socket, watch, ctx, permit))
+}
+
+/// The page's live view: recording lines from now on (`live.rs`), under the same access
+/// rule as `/events`.
+async fn live(
+    State(ctx): State<Arc<Context>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let permit = match watcher(&ctx, addr, &uri, &headers) {
+        Ok(permit) => permit,
+        Err(response) => return response,
+    };
+    let Ok((header, present, lines)) = ctx.owner.watch_live().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response();
+    };
+    ws.read_buffer_size(WS_READ_BUFFER)
+        .on_upgrade(move |socket| live::stream(socket, header, present, lines, ctx, permit))
+}
+
+/// The `--record` file as recorded so far, under the same access rule as `/events`: what
+/// the page's "export trace" saves while attached.
+async fn recording(
+    State(ctx): State<Arc<Context>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = watcher(&ctx, addr, &uri, &headers) {
+        return response;
+    }
+    let path = match ctx.owner.recording().await {
+        Ok(Some(path)) => path,
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                "this server is not recording: start it with --record FILE to export a \
+                 session that brokerlab replay reproduces\n",
+            )
+                .into_response()
+        }
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response(),
+    };
+    let read = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || std::fs::read(path)).await
+    };
+    match read.unwrap_or_else(|err| Err(std::io::Error::other(err))) {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "application/x-ndjson"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"brokerlab-recording.jsonl\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the recording {}: {err}\n", path.display()),
+        )
+            .into_response(),
+    }
+}
+
+/// Lets a client watch what the broker does (`/events`, `/live`, `/recording`) if
+/// `events_access.rs` allows it and a connection place is free; otherwise the answer.
+fn watcher(
+    ctx: &Context,
+    addr: SocketAddr,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let offered = events_access::offered(uri.query(), authorization);
+    if let Err(denied) = ctx.may_watch(addr, offered) {
+        return Err((StatusCode::FORBIDDEN, format!("{}\n", denied.explain())).into_response());
+    }
+    ctx.admit(addr).map_err(refusal)
 }
 
 /// The answer to a handshake the listener's limits turned away.

@@ -12,13 +12,16 @@ mod events_access;
 mod http;
 mod journal;
 mod listeners;
+mod live;
 mod metrics;
 mod outbox;
 mod owner;
 mod policies;
 mod refusals;
+mod replay;
 mod serve;
 mod store_writer;
+mod tape;
 mod tls;
 mod transport;
 mod users;
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(serve::run(args))),
+        Command::Replay(args) => return replay::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use broker_core::policy::Action;
+use broker_core::recording::{Entry, Header, Hex};
 use broker_core::{
-    Broker, Config, ConnId, DropReason, Event, EventConfig, Output, PeerInfo, Profile,
+    Broker, Config, ConnId, DropReason, Event, EventConfig, Instant, Output, PeerInfo, Profile,
 };
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -27,6 +28,7 @@ use crate::journal::Opened;
 use crate::metrics::{EventCounters, Snapshot};
 use crate::outbox::{Outbox, Overflow, Pushed};
 use crate::store_writer::StoreWriter;
+use crate::tape::{Tape, LIVE_CAPACITY};
 
 /// How many inputs may wait for the owner. When it falls behind, connection tasks wait
 /// to hand over what they read, which stops them reading: backpressure reaches the
@@ -54,6 +56,15 @@ enum Input {
     Relieved { conn: ConnId },
     /// `/metrics` wants the counters.
     Snapshot { reply: oneshot::Sender<Snapshot> },
+    /// `/live` wants the open connections and their client ids, for a watcher arriving
+    /// in the middle of the run.
+    Present {
+        reply: oneshot::Sender<Vec<(u64, Option<String>)>>,
+    },
+    /// `/recording` wants the recording file with everything recorded so far in it.
+    Recording {
+        reply: oneshot::Sender<Option<(std::path::PathBuf, oneshot::Receiver<()>)>>,
+    },
     /// The server is stopping: close every connection once its queue is sent.
     /// The broker publishes their Wills (AWS: SERVER_INITIATED_DISCONNECT).
     Shutdown { done: oneshot::Sender<()> },
@@ -66,7 +77,11 @@ impl Input {
             Input::Bytes { conn, .. } | Input::Closed { conn, .. } | Input::Relieved { conn } => {
                 Some(*conn)
             }
-            Input::Accept { .. } | Input::Snapshot { .. } | Input::Shutdown { .. } => None,
+            Input::Accept { .. }
+            | Input::Snapshot { .. }
+            | Input::Present { .. }
+            | Input::Recording { .. }
+            | Input::Shutdown { .. } => None,
         }
     }
 }
@@ -94,6 +109,9 @@ pub struct Stopped;
 pub struct OwnerHandle {
     inputs: mpsc::Sender<Input>,
     events: broadcast::Sender<Arc<Event>>,
+    live: broadcast::Sender<Arc<str>>,
+    /// The first line of the live stream: a recording's header.
+    header: Arc<str>,
 }
 
 impl OwnerHandle {
@@ -178,6 +196,41 @@ impl OwnerHandle {
         self.events.subscribe()
     }
 
+    /// The recording lines of everything the broker is given and answers from now on,
+    /// after the header line to send first and the connections open now.
+    pub async fn watch_live(
+        &self,
+    ) -> Result<
+        (
+            Arc<str>,
+            Vec<(u64, Option<String>)>,
+            broadcast::Receiver<Arc<str>>,
+        ),
+        Stopped,
+    > {
+        // Subscribed before asking: a connection that opens in between shows in both,
+        // which the page takes in its stride, rather than in neither.
+        let lines = self.live.subscribe();
+        let (reply, answer) = oneshot::channel();
+        self.send(Input::Present { reply }).await?;
+        let present = answer.await.map_err(|_| Stopped)?;
+        Ok((self.header.clone(), present, lines))
+    }
+
+    /// The recording file, once everything recorded so far is written to it; `None` if
+    /// the server was started without `--record`.
+    pub async fn recording(&self) -> Result<Option<std::path::PathBuf>, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Input::Recording { reply }).await?;
+        match answer.await.map_err(|_| Stopped)? {
+            Some((path, flushed)) => {
+                flushed.await.map_err(|_| Stopped)?;
+                Ok(Some(path))
+            }
+            None => Ok(None),
+        }
+    }
+
     async fn send(&self, input: Input) -> Result<(), Stopped> {
         self.inputs.send(input).await.map_err(|_| Stopped)
     }
@@ -185,15 +238,28 @@ impl OwnerHandle {
 
 /// Starts the owner loop for a broker made from `config`, durable if a data dir was
 /// opened: the broker first recovers what it holds.
-pub fn spawn(config: Config, data: Option<Opened>) -> std::io::Result<OwnerHandle> {
+/// With `record`, every input and output is recorded to that file, up to that many bytes.
+pub fn spawn(
+    config: Config,
+    data: Option<Opened>,
+    record: Option<(&std::path::Path, u64)>,
+) -> std::io::Result<OwnerHandle> {
     let (inputs, receiver) = mpsc::channel(INPUT_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
-    let mut owner = Owner::new(config, events.clone());
+    let (live, _) = broadcast::channel(LIVE_CAPACITY);
+    let mut owner = Owner::new(config, events.clone(), record, live.clone())?;
+    let header =
+        Arc::from(serde_json::to_string(&Header::new(owner.broker.config())).unwrap_or_default());
     if let Some(data) = data {
         owner.recover(data)?;
     }
     tokio::spawn(owner.run(receiver));
-    Ok(OwnerHandle { inputs, events })
+    Ok(OwnerHandle {
+        inputs,
+        events,
+        live,
+        header,
+    })
 }
 
 /// The broker's time: epoch milliseconds, because the aws-iot profile's lifecycle events
@@ -257,15 +323,23 @@ struct Owner {
     closing: Option<(ConnId, Cause)>,
     /// The data dir's writer, when the broker is durable.
     store: Option<StoreWriter>,
+    /// The recording and the live view's stream.
+    tape: Tape,
 }
 
 impl Owner {
-    fn new(config: Config, events: broadcast::Sender<Arc<Event>>) -> Self {
+    fn new(
+        config: Config,
+        events: broadcast::Sender<Arc<Event>>,
+        record: Option<(&std::path::Path, u64)>,
+        live: broadcast::Sender<Arc<str>>,
+    ) -> std::io::Result<Self> {
         let mut broker = Broker::new(config);
         // Detailed events cost allocations on every packet; they are only worth it while
         // someone watches /events (see `refresh_watching`).
         broker.set_events(EventConfig::QUIET);
-        Owner {
+        let tape = Tape::new(broker.config(), record, live)?;
+        Ok(Owner {
             broker,
             clock: Clock::start(),
             conns: HashMap::new(),
@@ -275,7 +349,8 @@ impl Owner {
             stopping: false,
             closing: None,
             store: None,
-        }
+            tape,
+        })
     }
 
     /// Turns durability on: the broker recovers what the data dir holds, and from now on
@@ -297,7 +372,20 @@ impl Owner {
                 torn.why
             );
         }
-        let recovery = self.broker.recover(self.clock.now(), entries);
+        let now = self.clock.now();
+        let recovery = if self.tape.on() {
+            let entries: Vec<(Vec<u8>, Vec<u8>)> = entries.into_iter().collect();
+            self.tape.record(|| Entry::Recover {
+                t: now.as_millis(),
+                entries: entries
+                    .iter()
+                    .map(|(k, v)| (Hex(k.clone()), Hex(v.clone())))
+                    .collect(),
+            });
+            self.broker.recover(now, entries)
+        } else {
+            self.broker.recover(now, entries)
+        };
         for skipped in &recovery.skipped {
             warn!(
                 key = skipped.key,
@@ -355,7 +443,7 @@ impl Owner {
                 }
                 () = &mut timer, if armed.is_some() => {
                     armed = None;
-                    self.guarded(None, |owner| owner.broker.handle_timeout(owner.clock.now()));
+                    self.guarded(None, |owner| owner.timeout(owner.clock.now()));
                 }
             }
         }
@@ -396,7 +484,7 @@ impl Owner {
         }
         let now = self.clock.now();
         let closed = catch_unwind(AssertUnwindSafe(|| {
-            self.broker.handle_closed(now, conn);
+            self.closed(now, conn);
             self.drain();
         }));
         // Whatever the broker managed, the server forgets the connection.
@@ -419,15 +507,28 @@ impl Owner {
                     return; // Dropping `reply` tells the connection task to give up.
                 }
                 let addr = peer.addr.as_deref().and_then(|a| a.parse().ok());
+                let recorded = self.tape.on().then(|| (*peer).clone());
                 let conn = self.broker.accept(now, *peer);
+                if let Some(peer) = recorded {
+                    self.tape.record(|| Entry::Accept {
+                        t: now.as_millis(),
+                        conn: conn.0,
+                        peer,
+                    });
+                }
                 let connection = Connection { outbox, addr };
                 debug!(%conn, peer = connection.peer(), "accepted");
                 self.conns.insert(conn, connection);
                 if reply.send(conn).is_err() {
-                    self.broker.handle_closed(now, conn);
+                    self.closed(now, conn);
                 }
             }
             Input::Bytes { conn, bytes } if !self.stopping => {
+                self.tape.record(|| Entry::Bytes {
+                    t: now.as_millis(),
+                    conn: conn.0,
+                    hex: Hex(bytes.to_vec()),
+                });
                 self.broker.handle_bytes(now, conn, &bytes);
             }
             Input::Closed { conn, cause } if !self.stopping => {
@@ -437,11 +538,11 @@ impl Owner {
                     Cause::Panic => self.counters.panicked("connection-task"),
                 }
                 self.closing = Some((conn, cause));
-                self.broker.handle_closed(now, conn);
+                self.closed(now, conn);
             }
             Input::Relieved { conn } if !self.stopping => {
                 debug!(%conn, "no longer congested");
-                self.broker.handle_congestion(now, conn, false);
+                self.congestion(now, conn, false);
             }
             Input::Bytes { .. } | Input::Closed { .. } | Input::Relieved { .. } => {}
             Input::Snapshot { reply } => {
@@ -451,6 +552,18 @@ impl Owner {
                     connections_open: self.conns.len(),
                     event_watchers: self.events.receiver_count(),
                 });
+            }
+            Input::Present { reply } => {
+                let present = self
+                    .broker
+                    .connections()
+                    .into_iter()
+                    .map(|c| (c.conn.0, c.client_id))
+                    .collect();
+                let _ = reply.send(present);
+            }
+            Input::Recording { reply } => {
+                let _ = reply.send(self.tape.flushed());
             }
             // Handled by `shutdown`, which waits for the store.
             Input::Shutdown { .. } => {}
@@ -465,6 +578,10 @@ impl Owner {
             let now = owner.clock.now();
             let open: Vec<ConnId> = owner.conns.keys().copied().collect();
             for conn in open {
+                owner.tape.record(|| Entry::CloseConnection {
+                    t: now.as_millis(),
+                    conn: conn.0,
+                });
                 owner.broker.close_connection(now, conn);
             }
         });
@@ -483,6 +600,7 @@ impl Owner {
         for (_, connection) in self.conns.drain() {
             connection.outbox.close();
         }
+        self.tape.close();
     }
 
     /// Hands the broker's next store batch to the writer if it is free. An empty batch
@@ -495,12 +613,16 @@ impl Owner {
             if store.is_writing() {
                 return true;
             }
-            let Some(batch) = self.broker.poll_store() else {
+            let batch = self.broker.poll_store();
+            self.tape.record(|| Entry::Store {
+                batch: batch.as_ref().map(|b| (b.seq, b.changes.len())),
+            });
+            let Some(batch) = batch else {
                 return true;
             };
             if batch.changes.is_empty() {
                 let seq = batch.seq;
-                self.guarded(None, |owner| owner.broker.handle_stored(seq));
+                self.guarded(None, |owner| owner.handle_stored(seq));
                 continue;
             }
             let written = store.write(batch);
@@ -512,7 +634,7 @@ impl Owner {
     fn stored(&mut self, written: Result<crate::store_writer::Written, String>) -> bool {
         let written = written.map(|w| {
             self.counters.stored(w.changes, w.took);
-            self.guarded(None, |owner| owner.broker.handle_stored(w.seq));
+            self.guarded(None, |owner| owner.handle_stored(w.seq));
         });
         store_ok(written)
     }
@@ -524,20 +646,59 @@ impl Owner {
         let watching = self.events.receiver_count() > 0;
         if watching != self.watching {
             self.watching = watching;
-            self.broker.set_events(if watching {
+            let events = if watching {
                 EventConfig {
                     packets: true,
                     deliveries: true,
                 }
             } else {
                 EventConfig::QUIET
+            };
+            let t = self.clock.now().as_millis();
+            self.tape.record(|| Entry::Events {
+                t,
+                packets: events.packets,
+                deliveries: events.deliveries,
             });
+            self.broker.set_events(events);
         }
+    }
+
+    // Each broker input the owner makes in more than one place, recorded first.
+
+    fn closed(&mut self, now: Instant, conn: ConnId) {
+        self.tape.record(|| Entry::Closed {
+            t: now.as_millis(),
+            conn: conn.0,
+        });
+        self.broker.handle_closed(now, conn);
+    }
+
+    fn congestion(&mut self, now: Instant, conn: ConnId, congested: bool) {
+        self.tape.record(|| Entry::Congestion {
+            t: now.as_millis(),
+            conn: conn.0,
+            congested,
+        });
+        self.broker.handle_congestion(now, conn, congested);
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        self.tape.record(|| Entry::Timeout { t: now.as_millis() });
+        self.broker.handle_timeout(now);
+    }
+
+    fn handle_stored(&mut self, seq: u64) {
+        let t = self.clock.now().as_millis();
+        self.tape.record(|| Entry::Stored { t, seq });
+        self.broker.handle_stored(seq);
     }
 
     /// The drain contract: take every output the last input caused.
     fn drain(&mut self) {
+        let now = self.clock.now().as_millis();
         while let Some(output) = self.broker.poll_output() {
+            self.tape.output(&output, now, self.broker.config());
             match output {
                 Output::Transmit {
                     conn,
@@ -565,6 +726,7 @@ impl Owner {
                 }
             }
         }
+        self.tape.write();
     }
 
     fn transmit(&mut self, conn: ConnId, bytes: Bytes, droppable: bool) {
@@ -580,7 +742,7 @@ impl Owner {
             Ok(Pushed::Congested) => {
                 debug!(%conn, "congested: the client reads more slowly than it is sent to");
                 self.counters.congested();
-                self.broker.handle_congestion(self.clock.now(), conn, true);
+                self.congestion(self.clock.now(), conn, true);
             }
             Err(Overflow) => {
                 warn!(
@@ -591,7 +753,7 @@ impl Owner {
                 connection.outbox.abort();
                 self.counters.slow_consumer_disconnected();
                 // To the broker this is a transport that went away: its Will is published.
-                self.broker.handle_closed(self.clock.now(), conn);
+                self.closed(self.clock.now(), conn);
             }
         }
     }

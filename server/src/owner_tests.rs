@@ -42,7 +42,8 @@ async fn next_batch(outbox: &Outbox) -> Batch {
 #[tokio::test]
 async fn a_panic_in_the_broker_closes_only_the_connection_it_was_handling() {
     let (events, _) = broadcast::channel(16);
-    let mut owner = Owner::new(Config::default(), events);
+    let (live, _) = broadcast::channel(8);
+    let mut owner = Owner::new(Config::default(), events, None, live).expect("no file to open");
     let (victim, victim_outbox, _keep) = accept(&mut owner);
     let (bystander, bystander_outbox, _keep_too) = accept(&mut owner);
 
@@ -94,7 +95,7 @@ impl Transport for PanickingTransport {
 
 #[tokio::test]
 async fn a_panic_in_a_connection_task_is_reported_to_the_owner_which_carries_on() {
-    let owner = spawn(Config::default(), None).expect("no store to start");
+    let owner = spawn(Config::default(), None, None).expect("no store to start");
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let limits = Limits {
         max_connections: 10,

@@ -82,7 +82,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         Some(dir) => Some(journal::open(dir)?),
         None => None,
     };
-    let owner = owner::spawn(config.clone(), data).context("cannot start the store's writer")?;
+    let record = args.record.as_deref().map(|path| (path, args.record_limit));
+    let owner = owner::spawn(config.clone(), data, record).with_context(|| match &args.record {
+        Some(path) => format!(
+            "cannot start the store's writer or open the recording {}",
+            path.display()
+        ),
+        None => "cannot start the store's writer".to_owned(),
+    })?;
     let ctx = Arc::new(Context::new(owner, limits, stop));
 
     // The line tests and scripts read to learn the ports (port 0 binds a free one).

@@ -170,6 +170,17 @@ pub enum Entry {
         /// What.
         note: Note,
     },
+    /// Live streams only: the connections open when the watcher arrived, with their
+    /// client ids (once connected). Not compared by a replay.
+    Present {
+        /// `[conn, client id]` pairs.
+        conns: Vec<(u64, Option<String>)>,
+    },
+    /// Live streams only: the watcher fell behind and missed this many lines.
+    Skipped {
+        /// How many.
+        lines: u64,
+    },
     /// The recording stopped here, though the broker went on.
     End {
         /// Why.

@@ -95,9 +95,13 @@ pub fn replay(text: &str) -> Result<Replayed, ReplayError> {
             why: format!("not a recording entry: {e}"),
         })?;
         match entry {
-            Entry::Note { .. } => done.notes += 1,
+            Entry::Note { .. } | Entry::Present { .. } => done.notes += 1,
             Entry::End { why } => {
                 done.ended = Some(why);
+                return Ok(done);
+            }
+            Entry::Skipped { lines } => {
+                done.ended = Some(format!("the live stream skipped {lines} lines here"));
                 return Ok(done);
             }
             Entry::Store { batch } => {

@@ -1,0 +1,53 @@
+//! `/live`: the page's live view. A WebSocket of recording lines (docs/live.md), one per
+//! text frame: the header, the connections already open (`present`), then every input and
+//! output of the broker from now on, with the notes that say what happened. A watcher that
+//! falls more than `LIVE_CAPACITY` lines behind is told how many it missed (`skipped`)
+//! and goes on from the newest: the broker never waits for a page.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket};
+use broker_core::recording::Entry;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::context::Context;
+
+pub async fn stream(
+    mut socket: WebSocket,
+    header: Arc<str>,
+    present: Vec<(u64, Option<String>)>,
+    mut lines: broadcast::Receiver<Arc<str>>,
+    ctx: Arc<Context>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let preamble = [
+        header.to_string(),
+        Entry::Present { conns: present }.to_line(),
+    ];
+    for line in preamble {
+        if socket.send(Message::Text(line.into())).await.is_err() {
+            return;
+        }
+    }
+    let mut stop = ctx.stop.clone();
+    loop {
+        let line: String = tokio::select! {
+            received = lines.recv() => match received {
+                Ok(line) => line.to_string(),
+                Err(RecvError::Lagged(lines)) => Entry::Skipped { lines }.to_line(),
+                Err(RecvError::Closed) => break,
+            },
+            incoming = socket.recv() => match incoming {
+                // What a watcher sends means nothing; only its leaving matters.
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => continue,
+            },
+            _ = stop.wait_for(|stopping| *stopping) => break,
+        };
+        if socket.send(Message::Text(line.into())).await.is_err() {
+            return;
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}

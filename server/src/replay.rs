@@ -1,0 +1,41 @@
+//! `brokerlab replay FILE`: a recording run through the engine again, every output
+//! compared with the recorded one.
+
+use std::process::ExitCode;
+
+use broker_core::recording::{replay, ReplayError};
+
+use crate::cli::ReplayArgs;
+
+pub fn run(args: &ReplayArgs) -> ExitCode {
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(text) => text,
+        Err(err) => {
+            eprintln!("error: cannot read {}: {err}", args.file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match replay(&text) {
+        Ok(done) => {
+            println!(
+                "identical: {} inputs replayed, {} outputs compared byte for byte, all equal ({} notes not compared)",
+                done.inputs, done.outputs, done.notes
+            );
+            if let Some(why) = done.ended {
+                println!("the recording ends early ({why}): what followed was not recorded");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err @ ReplayError::Differs { .. }) => {
+            println!("different: {err}");
+            ExitCode::FAILURE
+        }
+        Err(err @ ReplayError::Malformed { .. }) => {
+            eprintln!(
+                "error: {} is not a recording brokerlab reads: {err}",
+                args.file.display()
+            );
+            ExitCode::from(2)
+        }
+    }
+}
