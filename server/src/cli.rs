@@ -15,6 +15,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// The arguments are parsed once; boxing the larger variant would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the broker: MQTT over TCP, TLS and WebSocket, plus HTTP for metrics and events.

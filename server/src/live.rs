@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
-use broker_core::recording::Entry;
+use broker_core::recording::{Entry, OpenConn};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -16,7 +16,7 @@ use crate::context::Context;
 pub async fn stream(
     mut socket: WebSocket,
     header: Arc<str>,
-    present: Vec<(u64, Option<String>)>,
+    present: Vec<OpenConn>,
     mut lines: broadcast::Receiver<Arc<str>>,
     ctx: Arc<Context>,
     _permit: OwnedSemaphorePermit,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use broker_core::policy::Action;
-use broker_core::recording::{Entry, Header, Hex};
+use broker_core::recording::{Entry, Header, Hex, OpenConn};
 use broker_core::{
     Broker, Config, ConnId, DropReason, Event, EventConfig, Instant, Output, PeerInfo, Profile,
 };
@@ -59,7 +59,7 @@ enum Input {
     /// `/live` wants the open connections and their client ids, for a watcher arriving
     /// in the middle of the run.
     Present {
-        reply: oneshot::Sender<Vec<(u64, Option<String>)>>,
+        reply: oneshot::Sender<Vec<OpenConn>>,
     },
     /// `/recording` wants the recording file with everything recorded so far in it.
     Recording {
@@ -200,14 +200,7 @@ impl OwnerHandle {
     /// after the header line to send first and the connections open now.
     pub async fn watch_live(
         &self,
-    ) -> Result<
-        (
-            Arc<str>,
-            Vec<(u64, Option<String>)>,
-            broadcast::Receiver<Arc<str>>,
-        ),
-        Stopped,
-    > {
+    ) -> Result<(Arc<str>, Vec<OpenConn>, broadcast::Receiver<Arc<str>>), Stopped> {
         // Subscribed before asking: a connection that opens in between shows in both,
         // which the page takes in its stride, rather than in neither.
         let lines = self.live.subscribe();
@@ -558,7 +551,11 @@ impl Owner {
                     .broker
                     .connections()
                     .into_iter()
-                    .map(|c| (c.conn.0, c.client_id))
+                    .map(|c| OpenConn {
+                        conn: c.conn.0,
+                        client_id: c.client_id,
+                        version: c.version,
+                    })
                     .collect();
                 let _ = reply.send(present);
             }

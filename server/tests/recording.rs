@@ -195,7 +195,9 @@ async fn live_streams_recording_lines_and_recording_serves_the_file() -> Result<
     let preamble = read_lines(&mut live, |l| l.len() == 2).await?;
     assert!(preamble[0].starts_with("{\"format\":\"brokerlab-recording\""));
     assert!(
-        preamble[1].contains("\"present\":{\"conns\":[[1,\"early\"]]"),
+        preamble[1].contains(
+            "\"present\":{\"conns\":[{\"conn\":1,\"client_id\":\"early\",\"version\":\"V311\"}]"
+        ),
         "{}",
         preamble[1]
     );

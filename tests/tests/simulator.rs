@@ -430,6 +430,122 @@ async fn story(page: &Page) -> Result<()> {
     Ok(())
 }
 
+/// The live view: the page attached to the server that served it draws real clients'
+/// packets, marks AWS IoT's rules on them, and exports the server's recording, which
+/// replays identically in the page and through `brokerlab replay` (docs/live.md).
+#[tokio::test]
+async fn e2e_live_view_of_real_clients() -> Result<()> {
+    let dir = brokerlab_tests::data_dir::DataDir::new("e2e-live");
+    std::fs::create_dir_all(dir.path())?;
+    let record = dir.path().join("server.jsonl");
+    let args = [
+        "--profile",
+        "aws-iot",
+        "--record",
+        record.to_str().context("path")?,
+    ];
+    let server = Server::start(&server_binary()?, &args).await?;
+    let driver = Chromedriver::start()?;
+    let page = Page::open(&driver, &server).await?;
+    let outcome = live_story(&page, &server, dir.path()).await;
+    if outcome.is_err() {
+        let _ = page.screenshot("failure").await;
+    }
+    page.client.close().await?;
+    outcome
+}
+
+async fn live_story(page: &Page, server: &Server, dir: &std::path::Path) -> Result<()> {
+    use brokerlab_tests::mqtt::{options, Client as MqttClient, Via};
+    use rumqttc::QoS;
+
+    page.click("[data-testid=live-attach]").await?;
+    page.wait_for("[data-testid=live-status][data-state=attached]")
+        .await?;
+    // Real clients over TCP: a subscriber, a publisher, and a RETAIN publish that
+    // AWS IoT refuses (D5) by closing the publisher's connection.
+    let (mut sub, _) = MqttClient::connect(options("real-sub", &Via::Tcp(server.mqtt))).await?;
+    sub.client.subscribe("lab/#", QoS::AtLeastOnce).await?;
+    sub.expect_suback().await?;
+    let (publisher, _) = MqttClient::connect(options("real-pub", &Via::Tcp(server.mqtt))).await?;
+    publisher
+        .client
+        .publish("lab/kitchen", QoS::AtLeastOnce, false, "from a real client")
+        .await?;
+    sub.expect_publish().await?;
+    page.wait_for("[data-testid=packet][data-kind=SUBACK][data-from=broker][data-to=real-sub]")
+        .await?;
+    page.wait_for("[data-testid=packet][data-kind=PUBLISH][data-from=real-pub][data-to=broker]")
+        .await?;
+    page.wait_for("[data-testid=packet][data-kind=PUBACK][data-from=broker][data-to=real-pub]")
+        .await?;
+    page.click("[data-testid=packet][data-kind=PUBLISH][data-from=broker][data-to=real-sub]")
+        .await?;
+    let fields = page
+        .wait_for("[data-testid=inspector][data-kind=PUBLISH]")
+        .await?
+        .text()
+        .await?;
+    if !fields.contains("topic name") || !fields.contains("broker → real-sub") {
+        bail!("the inspector does not decode the real PUBLISH: {fields}");
+    }
+    publisher
+        .client
+        .publish("lab/status", QoS::AtMostOnce, true, "kept?")
+        .await?;
+    page.wait_for("[data-testid=rule][data-rule=D5]").await?;
+    page.screenshot("live").await?;
+    publisher.kill().await;
+    sub.disconnect().await?;
+    page.wait_for("[data-testid=packet][data-kind=DISCONNECT][data-from=real-sub]")
+        .await?;
+
+    // "export trace" while attached saves the server's recording.
+    let href = page
+        .wait_for("[data-testid=export]")
+        .await?
+        .attr("data-href")
+        .await?
+        .context("export names no recording while attached")?;
+    let path = href
+        .split_once(&server.http.to_string())
+        .map(|(_, path)| path.to_owned())
+        .with_context(|| format!("the export is not on this server: {href}"))?;
+    let response = brokerlab_tests::http::get(server.http, &path).await?;
+    if response.status != 200 {
+        bail!("GET {path}: {} {}", response.status, response.body);
+    }
+    let exported = dir.join("exported.jsonl");
+    std::fs::write(&exported, &response.body)?;
+    let replayed = Command::new(server_binary()?)
+        .arg("replay")
+        .arg(&exported)
+        .output()?;
+    let said = String::from_utf8_lossy(&replayed.stdout);
+    if !replayed.status.success() || !said.starts_with("identical:") {
+        bail!("brokerlab replay refused the export: {said}");
+    }
+
+    // The same file imported into the page replays on the diagram, and through the
+    // engine in the browser with identical bytes.
+    page.click("[data-testid=live-detach]").await?;
+    page.wait_for("[data-testid=import]")
+        .await?
+        .send_keys(exported.to_str().context("path")?)
+        .await?;
+    page.wait_for("[data-testid=live-status][data-state=replaying]")
+        .await?;
+    let notice = page.wait_for("[data-testid=notice]").await?.text().await?;
+    if !notice.contains("outputs identical, byte for byte") {
+        bail!("the page's replay of the recording differs: {notice}");
+    }
+    page.wait_for("[data-testid=packet][data-kind=PUBLISH][data-from=real-pub][data-to=broker]")
+        .await?;
+    page.wait_for("[data-testid=rule][data-rule=D5]").await?;
+    page.screenshot("live-replay").await?;
+    Ok(())
+}
+
 /// What `bench_frame_times` measures, in milliseconds between animation frames.
 struct FrameTimes {
     frames: usize,

@@ -5,6 +5,7 @@
 //!   Yew app (`web/`) drives it directly from Rust.
 //! - [`Scenario`]: a configuration and timed actions; it replays to the same trace.
 //! - [`lessons`]: the guided scenarios of the simulator.
+//! - [`tape`]: a server's recording or live stream drawn as the same trace entries.
 //! - `js` (feature `js`, on by default): the wasm-bindgen API for JavaScript users and
 //!   the browser tests.
 //!
@@ -17,6 +18,7 @@ pub mod lessons;
 mod network;
 mod scenario;
 mod shadow_view;
+pub mod tape;
 pub mod trace;
 mod world;
 
@@ -28,6 +30,6 @@ pub use scenario::{
     Action, ActionError, DeviceId, DeviceSpec, Scenario, SubscribeOptions, TimedAction, WillSpec,
     DEFAULT_LATENCY_MS, DEVICE_TOPIC_ALIASES, GLOBAL_POLICY,
 };
-pub use shadow_view::ShadowView;
+pub use shadow_view::{shadow_views, ShadowView};
 pub use trace::{Direction, Numbered, PacketTrace, Span, TraceEntry, TRACE_CAP};
 pub use world::World;

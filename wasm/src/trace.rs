@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use broker_core::codec::{self, FieldSpan};
+use broker_core::recording::Note;
 use broker_core::ProtocolVersion;
 
 pub use crate::label::label;
@@ -374,5 +375,103 @@ pub(crate) fn describe(
             format!("{} undecodable bytes", bytes.len()),
             Vec::new(),
         ),
+    }
+}
+
+/// The trace entry for a broker's note (broker-core's `recording::Note`), at `at`, with
+/// `device_of` naming the device or lane of a connection. The simulator's world and the
+/// recordings it draws (`tape.rs`) both go through here.
+pub(crate) fn from_note(
+    at: u64,
+    note: Note,
+    config: &broker_core::Config,
+    device_of: impl Fn(u64) -> Option<DeviceId>,
+) -> TraceEntry {
+    match note {
+        Note::Rule {
+            rule,
+            conn,
+            client_id,
+            detail,
+        } => TraceEntry::Rule {
+            at,
+            code: rule.code(),
+            explanation: rule.explanation(&config.aws),
+            detail,
+            device: conn.and_then(&device_of),
+            client_id,
+        },
+        Note::Connected {
+            conn,
+            client_id,
+            session_present,
+        } => TraceEntry::Connected {
+            at,
+            device: device_of(conn),
+            client_id,
+            session_present,
+        },
+        Note::Disconnected {
+            conn,
+            client_id,
+            reason,
+            publishes_will,
+        } => TraceEntry::Disconnected {
+            at,
+            device: device_of(conn),
+            client_id,
+            reason,
+            publishes_will,
+        },
+        Note::Session { client_id, change } => TraceEntry::Session {
+            at,
+            client_id,
+            change,
+        },
+        Note::Will { client_id, topic } => TraceEntry::Will {
+            at,
+            client_id,
+            topic,
+        },
+        Note::Retained { topic, stored } => TraceEntry::Retained { at, topic, stored },
+        Note::Dropped {
+            client_id,
+            topic,
+            reason,
+        } => TraceEntry::Dropped {
+            at,
+            client_id,
+            topic,
+            reason,
+        },
+        Note::SlowConsumer { client_id, slow } => TraceEntry::SlowConsumer {
+            at,
+            client_id,
+            slow,
+        },
+        Note::Resent { client_id, count } => TraceEntry::Resent {
+            at,
+            client_id,
+            count,
+        },
+        Note::Violation { conn, detail } => TraceEntry::Violation {
+            at,
+            device: device_of(conn),
+            detail,
+        },
+        Note::PolicyDenied {
+            conn,
+            client_id,
+            action,
+            resource,
+            reason,
+        } => TraceEntry::PolicyDenied {
+            at,
+            device: conn.and_then(&device_of),
+            client_id,
+            action,
+            resource,
+            reason,
+        },
     }
 }

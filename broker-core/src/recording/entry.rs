@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Hex, Note};
-use crate::{Config, Output, PeerInfo};
+use crate::{Config, Output, PeerInfo, ProtocolVersion};
 
 /// The `format` of the header line: what tells a recording from other JSON.
 pub const FORMAT: &str = "brokerlab-recording";
@@ -56,6 +56,17 @@ impl Header {
         }
         serde_json::from_str(line).map_err(|e| format!("the header is malformed: {e}"))
     }
+}
+
+/// A connection open when a live watcher arrived.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenConn {
+    /// The connection.
+    pub conn: u64,
+    /// Its client id, once connected.
+    pub client_id: Option<String>,
+    /// Its protocol version, once connected.
+    pub version: Option<ProtocolVersion>,
 }
 
 /// One line after the header. Inputs carry their time `t`, in milliseconds of the
@@ -170,11 +181,11 @@ pub enum Entry {
         /// What.
         note: Note,
     },
-    /// Live streams only: the connections open when the watcher arrived, with their
-    /// client ids (once connected). Not compared by a replay.
+    /// Live streams only: the connections open when the watcher arrived. Not compared
+    /// by a replay.
     Present {
-        /// `[conn, client id]` pairs.
-        conns: Vec<(u64, Option<String>)>,
+        /// Each connection.
+        conns: Vec<OpenConn>,
     },
     /// Live streams only: the watcher fell behind and missed this many lines.
     Skipped {
@@ -209,6 +220,23 @@ impl Entry {
                 note: Note::from_event(event, config)?,
             },
         })
+    }
+
+    /// The time of an input or a note; outputs happen at the time of their input.
+    pub fn time(&self) -> Option<u64> {
+        match self {
+            Entry::Accept { t, .. }
+            | Entry::Bytes { t, .. }
+            | Entry::Closed { t, .. }
+            | Entry::Congestion { t, .. }
+            | Entry::Timeout { t }
+            | Entry::CloseConnection { t, .. }
+            | Entry::Events { t, .. }
+            | Entry::Recover { t, .. }
+            | Entry::Stored { t, .. }
+            | Entry::Note { t, .. } => Some(*t),
+            _ => None,
+        }
     }
 
     /// Whether the entry is an output a replay compares.

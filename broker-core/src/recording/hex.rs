@@ -12,7 +12,7 @@ pub struct Hex(pub Vec<u8>);
 impl Hex {
     /// Parses hexadecimal text (either case, even length).
     pub fn parse(text: &str) -> Result<Hex, String> {
-        if text.len() % 2 != 0 {
+        if !text.len().is_multiple_of(2) {
             return Err(format!("odd number of hex digits ({})", text.len()));
         }
         let digits = text.as_bytes();

@@ -26,8 +26,8 @@ mod note;
 mod recorder;
 mod replay;
 
-pub use entry::{Entry, Header, FORMAT, VERSION};
+pub use entry::{Entry, Header, OpenConn, FORMAT, VERSION};
 pub use hex::Hex;
 pub use note::Note;
 pub use recorder::Recorder;
-pub use replay::{replay, ReplayError, Replayed};
+pub use replay::{replay, ReplayError, Replayed, Replayer};

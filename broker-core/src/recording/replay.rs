@@ -77,16 +77,8 @@ pub fn replay(text: &str) -> Result<Replayed, ReplayError> {
         });
     };
     let header = Header::parse(first).map_err(|why| ReplayError::Malformed { line: 1, why })?;
-    let mut broker = Broker::new(header.config);
-    let mut done = Replayed {
-        inputs: 0,
-        outputs: 0,
-        notes: 0,
-        ended: None,
-    };
-    let mut last = 1;
+    let mut replayer = Replayer::new(header);
     for (line, text) in lines {
-        last = line;
         if text.trim().is_empty() {
             continue;
         }
@@ -94,45 +86,91 @@ pub fn replay(text: &str) -> Result<Replayed, ReplayError> {
             line,
             why: format!("not a recording entry: {e}"),
         })?;
-        match entry {
-            Entry::Note { .. } | Entry::Present { .. } => done.notes += 1,
-            Entry::End { why } => {
-                done.ended = Some(why);
-                return Ok(done);
-            }
-            Entry::Skipped { lines } => {
-                done.ended = Some(format!("the live stream skipped {lines} lines here"));
-                return Ok(done);
-            }
-            Entry::Store { batch } => {
-                let got = broker.poll_store().map(|b| (b.seq, b.changes.len()));
-                compare(line, &Entry::Store { batch }, &Entry::Store { batch: got })?;
-                done.outputs += 1;
-            }
-            recorded if recorded.is_output() => {
-                let got = next_output(&mut broker);
-                match &got {
-                    Some(got) => compare(line, &recorded, got)?,
-                    None => return Err(differs(line, &recorded, None)),
-                }
-                done.outputs += 1;
-            }
-            input => {
-                apply(&mut broker, &input).map_err(|why| ReplayError::Malformed { line, why })?;
-                done.inputs += 1;
-            }
+        replayer.handle_entry(line, &entry)?;
+        if replayer.done.ended.is_some() {
+            return Ok(replayer.done);
         }
     }
-    // Everything the engine still has to say was not recorded.
-    if let Some(extra) = next_output(&mut broker) {
-        return Err(ReplayError::Differs {
-            line: last + 1,
-            recorded: "the end of the recording".to_owned(),
-            replayed: extra.to_line(),
-            first_byte: None,
-        });
+    replayer.finish()
+}
+
+/// A replay entry by entry, for a viewer that shows the broker's state as a recording
+/// is stepped through (the simulator's playback); [`replay`] runs one to the end.
+#[derive(Debug)]
+pub struct Replayer {
+    broker: Broker,
+    done: Replayed,
+    last: usize,
+}
+
+impl Replayer {
+    /// A broker configured as the header says, before any entry.
+    pub fn new(header: Header) -> Replayer {
+        Replayer {
+            broker: Broker::new(header.config),
+            done: Replayed {
+                inputs: 0,
+                outputs: 0,
+                notes: 0,
+                ended: None,
+            },
+            last: 1,
+        }
     }
-    Ok(done)
+
+    /// Feeds an input, or compares an output, of line `line`. After an `end` (or a live
+    /// stream's `skipped`) nothing more is compared: `Replayed::ended` says why.
+    pub fn handle_entry(&mut self, line: usize, entry: &Entry) -> Result<(), ReplayError> {
+        self.last = line;
+        if self.done.ended.is_some() {
+            return Ok(());
+        }
+        let broker = &mut self.broker;
+        match entry {
+            Entry::Note { .. } | Entry::Present { .. } => self.done.notes += 1,
+            Entry::End { why } => self.done.ended = Some(why.clone()),
+            Entry::Skipped { lines } => {
+                self.done.ended = Some(format!("the live stream skipped {lines} lines here"));
+            }
+            Entry::Store { .. } => {
+                let got = broker.poll_store().map(|b| (b.seq, b.changes.len()));
+                compare(line, entry, &Entry::Store { batch: got })?;
+                self.done.outputs += 1;
+            }
+            recorded if recorded.is_output() => {
+                match next_output(broker) {
+                    Some(got) => compare(line, recorded, &got)?,
+                    None => return Err(differs(line, recorded, None)),
+                }
+                self.done.outputs += 1;
+            }
+            input => {
+                apply(broker, input).map_err(|why| ReplayError::Malformed { line, why })?;
+                self.done.inputs += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The broker as the entries so far left it.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Ends the replay: whatever the engine still has to say was not recorded.
+    pub fn finish(mut self) -> Result<Replayed, ReplayError> {
+        if self.done.ended.is_none() {
+            if let Some(extra) = next_output(&mut self.broker) {
+                return Err(ReplayError::Differs {
+                    line: self.last + 1,
+                    recorded: "the end of the recording".to_owned(),
+                    replayed: extra.to_line(),
+                    first_byte: None,
+                });
+            }
+        }
+        Ok(self.done)
+    }
 }
 
 /// Feeds one input entry to the broker.

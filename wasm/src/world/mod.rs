@@ -202,6 +202,13 @@ impl World {
         &self.trace
     }
 
+    /// Marks every device and the broker's tables changed, for a viewer that starts
+    /// afresh (the page coming back from its live view).
+    pub fn touch_all(&mut self) {
+        self.changed.extend(0..self.devices.len() as DeviceId);
+        self.broker_changed = true;
+    }
+
     /// Devices whose view changed since the last call, in index order.
     pub fn poll_changed_devices(&mut self) -> Vec<DeviceId> {
         let mut changed: Vec<DeviceId> = self.changed.drain().collect();

@@ -1,6 +1,7 @@
 //! The simulator's view models: plain Rust that the UI renders, tested natively.
 
 pub mod driver;
+pub mod feed;
 pub mod hex;
 pub mod share;
 pub mod timeline;

@@ -336,6 +336,17 @@ impl Lanes {
         Lanes { titles }
     }
 
+    /// Lanes named after the client ids of a recording or a live server, in the order
+    /// they appeared; as for devices, those past `MAX_DEVICE_LANES` share the last lane.
+    pub fn named(names: &[String]) -> Self {
+        let mut titles = vec!["broker".to_owned()];
+        titles.extend(names.iter().take(MAX_DEVICE_LANES).cloned());
+        if names.len() > MAX_DEVICE_LANES {
+            titles.push(format!("{} more clients", names.len() - MAX_DEVICE_LANES));
+        }
+        Lanes { titles }
+    }
+
     /// The lane of a device.
     pub fn of_device(&self, device: DeviceId) -> usize {
         (device as usize + 1).min(self.titles.len().saturating_sub(1).max(1))

@@ -8,8 +8,8 @@ use broker_wasm::Scenario;
 use yew::prelude::*;
 
 use super::components::{
-    BrokerPanel, Clock, DevicesPanel, Inspector, LessonsPanel, NoticeBar, SharePanel, Tables,
-    TimelinePanel,
+    BrokerPanel, Clock, DevicesPanel, Inspector, LessonsPanel, LivePanel, NoticeBar, SharePanel,
+    Tables, TimelinePanel,
 };
 use super::dom;
 use super::hooks::use_animation_frame;
@@ -54,7 +54,8 @@ pub fn App() -> Html {
                 <h1>{ "brokerlab" }<span class="sub">{ " simulator" }</span></h1>
                 <Clock now={state.now} playing={state.playing} speed={state.speed}
                     stats={state.stats.clone()} />
-                <SharePanel />
+                <LivePanel feed={state.feed.clone()} />
+                <SharePanel feed={state.feed.clone()} />
             </header>
             <NoticeBar notice={state.notice.clone()} />
             <main class="layout">
@@ -70,9 +71,10 @@ pub fn App() -> Html {
                 </section>
                 <section class="right">
                     <BrokerPanel config={state.config.clone()} latency_ms={state.latency_ms}
-                        policy={state.policy.clone()} />
+                        policy={state.policy.clone()} locked={state.feed.as_ref().map(|f| f.state)} />
                     <Tables sessions={state.sessions.clone()} retained={state.retained.clone()}
-                        shadows={state.shadows.clone()} />
+                        shadows={state.shadows.clone()}
+                        live={state.feed.as_ref().is_some_and(|f| f.state != "replaying")} />
                 </section>
             </main>
         </ContextProvider<Sim>>

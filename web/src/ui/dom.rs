@@ -81,3 +81,45 @@ pub fn read_text(file: &File, done: impl FnOnce(Result<String, String>) + 'stati
     // closure must outlive it: one small leak per imported file.
     on_load.forget();
 }
+
+/// The value of `name` in the page's query string (`?token=...`), if present.
+pub fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The address of `path` on the server that served the page, with the page's `token`
+/// (docs/live.md: `/live` and `/recording` need it when the server has --events-token);
+/// `ws` or `wss` for WebSocket paths.
+pub fn server_url(path: &str, websocket: bool) -> Option<String> {
+    let location = web_sys::window()?.location();
+    let host = location.host().ok()?;
+    let secure = location.protocol().ok()? == "https:";
+    let scheme = match (websocket, secure) {
+        (true, true) => "wss",
+        (true, false) => "ws",
+        (false, true) => "https",
+        (false, false) => "http",
+    };
+    let token = query_param("token")
+        .map(|t| format!("?token={t}"))
+        .unwrap_or_default();
+    Some(format!("{scheme}://{host}{path}{token}"))
+}
+
+/// Downloads what `url` serves, under the name `name`.
+pub fn download_url(url: &str, name: &str) -> Result<(), JsValue> {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| JsValue::from_str("no document"))?;
+    let anchor: HtmlAnchorElement = document.create_element("a")?.dyn_into()?;
+    anchor.set_href(url);
+    anchor.set_download(name);
+    anchor.click();
+    Ok(())
+}

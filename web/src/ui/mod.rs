@@ -5,7 +5,9 @@
 mod app;
 mod components;
 mod dom;
+mod feed_slot;
 mod hooks;
+mod live_socket;
 mod sim;
 mod state;
 

@@ -12,8 +12,11 @@ use broker_wasm::Action;
 use yew::prelude::*;
 
 use super::dom;
-use super::state::{Frame, FrameStats, Notice, UiAction};
+use super::feed_slot::{FeedFrame, FeedSlot};
+use super::live_socket::LiveSocket;
+use super::state::{FeedStatus, Frame, FrameStats, Notice, UiAction};
 use crate::model::driver::Driver;
+use crate::model::feed::{Feed, Inbox, Playback};
 use crate::model::share;
 
 /// How often the sessions and retained tables are refreshed at most, in milliseconds of
@@ -36,6 +39,8 @@ const CALM_ENTRIES: usize = 40;
 #[derive(Clone)]
 pub struct Sim {
     driver: Rc<RefCell<Driver>>,
+    /// The server's live view or an imported recording, shown instead of the world.
+    feed: Rc<RefCell<Option<FeedSlot>>>,
     /// Set by intents whose effect shows in no trace entry (pausing, a new speed), so
     /// the next frame renders anyway.
     dirty: Rc<Cell<bool>>,
@@ -52,9 +57,48 @@ impl Sim {
     pub fn new(driver: Rc<RefCell<Driver>>, dispatch: Callback<UiAction>) -> Self {
         Sim {
             driver,
+            feed: Rc::default(),
             dirty: Rc::new(Cell::new(true)),
             dispatch,
         }
+    }
+
+    /// Attaches the diagram to the server that served the page (`/live`).
+    pub fn attach(&self) {
+        let Some(url) = dom::server_url("/live", true) else {
+            return self.error("this page has no address to attach to".into());
+        };
+        let inbox = Rc::new(RefCell::new(Inbox::default()));
+        match LiveSocket::open(&url, inbox.clone()) {
+            Ok(socket) => {
+                let (config, latency) = self.settings();
+                *self.feed.borrow_mut() = Some(FeedSlot::new(
+                    Feed::Live(Box::default()),
+                    Some((inbox, socket)),
+                ));
+                self.reset_views(config, latency);
+                self.notice(None);
+            }
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// Back to the simulated world, as it was.
+    pub fn detach(&self) {
+        if self.feed.borrow_mut().take().is_some() {
+            let (config, latency) = self.settings();
+            self.reset_views(config, latency);
+            // The world's devices and their lanes come back with the next frame.
+            self.driver.borrow_mut().world_mut().touch_all();
+        }
+    }
+
+    /// Pauses or resumes drawing the live view.
+    pub fn toggle_live_pause(&self) {
+        if let Some(Feed::Live(live)) = self.feed.borrow_mut().as_mut().map(|s| &mut s.feed) {
+            live.paused = !live.paused;
+        }
+        self.dirty.set(true);
     }
 
     /// Applies a learner's action; a refused one is explained in the notice.
@@ -77,25 +121,43 @@ impl Sim {
     }
 
     pub fn play(&self) {
-        self.driver.borrow_mut().playing = true;
+        match self.playback(|p| p.playing = true) {
+            Some(()) => {}
+            None => self.driver.borrow_mut().playing = true,
+        }
         self.dirty.set(true);
     }
 
     pub fn pause(&self) {
-        self.driver.borrow_mut().playing = false;
+        match self.playback(|p| p.playing = false) {
+            Some(()) => {}
+            None => self.driver.borrow_mut().playing = false,
+        }
         self.dirty.set(true);
     }
 
     pub fn step(&self) {
-        let result = self.driver.borrow_mut().step();
+        if self.playback(Playback::step).is_none() {
+            let result = self.driver.borrow_mut().step();
+            self.report(result);
+        }
         self.dirty.set(true);
-        self.report(result);
     }
 
     pub fn set_speed(&self, speed: f64) {
         if speed.is_finite() && speed > 0.0 {
-            self.driver.borrow_mut().speed = speed;
+            if self.playback(|p| p.speed = speed).is_none() {
+                self.driver.borrow_mut().speed = speed;
+            }
             self.dirty.set(true);
+        }
+    }
+
+    /// Applies `f` to the recording being played back, if one is.
+    fn playback<T>(&self, f: impl FnOnce(&mut Playback) -> T) -> Option<T> {
+        match self.feed.borrow_mut().as_mut().map(|s| &mut s.feed) {
+            Some(Feed::Playback(p)) => Some(f(p)),
+            _ => None,
         }
     }
 
@@ -109,6 +171,7 @@ impl Sim {
 
     /// Replays the run so far under a new configuration or latency.
     pub fn reconfigure(&self, config: Config, latency_ms: u64) {
+        self.feed.borrow_mut().take();
         let result = self
             .driver
             .borrow_mut()
@@ -134,6 +197,7 @@ impl Sim {
             self.error(format!("there is no lesson {id:?}"));
             return;
         };
+        self.feed.borrow_mut().take();
         self.driver.borrow_mut().start_lesson(&lesson, profile);
         let config = lesson.scenario(profile).config;
         self.reset_views(config, broker_wasm::DEFAULT_LATENCY_MS);
@@ -143,6 +207,7 @@ impl Sim {
 
     /// An empty world with the current settings.
     pub fn reset(&self) {
+        self.feed.borrow_mut().take();
         self.driver.borrow_mut().reset();
         let (config, latency) = self.settings();
         self.reset_views(config, latency);
@@ -180,16 +245,34 @@ impl Sim {
         dom::page_url()
     }
 
-    /// The trace as JSON, with the scenario that makes it.
-    pub fn export(&self) -> String {
-        share::export(self.driver.borrow().world())
+    /// What "export trace" saves: the server's recording while attached (one format
+    /// with `brokerlab replay`), an imported recording as it was, or the simulated run
+    /// as JSON with the scenario that makes it.
+    pub fn export(&self) -> Exported {
+        match self.feed.borrow().as_ref().map(|slot| &slot.feed) {
+            Some(Feed::Live(_)) => match dom::server_url("/recording", false) {
+                Some(url) => Exported::Url(url),
+                None => Exported::Text(RECORDING_NAME, String::new()),
+            },
+            Some(Feed::Playback(p)) => Exported::Text(RECORDING_NAME, p.text.clone()),
+            None => Exported::Text(
+                "brokerlab-trace.json",
+                share::export(self.driver.borrow().world()),
+            ),
+        }
     }
 
-    /// Replays an exported trace and says whether it came out identical.
-    pub fn import(&self, json: &str) {
-        match share::import(json) {
+    /// Imports a file: a server's recording is played back on the diagram (and replayed
+    /// through the engine to compare its bytes); a simulator trace is replayed into the
+    /// world and compared entry by entry.
+    pub fn import(&self, text: &str) {
+        if Playback::is_recording(text) {
+            return self.import_recording(text);
+        }
+        match share::import(text) {
             Ok(imported) => {
                 let scenario = imported.world.scenario().clone();
+                self.feed.borrow_mut().take();
                 self.driver.borrow_mut().replace(imported.world);
                 self.reset_views(scenario.config, scenario.latency_ms);
                 let notice = match imported.verdict {
@@ -206,6 +289,34 @@ impl Sim {
             }
             Err(e) => self.error(format!("cannot import: {e}")),
         }
+    }
+
+    fn import_recording(&self, text: &str) {
+        let playback = match Playback::new(text.to_owned()) {
+            Ok(playback) => playback,
+            Err(e) => return self.error(format!("cannot import the recording: {e}")),
+        };
+        let notice = match &playback.verdict {
+            Ok(done) => Notice {
+                text: format!(
+                    "recording imported; replayed through the engine: all {} outputs identical, byte for byte{}",
+                    done.outputs,
+                    done.ended
+                        .as_ref()
+                        .map(|why| format!(" (it ends early: {why})"))
+                        .unwrap_or_default()
+                ),
+                error: false,
+            },
+            Err(e) => Notice {
+                text: format!("recording imported, but the engine replays it differently: {e}"),
+                error: true,
+            },
+        };
+        let config = playback.tape().config().clone();
+        *self.feed.borrow_mut() = Some(FeedSlot::new(Feed::Playback(Box::new(playback)), None));
+        self.reset_views(config, 0);
+        self.notice(Some(notice));
     }
 
     /// The configuration and latency in force.
@@ -248,6 +359,17 @@ impl Sim {
     }
 }
 
+/// The name an exported recording is saved under.
+const RECORDING_NAME: &str = "brokerlab-recording.jsonl";
+
+/// What "export trace" saves.
+pub enum Exported {
+    /// A file's name and text.
+    Text(&'static str, String),
+    /// What the server serves at this address.
+    Url(String),
+}
+
 /// The per-frame work: advance the clock, collect what changed, dispatch one frame.
 pub struct FrameLoop {
     sim: Sim,
@@ -261,6 +383,8 @@ pub struct FrameLoop {
     /// Time spent in the frame callback itself: the simulation, not the rendering.
     work: RefCell<VecDeque<f64>>,
     scenario_len: Cell<usize>,
+    /// The feed's status in the last frame dispatched.
+    last_feed: RefCell<Option<FeedStatus>>,
 }
 
 impl FrameLoop {
@@ -275,6 +399,7 @@ impl FrameLoop {
             pending: RefCell::new(Vec::new()),
             last_timeline: Cell::new(f64::NEG_INFINITY),
             scenario_len: Cell::new(0),
+            last_feed: RefCell::new(None),
         }
     }
 
@@ -291,6 +416,9 @@ impl FrameLoop {
     fn frame(&self, timestamp: f64) {
         let elapsed = self.last.replace(Some(timestamp)).map(|t| timestamp - t);
         let stats = elapsed.map(|ms| self.record(ms));
+        if self.feed_frame(timestamp, elapsed.unwrap_or(0.0), stats.clone()) {
+            return;
+        }
         let mut driver = self.sim.driver.borrow_mut();
         if let Err(text) = driver.tick(elapsed.unwrap_or(0.0)) {
             driver.playing = false;
@@ -301,16 +429,7 @@ impl FrameLoop {
         let lesson = driver.lesson().cloned();
         let world = driver.world_mut();
         let now = world.now();
-        let mut pending = self.pending.borrow_mut();
-        pending.extend(world.poll_trace());
-        let calm = pending.len() <= CALM_ENTRIES;
-        let entries = if calm || timestamp - self.last_timeline.get() >= BUSY_TIMELINE_EVERY_MS {
-            self.last_timeline.set(timestamp);
-            std::mem::take(&mut *pending)
-        } else {
-            Vec::new()
-        };
-        drop(pending);
+        let entries = self.throttle(timestamp, world.poll_trace());
         let changed: Vec<_> = world
             .poll_changed_devices()
             .into_iter()
@@ -353,7 +472,78 @@ impl FrameLoop {
             shadows,
             lesson,
             stats,
+            lanes: None,
+            feed: None,
+            config: None,
         })));
+    }
+
+    /// Under load the diagram gets new entries at most every `BUSY_TIMELINE_EVERY_MS`;
+    /// calm frames get them at once.
+    fn throttle(
+        &self,
+        timestamp: f64,
+        new: Vec<broker_wasm::Numbered>,
+    ) -> Vec<broker_wasm::Numbered> {
+        let mut pending = self.pending.borrow_mut();
+        pending.extend(new);
+        let calm = pending.len() <= CALM_ENTRIES;
+        if calm || timestamp - self.last_timeline.get() >= BUSY_TIMELINE_EVERY_MS {
+            self.last_timeline.set(timestamp);
+            std::mem::take(&mut *pending)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A frame of the feed, if one is shown; false if the world's frame is due instead.
+    fn feed_frame(&self, timestamp: f64, elapsed: f64, stats: Option<FrameStats>) -> bool {
+        let mut slot = self.sim.feed.borrow_mut();
+        let Some(slot) = slot.as_mut() else {
+            return false;
+        };
+        let FeedFrame {
+            entries: new,
+            lanes,
+            now,
+            playing,
+            status,
+            config,
+        } = slot.frame(elapsed);
+        if !new.is_empty() {
+            self.tables_due.set(true);
+        }
+        let tables = self.tables_due.get() && timestamp - self.last_tables.get() >= TABLES_EVERY_MS;
+        let (sessions, retained, shadows) = match slot.tables().filter(|_| tables) {
+            Some((sessions, retained, shadows)) => {
+                self.tables_due.set(false);
+                self.last_tables.set(timestamp);
+                (Some(sessions), Some(retained), Some(shadows))
+            }
+            None => (None, None, None),
+        };
+        let entries = self.throttle(timestamp, new);
+        let dirty = self.sim.dirty.replace(false);
+        let changed = self.last_feed.borrow().as_ref() != Some(&status);
+        if entries.is_empty() && lanes.is_none() && !changed && !dirty && !playing {
+            return true;
+        }
+        *self.last_feed.borrow_mut() = Some(status.clone());
+        self.sim.dispatch.emit(UiAction::Frame(Box::new(Frame {
+            now,
+            playing,
+            speed: slot.speed(),
+            entries,
+            lanes,
+            feed: Some(status),
+            config,
+            sessions,
+            retained,
+            shadows,
+            stats,
+            ..Frame::default()
+        })));
+        true
     }
 
     /// Adds a frame interval and returns the statistics over the window.

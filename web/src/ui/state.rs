@@ -35,6 +35,21 @@ pub struct FrameStats {
     pub sim_mean_ms: f64,
 }
 
+/// What the diagram shows when it is not the simulated world: a server live, or an
+/// imported recording.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedStatus {
+    /// `connecting`, `attached`, `closed` (live) or `replaying` (a recording): the
+    /// `data-state` of `live-status`.
+    pub state: &'static str,
+    /// What to tell the learner: connections, what was skipped, the replay's verdict.
+    pub text: String,
+    /// Whether the live view is paused.
+    pub paused: bool,
+    /// Where "export trace" downloads the recording from, when it is the server's.
+    pub export_url: Option<String>,
+}
+
 /// What one animation frame learned from the driver.
 #[derive(Debug, Default)]
 pub struct Frame {
@@ -49,6 +64,12 @@ pub struct Frame {
     pub shadows: Option<Rc<Vec<ShadowView>>>,
     pub lesson: Option<RunningLesson>,
     pub stats: Option<FrameStats>,
+    /// New lanes, when a feed's connections changed them.
+    pub lanes: Option<Rc<Lanes>>,
+    /// The feed's status, when one is shown.
+    pub feed: Option<FeedStatus>,
+    /// The server's or the recording's configuration, once the feed learned it.
+    pub config: Option<Box<Config>>,
 }
 
 /// A value compared by identity: a new value is a new `Rc`. For types without
@@ -89,6 +110,8 @@ pub struct UiState {
     pub lesson: Option<RunningLesson>,
     pub notice: Option<Notice>,
     pub stats: FrameStats,
+    /// The live view or the recording shown instead of the world, if any.
+    pub feed: Option<FeedStatus>,
 }
 
 impl UiState {
@@ -110,6 +133,7 @@ impl UiState {
             lesson: None,
             notice: None,
             stats: FrameStats::default(),
+            feed: None,
         }
     }
 }
@@ -167,6 +191,13 @@ impl UiState {
         if let Some(stats) = frame.stats {
             self.stats = stats;
         }
+        self.feed = frame.feed;
+        if let Some(config) = frame.config {
+            self.config = Shared(Rc::new(*config));
+        }
+        if let Some(lanes) = frame.lanes {
+            self.lanes = lanes;
+        }
         // A device counts as changed whenever it did anything, often nothing visible (a
         // QoS 0 publish); keeping the old view then spares the device list a re-render.
         let visible: Vec<_> = frame
@@ -183,7 +214,7 @@ impl UiState {
                     None => devices.push(view),
                 }
             }
-            if devices.len() != count {
+            if devices.len() != count && self.feed.is_none() {
                 self.lanes = Rc::new(Lanes::new(devices));
             }
         }

@@ -17,6 +17,10 @@ pub struct BrokerProps {
     pub latency_ms: u64,
     /// The policy document attached to every principal, if any.
     pub policy: Option<Rc<str>>,
+    /// Set while the page shows a server live or a recording: the settings shown are
+    /// theirs, and read-only.
+    #[prop_or_default]
+    pub locked: Option<&'static str>,
 }
 
 /// Changes one setting, from the new value of the control that fired `Event`.
@@ -100,6 +104,16 @@ pub fn BrokerPanel(props: &BrokerProps) -> Html {
     html! {
         <div class="panel broker">
             <h2>{ "Broker" }</h2>
+            if let Some(feed) = props.locked {
+                <p class="muted small" data-testid="broker-locked">
+                    { if feed == "replaying" {
+                        "The recording's settings, read-only; close it to change the simulator's."
+                    } else {
+                        "The server's settings, read-only; detach to change the simulator's."
+                    } }
+                </p>
+            }
+            <fieldset class="plain" disabled={props.locked.is_some()}>
             <label class="field">
                 { "profile " }
                 <select data-testid="profile" onchange={profile}>
@@ -155,7 +169,10 @@ pub fn BrokerPanel(props: &BrokerProps) -> Html {
                 <input data-testid="latency" type="number" min="0" value={props.latency_ms.to_string()}
                     onchange={latency} />
             </label>
-            <PolicyEditor policy={props.policy.clone()} />
+            if props.locked.is_none() {
+                <PolicyEditor policy={props.policy.clone()} />
+            }
+            </fieldset>
         </div>
     }
 }

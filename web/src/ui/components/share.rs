@@ -6,10 +6,17 @@ use yew::prelude::*;
 
 use crate::ui::dom;
 use crate::ui::hooks::use_sim;
-use crate::ui::state::Notice;
+use crate::ui::sim::Exported;
+use crate::ui::state::{FeedStatus, Notice};
+
+#[derive(Properties, PartialEq)]
+pub struct ShareProps {
+    /// The live view or recording shown, if any: "export trace" then saves the recording.
+    pub feed: Option<FeedStatus>,
+}
 
 #[component]
-pub fn SharePanel() -> Html {
+pub fn SharePanel(props: &ShareProps) -> Html {
     let sim = use_sim();
     let link = {
         let sim = sim.clone();
@@ -24,7 +31,11 @@ pub fn SharePanel() -> Html {
     let export = {
         let sim = sim.clone();
         Callback::from(move |_: MouseEvent| {
-            if dom::download("brokerlab-trace.json", &sim.export()).is_err() {
+            let saved = match sim.export() {
+                Exported::Text(name, text) => dom::download(name, &text),
+                Exported::Url(url) => dom::download_url(&url, "brokerlab-recording.jsonl"),
+            };
+            if saved.is_err() {
                 sim.notice(Some(Notice {
                     text: "the browser refused the download".into(),
                     error: true,
@@ -55,10 +66,14 @@ pub fn SharePanel() -> Html {
     html! {
         <div class="share">
             <button data-testid="share-link" onclick={link}>{ "share link" }</button>
-            <button data-testid="export" onclick={export}>{ "export trace" }</button>
-            <label class="button">
+            <button data-testid="export" onclick={export}
+                data-href={props.feed.as_ref().and_then(|f| f.export_url.clone())}
+                title="the simulated run as JSON; while attached, the server's --record file">
+                { "export trace" }
+            </button>
+            <label class="button" title="a simulator trace, or a recording of brokerlab serve">
                 { "import trace" }
-                <input type="file" accept="application/json,.json" data-testid="import"
+                <input type="file" accept="application/json,.json,.jsonl" data-testid="import"
                     onchange={import} />
             </label>
             <button data-testid="reset" class="secondary" onclick={reset}>{ "reset" }</button>

@@ -15,6 +15,9 @@ pub struct TablesProps {
     pub sessions: Rc<Vec<SessionView>>,
     pub retained: Rc<Vec<RetainedMessage>>,
     pub shadows: Rc<Vec<ShadowView>>,
+    /// Set while the page is attached to a server, whose tables are not streamed.
+    #[prop_or_default]
+    pub live: bool,
 }
 
 #[component]
@@ -23,6 +26,16 @@ pub fn Tables(props: &TablesProps) -> Html {
         (n > MAX_ROWS)
             .then(|| html! { <p class="muted">{ format!("and {} more", n - MAX_ROWS) }</p> })
     };
+    if props.live {
+        return html! {
+            <div class="panel">
+                <h2>{ "Sessions" }</h2>
+                <p class="muted">{ "Attached to the server: its sessions and retained messages are \
+                    not streamed to the page (they live in the server, and its /metrics counts \
+                    them). A recording imported into the page shows them as it plays." }</p>
+            </div>
+        };
+    }
     html! {
         <>
         <div class="panel">
