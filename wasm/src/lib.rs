@@ -13,6 +13,7 @@
 //! natively in tests and in the browser, with the same results.
 
 mod device;
+mod device_actions;
 mod label;
 pub mod lessons;
 mod network;

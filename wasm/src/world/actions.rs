@@ -1,19 +1,15 @@
-//! Applying a learner's actions to devices: each checks what it needs first, so that a
-//! refused action changes nothing.
-
-use core::time::Duration;
+//! Applying a learner's actions to the world: the transport's part here, the client's in
+//! `device_actions.rs`. Each checks what it needs first, so that a refused action changes
+//! nothing.
 
 use broker_core::client::ClientState;
-use broker_core::codec::{
-    Disconnect, Properties, Property, ReasonCode, RetainHandling, SubscriptionOptions,
-};
-use broker_core::{PacketId, PeerInfo, QoS, TopicFilter};
-use bytes::Bytes;
+use broker_core::codec::{Disconnect, ReasonCode};
+use broker_core::PeerInfo;
 
 use super::World;
-use crate::device::{qos, topic_name, AutoPublish, Device};
+use crate::device::Device;
 use crate::network::{Delivery, Link, LinkState};
-use crate::scenario::{Action, ActionError, DeviceId, SubscribeOptions};
+use crate::scenario::{Action, ActionError, DeviceId};
 
 impl World {
     pub(super) fn perform(&mut self, action: Action) -> Result<(), ActionError> {
@@ -79,95 +75,17 @@ impl World {
                 self.send_to_broker_side(Delivery::ClosedByDevice { conn });
                 self.changed.insert(device);
             }
-            Action::Subscribe {
-                device,
-                filter,
-                qos: bits,
-                options,
-            } => {
+            Action::Subscribe { device, .. } | Action::Unsubscribe { device, .. } => {
                 self.connection(device)?;
-                let filter = parse_filter(&filter)?;
-                let (options, id) = subscription_options(qos(bits)?, &options)?;
-                // A refusal (too many unanswered subscriptions) is part of the story:
-                // the client reports it as an event, which the trace shows.
-                let _ = self.device_mut(device)?.client.subscribe_with(
-                    now,
-                    vec![(filter, options)],
-                    id,
-                );
+                self.device_mut(device)?.act(now, &action)?;
                 self.drain_device(device);
             }
-            Action::Unsubscribe { device, filter } => {
-                self.connection(device)?;
-                let filter = parse_filter(&filter)?;
-                let _ = self
-                    .device_mut(device)?
-                    .client
-                    .unsubscribe(now, vec![filter]);
+            Action::Publish { device, .. } | Action::Ack { device, .. } => {
+                self.device_mut(device)?.act(now, &action)?;
                 self.drain_device(device);
             }
-            Action::Publish {
-                device,
-                topic,
-                payload,
-                qos: bits,
-                retain,
-                message_expiry,
-            } => {
-                let topic = topic_name(&topic)?;
-                let q = qos(bits)?;
-                let properties = Properties(
-                    message_expiry
-                        .map(Property::MessageExpiryInterval)
-                        .into_iter()
-                        .collect(),
-                );
-                // A disconnected device keeps QoS 1 and 2 messages (up to its queue's
-                // bound) for its next session and loses QoS 0 ones, as a real client
-                // would; a refusal is reported as an event, which the trace shows.
-                let _ = self.device_mut(device)?.client.publish_with(
-                    now,
-                    topic,
-                    Bytes::from(payload.into_bytes()),
-                    q,
-                    retain,
-                    properties,
-                );
-                self.drain_device(device);
-            }
-            Action::SetAutoAck { device, on } => {
-                self.device_mut(device)?.client.set_auto_ack(on);
-                self.changed.insert(device);
-            }
-            Action::Ack { device, packet_id } => {
-                let d = self.device_mut(device)?;
-                // An id with nothing waiting is harmless: the client sends nothing.
-                if let Some(id) = PacketId::new(packet_id) {
-                    d.client.ack(now, id);
-                }
-                self.drain_device(device);
-            }
-            Action::AutoPublish {
-                device,
-                topic,
-                qos: bits,
-                every_ms,
-                first_in_ms,
-            } => {
-                let topic = topic_name(&topic)?;
-                let q = qos(bits)?;
-                let d = self.device_mut(device)?;
-                d.auto_publish = every_ms.map(|every_ms| {
-                    // A period of zero would publish endlessly within one instant.
-                    let every_ms = every_ms.max(1);
-                    AutoPublish {
-                        topic,
-                        qos: q,
-                        every_ms,
-                        next_at: now + Duration::from_millis(first_in_ms.unwrap_or(every_ms)),
-                        count: 0,
-                    }
-                });
+            Action::SetAutoAck { device, .. } | Action::AutoPublish { device, .. } => {
+                self.device_mut(device)?.act(now, &action)?;
                 self.changed.insert(device);
                 self.rearm(device);
             }
@@ -195,41 +113,4 @@ impl World {
         let at = self.arrival();
         self.network.send(at, delivery);
     }
-}
-
-/// A learner's subscription options as the codec's, with the Subscription Identifier
-/// checked against its range (section 3.8.2.1.2).
-fn subscription_options(
-    qos: QoS,
-    o: &SubscribeOptions,
-) -> Result<(SubscriptionOptions, Option<u32>), ActionError> {
-    let retain_handling = match o.retain_handling {
-        0 => RetainHandling::OnSubscribe,
-        1 => RetainHandling::OnNewSubscription,
-        2 => RetainHandling::Never,
-        n => {
-            return Err(ActionError::InvalidOption(format!(
-                "Retain Handling {n} does not exist (0, 1 or 2)"
-            )))
-        }
-    };
-    if let Some(id) = o.subscription_id {
-        if !(1..=268_435_455).contains(&id) {
-            return Err(ActionError::InvalidOption(format!(
-                "Subscription Identifier {id} is outside 1 to 268,435,455"
-            )));
-        }
-    }
-    let options = SubscriptionOptions {
-        qos,
-        no_local: o.no_local,
-        retain_as_published: o.retain_as_published,
-        retain_handling,
-    };
-    Ok((options, o.subscription_id))
-}
-
-fn parse_filter(filter: &str) -> Result<TopicFilter, ActionError> {
-    TopicFilter::new(filter)
-        .map_err(|e| ActionError::InvalidTopic(format!("filter {filter:?}: {e}")))
 }

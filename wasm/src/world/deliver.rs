@@ -88,17 +88,7 @@ impl World {
         let Some(d) = self.devices.get_mut(device as usize) else {
             return;
         };
-        d.client.handle_timeout(now);
-        if let Some(auto) = d.auto_publish.as_mut() {
-            if auto.next_at <= now {
-                auto.count += 1;
-                auto.next_at = now + Duration::from_millis(auto.every_ms);
-                let payload = Bytes::from(auto.count.to_string().into_bytes());
-                let (topic, qos) = (auto.topic.clone(), auto.qos);
-                // A refusal (the queue is full) comes back as an event, traced below.
-                let _ = d.client.publish(now, topic, payload, qos, false);
-            }
-        }
+        d.wake(now);
         self.drain_device(device);
     }
 
@@ -135,18 +125,14 @@ impl World {
         let Some(d) = self.devices.get_mut(device as usize) else {
             return;
         };
-        while let Some(event) = d.client.poll_event() {
-            if let ClientEvent::Refused(error) = &event {
-                self.trace.push(TraceEntry::ClientRefused {
+        for event in d.poll_events() {
+            match event {
+                ClientEvent::Refused(error) => self.trace.push(TraceEntry::ClientRefused {
                     at: now.as_millis(),
                     device,
                     reason: error.to_string(),
-                });
-                continue;
-            }
-            if let ClientEvent::Message(m) = event {
-                d.receive(&m);
-                self.trace.push(TraceEntry::Received {
+                }),
+                ClientEvent::Message(m) => self.trace.push(TraceEntry::Received {
                     at: now.as_millis(),
                     device,
                     topic: m.topic.as_str().to_owned(),
@@ -155,7 +141,8 @@ impl World {
                     packet_id: m.packet_id.map(|id| id.get()),
                     dup: m.dup,
                     retain: m.retain,
-                });
+                }),
+                _ => {}
             }
         }
         self.changed.insert(device);
