@@ -1,20 +1,36 @@
-//! Hash maps with a seeded hasher.
+//! Hash maps with a seeded hasher that gives the same hashes on every target.
 //!
 //! std's `RandomState` draws a new key in every process, which would make iteration order,
 //! and so the order of outputs, differ between two runs of the same inputs. The engine's
 //! maps hash with a key derived from the config seed instead: the same seed gives the same
 //! bytes, and a server that picks a random seed at start-up still resists hash flooding.
+//!
+//! The hasher is the engine's own because the same inputs must also give the same bytes
+//! in the browser (wasm32) as on the server (64-bit): general-purpose fast hashers, such as
+//! foldhash, take cheaper and different paths on 32-bit targets, so a map's iteration order
+//! (and with it, for example, the order in which one PUBLISH reaches its subscribers)
+//! would differ between the simulator and `brokerlab serve`, and a server's recording would
+//! not replay in the page. Every integer is hashed as 64 bits, `usize` included, and the
+//! mixing is a 64 by 64 to 128-bit folded multiply, which Rust computes identically
+//! everywhere.
 
 use std::collections::{HashMap, HashSet};
-
-use foldhash::fast::FixedState;
+use std::hash::{BuildHasher, Hasher};
 
 /// A hash map whose iteration order depends only on the seed and the operations applied.
-pub type Map<K, V> = HashMap<K, V, FixedState>;
+pub type Map<K, V> = HashMap<K, V, Hashing>;
 /// A hash set whose iteration order depends only on the seed and the operations applied.
-pub type Set<T> = HashSet<T, FixedState>;
+pub type Set<T> = HashSet<T, Hashing>;
 
-/// The hasher state every map of one broker shares.
+/// Odd constants with well-spread bits (from the digits of pi), so that a seed of zero
+/// still mixes.
+const PI: [u64; 3] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+];
+
+/// The hasher state every map of one broker shares: its key.
 #[derive(Clone, Copy, Debug)]
 pub struct Hashing(u64);
 
@@ -28,11 +44,126 @@ impl Hashing {
 
     /// An empty map.
     pub fn map<K, V>(self) -> Map<K, V> {
-        HashMap::with_hasher(FixedState::with_seed(self.0))
+        HashMap::with_hasher(self)
     }
 
     /// An empty set.
     pub fn set<T>(self) -> Set<T> {
-        HashSet::with_hasher(FixedState::with_seed(self.0))
+        HashSet::with_hasher(self)
+    }
+}
+
+impl BuildHasher for Hashing {
+    type Hasher = SeededHasher;
+
+    fn build_hasher(&self) -> SeededHasher {
+        SeededHasher {
+            acc: self.0 ^ PI[0],
+            key: self.0.rotate_left(23) ^ PI[1],
+        }
+    }
+}
+
+/// The hasher of [`Hashing`]: the same hash for the same key and input on every target.
+#[derive(Clone, Debug)]
+pub struct SeededHasher {
+    acc: u64,
+    key: u64,
+}
+
+/// The high and low halves of the 128-bit product, folded together: small changes in
+/// either factor change every bit of the result.
+#[inline(always)]
+fn fold(x: u64, y: u64) -> u64 {
+    let full = u128::from(x).wrapping_mul(u128::from(y));
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+impl SeededHasher {
+    #[inline(always)]
+    fn mix(&mut self, word: u64) {
+        self.acc = fold(self.acc ^ word, self.key ^ PI[2]);
+    }
+}
+
+impl Hasher for SeededHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        let mut word = [0; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        // The length goes in with the last word, so "a" and "a\0" differ.
+        self.mix(u64::from_le_bytes(word) ^ ((bytes.len() as u64) << 56));
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_u16(&mut self, i: u16) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        // 64 bits on every target, so lengths and enum discriminants hash alike.
+        self.mix(i as u64);
+    }
+
+    fn write_isize(&mut self, i: isize) {
+        self.mix(i as i64 as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        fold(self.acc, self.key.rotate_left(17) ^ PI[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hashes `Hashing::new(1)` gives `"client-7"`, `42u32` and `(7usize, Some("a/b"))`:
+    /// the contract between targets, which wasm/tests/browser.rs checks in the browser.
+    const GOLDEN: [u64; 3] = [
+        0x03fe_c5d3_db33_0864,
+        0x4c00_d9bd_c9ba_02ac,
+        0x7e57_503b_07e3_5860,
+    ];
+
+    #[test]
+    fn the_same_seed_and_input_give_these_hashes() {
+        let h = Hashing::new(1);
+        assert_eq!(h.hash_one("client-7"), GOLDEN[0]);
+        assert_eq!(h.hash_one(42u32), GOLDEN[1]);
+        assert_eq!(h.hash_one((7usize, Some("a/b"))), GOLDEN[2]);
+        assert_ne!(Hashing::new(2).hash_one("client-7"), GOLDEN[0]);
+    }
+
+    #[test]
+    fn nearby_inputs_spread_over_the_buckets() {
+        let h = Hashing::new(0);
+        let mut low_bits = std::collections::BTreeSet::new();
+        for i in 0..1024u32 {
+            low_bits.insert(h.hash_one(i) & 1023);
+        }
+        // 1024 balls in 1024 bins leave about 1 - 1/e of them filled.
+        assert!(
+            low_bits.len() > 550,
+            "{} of 1024 buckets used",
+            low_bits.len()
+        );
     }
 }

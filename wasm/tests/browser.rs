@@ -149,3 +149,25 @@ fn the_bare_broker_answers_connect_with_connack() {
     // CONNECT stopped the CONNECT deadline: the keep-alive check (1.5 x 60 s) is next.
     assert_eq!(broker.poll_timeout(), Some(90_000.0));
 }
+
+/// The engine's hashes are the same in the browser as on the server (broker-core's
+/// map.rs has the same values): maps iterate in the same order on both, so the same
+/// inputs give the same bytes.
+#[wasm_bindgen_test]
+fn hashes_are_the_same_as_on_the_server() {
+    use std::hash::BuildHasher;
+    let h = broker_core::Hashing::new(1);
+    assert_eq!(h.hash_one("client-7"), 0x03fe_c5d3_db33_0864);
+    assert_eq!(h.hash_one(42u32), 0x4c00_d9bd_c9ba_02ac);
+    assert_eq!(h.hash_one((7usize, Some("a/b"))), 0x7e57_503b_07e3_5860);
+}
+
+/// A recording made by `brokerlab serve --record` (six subscribers of one filter, three
+/// QoS 1 messages: the order each reaches them comes from a map's iteration) replays in
+/// the browser with identical bytes.
+#[wasm_bindgen_test]
+fn a_server_recording_replays_identically_in_the_browser() {
+    let replayed = broker_core::recording::replay(include_str!("data/fanout.jsonl"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(replayed.outputs, 45);
+}

@@ -253,7 +253,7 @@ impl SessionRecord {
     /// did not change since its last write is not encoded again.
     pub(crate) fn fingerprint(s: &Session) -> u64 {
         use core::hash::{BuildHasher, Hash, Hasher};
-        let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+        let mut h = crate::map::Hashing::new(0).build_hasher();
         s.client_id.hash(&mut h);
         (s.clean, s.version, s.expiry, s.disconnected_at).hash(&mut h);
         for (filter, sub) in &s.subscriptions {
