@@ -489,6 +489,28 @@ async fn live_story(page: &Page, server: &Server, dir: &std::path::Path) -> Resu
     if !fields.contains("topic name") || !fields.contains("broker → real-sub") {
         bail!("the inspector does not decode the real PUBLISH: {fields}");
     }
+    // A virtual device spawned while attached connects to the real server over
+    // WebSocket, beside the real clients, and trades messages with them.
+    page.spawn("web-dev").await?;
+    page.device(0, "connected").await?;
+    page.wait_for("[data-testid=packet][data-kind=CONNACK][data-to=web-dev]")
+        .await?;
+    page.subscribe(0, "lab/#", 1).await?;
+    page.wait_for("[data-testid=packet][data-kind=SUBACK][data-to=web-dev]")
+        .await?;
+    publisher
+        .client
+        .publish("lab/hall", QoS::AtLeastOnce, false, "to the page")
+        .await?;
+    page.received(0, "to the page").await?;
+    page.publish(0, "lab/web", "from the page", 1, false)
+        .await?;
+    loop {
+        let got = sub.expect_publish().await?;
+        if &got.payload[..] == b"from the page" {
+            break;
+        }
+    }
     publisher
         .client
         .publish("lab/status", QoS::AtMostOnce, true, "kept?")

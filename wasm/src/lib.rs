@@ -6,6 +6,7 @@
 //! - [`Scenario`]: a configuration and timed actions; it replays to the same trace.
 //! - [`lessons`]: the guided scenarios of the simulator.
 //! - [`tape`]: a server's recording or live stream drawn as the same trace entries.
+//! - [`remote`]: virtual devices connected to a real server, for the page's live view.
 //! - `js` (feature `js`, on by default): the wasm-bindgen API for JavaScript users and
 //!   the browser tests.
 //!
@@ -17,6 +18,7 @@ mod device_actions;
 mod label;
 pub mod lessons;
 mod network;
+pub mod remote;
 mod scenario;
 mod shadow_view;
 pub mod tape;

@@ -5,8 +5,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use broker_core::{Config, RetainedMessage, SessionView};
-use broker_wasm::{Numbered, ShadowView};
+use broker_wasm::{DeviceId, DeviceView, Numbered, ShadowView};
 
+use super::device_sockets::DeviceSockets;
 use super::dom;
 use super::live_socket::LiveSocket;
 use super::state::FeedStatus;
@@ -16,6 +17,8 @@ use crate::model::timeline::Lanes;
 /// A feed and what it needs: the live socket and its inbox.
 pub struct FeedSlot {
     pub feed: Feed,
+    /// Virtual devices connected to the server, while attached.
+    pub devices: Option<DeviceSockets>,
     inbox: Option<Rc<RefCell<Inbox>>>,
     _socket: Option<LiveSocket>,
     /// How many lanes the diagram was last given.
@@ -33,6 +36,8 @@ pub struct FeedFrame {
     pub status: FeedStatus,
     /// The server's or the recording's configuration, once known.
     pub config: Option<Box<Config>>,
+    /// The virtual devices (connected to the server) whose view changed.
+    pub changed: Vec<(DeviceId, Rc<DeviceView>)>,
 }
 
 /// Sessions, retained messages and shadows, as the tables show them.
@@ -44,9 +49,11 @@ pub type Tables = (
 
 impl FeedSlot {
     pub fn new(feed: Feed, live: Option<(Rc<RefCell<Inbox>>, LiveSocket)>) -> Self {
+        let devices = live.is_some().then(DeviceSockets::default);
         let (inbox, socket) = live.unzip();
         FeedSlot {
             feed,
+            devices,
             inbox,
             _socket: socket,
             lanes: 0,
@@ -99,7 +106,13 @@ impl FeedSlot {
             }
             _ => None,
         };
+        let changed = self
+            .devices
+            .as_mut()
+            .map(DeviceSockets::frame)
+            .unwrap_or_default();
         FeedFrame {
+            changed,
             entries,
             lanes,
             now: self.feed.now(),

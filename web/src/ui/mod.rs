@@ -4,6 +4,7 @@
 
 mod app;
 mod components;
+mod device_sockets;
 mod dom;
 mod feed_slot;
 mod hooks;

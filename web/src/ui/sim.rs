@@ -102,13 +102,26 @@ impl Sim {
     }
 
     /// Applies a learner's action; a refused one is explained in the notice.
+    /// While attached to a server, the action goes to the devices connected to it; while
+    /// a recording plays, there are no devices to act on.
     pub fn apply(&self, action: Action) -> bool {
-        let result = self.driver.borrow_mut().apply(action);
+        let result = match self.feed.borrow_mut().as_mut() {
+            Some(FeedSlot {
+                devices: Some(devices),
+                ..
+            }) => devices.apply(action),
+            Some(_) => Err("a recording is playing: close it to use devices".to_owned()),
+            None => self.driver.borrow_mut().apply(action),
+        };
+        self.dirty.set(true);
         self.report(result)
     }
 
     /// How many devices were spawned; the next one gets this index.
     pub fn device_count(&self) -> u32 {
+        if let Some(Some(devices)) = self.feed.borrow().as_ref().map(|s| s.devices.as_ref()) {
+            return devices.device_count() as u32;
+        }
         self.driver.borrow().world().device_count() as u32
     }
 
@@ -503,6 +516,7 @@ impl FrameLoop {
             return false;
         };
         let FeedFrame {
+            changed,
             entries: new,
             lanes,
             now,
@@ -524,8 +538,8 @@ impl FrameLoop {
         };
         let entries = self.throttle(timestamp, new);
         let dirty = self.sim.dirty.replace(false);
-        let changed = self.last_feed.borrow().as_ref() != Some(&status);
-        if entries.is_empty() && lanes.is_none() && !changed && !dirty && !playing {
+        let quiet = entries.is_empty() && changed.is_empty() && lanes.is_none();
+        if quiet && self.last_feed.borrow().as_ref() == Some(&status) && !dirty && !playing {
             return true;
         }
         *self.last_feed.borrow_mut() = Some(status.clone());
@@ -537,6 +551,7 @@ impl FrameLoop {
             lanes,
             feed: Some(status),
             config,
+            changed,
             sessions,
             retained,
             shadows,
