@@ -163,6 +163,10 @@ fn other_json_and_newer_versions_are_refused() {
     assert!(err.to_string().contains("newer"), "{err}");
     let text = session() + "{\"teleport\":{}}\n";
     assert!(matches!(replay(&text), Err(ReplayError::Malformed { .. })));
+    // A last line cut short, as by kill -9 while writing, ends the recording there.
+    let text = session() + "{\"transmit\":{\"conn\":1,\"he";
+    let replayed = replay(&text).expect("a torn last line is the end");
+    assert!(replayed.ended.unwrap().contains("cut short"));
 }
 
 #[test]

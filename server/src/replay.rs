@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use broker_core::recording::{replay, ReplayError};
+use broker_core::recording::{replay, Header, ReplayError, ENGINE};
 
 use crate::cli::ReplayArgs;
 
@@ -28,6 +28,18 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         }
         Err(err @ ReplayError::Differs { .. }) => {
             println!("different: {err}");
+            let recorded_by = text
+                .lines()
+                .next()
+                .and_then(|line| Header::parse(line).ok())
+                .map(|h| h.engine)
+                .unwrap_or_default();
+            if recorded_by != ENGINE {
+                println!(
+                    "note: recorded by broker-core {}, replayed by {ENGINE}: the engine may have changed since",
+                    if recorded_by.is_empty() { "(unknown)" } else { &recorded_by }
+                );
+            }
             ExitCode::FAILURE
         }
         Err(err @ ReplayError::Malformed { .. }) => {

@@ -11,6 +11,9 @@ pub const FORMAT: &str = "brokerlab-recording";
 /// The format's version. A reader refuses a newer one rather than misread it.
 pub const VERSION: u32 = 1;
 
+/// The version of this engine, as headers give it.
+pub const ENGINE: &str = env!("CARGO_PKG_VERSION");
+
 /// The first line of a recording.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Header {
@@ -18,6 +21,11 @@ pub struct Header {
     pub format: String,
     /// [`VERSION`] when it was written.
     pub version: u32,
+    /// The version of broker-core that recorded it. A recording replays identically on
+    /// the engine that made it; a later engine that behaves differently (a fix, a new
+    /// rule) shows where, which is what a regression test of a recording is for.
+    #[serde(default)]
+    pub engine: String,
     /// The configuration in force when recording began, as the broker holds it (the
     /// profile's limits applied, the seed and any policies included).
     pub config: Config,
@@ -29,6 +37,7 @@ impl Header {
         Header {
             format: FORMAT.to_owned(),
             version: VERSION,
+            engine: ENGINE.to_owned(),
             config: config.clone(),
         }
     }

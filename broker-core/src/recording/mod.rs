@@ -26,7 +26,7 @@ mod note;
 mod recorder;
 mod replay;
 
-pub use entry::{Entry, Header, OpenConn, FORMAT, VERSION};
+pub use entry::{Entry, Header, OpenConn, ENGINE, FORMAT, VERSION};
 pub use hex::Hex;
 pub use note::Note;
 pub use recorder::Recorder;
