@@ -35,12 +35,24 @@ fn digit(d: u8) -> Result<u8, String> {
     }
 }
 
+impl Hex {
+    /// The bytes as lowercase hexadecimal text. A table and one allocation: a recording
+    /// server writes every byte it reads and sends this way, so it is kept cheap.
+    pub fn encode(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = Vec::with_capacity(self.0.len() * 2);
+        for b in &self.0 {
+            text.push(DIGITS[usize::from(b >> 4)]);
+            text.push(DIGITS[usize::from(b & 0xf)]);
+        }
+        // Only ASCII digits were pushed.
+        String::from_utf8(text).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Hex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&self.encode())
     }
 }
 
@@ -52,7 +64,7 @@ impl fmt::Debug for Hex {
 
 impl Serialize for Hex {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(&self.encode())
     }
 }
 

@@ -121,7 +121,9 @@ pub fn BrokerPanel(props: &BrokerProps) -> Html {
                     <option value="mqtt" selected={c.profile == Profile::Standard}>{ "mqtt (3.1.1 and 5.0)" }</option>
                 </select>
             </label>
-            <p class="muted small">{ "Changing a setting replays everything so far under it." }</p>
+            if props.locked.is_none() {
+                <p class="muted small">{ "Changing a setting replays everything so far under it." }</p>
+            }
             <fieldset disabled={off} class="rules">
                 <legend>{ if off { "AWS rules (aws-iot only)" } else { "AWS rules" } }</legend>
                 <Knob code="D1" text="QoS 0 delivered twice, probability">
