@@ -196,7 +196,7 @@ async fn live_streams_recording_lines_and_recording_serves_the_file() -> Result<
     assert!(preamble[0].starts_with("{\"format\":\"brokerlab-recording\""));
     assert!(
         preamble[1].contains(
-            "\"present\":{\"conns\":[{\"conn\":1,\"client_id\":\"early\",\"version\":\"V311\"}]"
+            "\"present\":{\"conns\":[{\"conn\":1,\"client_id\":\"early\",\"version\":\"3.1.1\"}]"
         ),
         "{}",
         preamble[1]
