@@ -289,6 +289,7 @@ impl Tape {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use broker_core::client::{Client, ClientOptions};
     use broker_core::recording::{Hex, Note, Recorder};
     use broker_core::{PeerInfo, Profile, Rule};
 
@@ -298,13 +299,11 @@ mod tests {
         Tape::new(header.trim_end()).expect("header")
     }
 
+    /// The CONNECT the core's own client sends.
     fn connect(client_id: &str) -> Vec<u8> {
-        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60];
-        body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
-        body.extend_from_slice(client_id.as_bytes());
-        let mut packet = vec![0x10, body.len() as u8];
-        packet.extend(body);
-        packet
+        let mut client = Client::new(ClientOptions::new(client_id));
+        client.connect(broker_core::Instant::ZERO);
+        client.poll_transmit().expect("CONNECT").to_vec()
     }
 
     #[test]
