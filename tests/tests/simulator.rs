@@ -257,6 +257,20 @@ impl Page {
         }
     }
 
+    /// Scrolls the diagram to its first kept row: only rows in view are in the page, so a
+    /// test looking for an older packet scrolls back first, as a learner would.
+    async fn scroll_timeline_to_top(&self) -> Result<()> {
+        self.wait_for("[data-testid=timeline]").await?;
+        self.client
+            .execute(
+                "const t = document.querySelector('[data-testid=timeline]'); \
+                 t.scrollTop = 0; t.dispatchEvent(new Event('scroll'));",
+                vec![],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn screenshot(&self, name: &str) -> Result<()> {
         let png = self.client.screenshot().await?;
         std::fs::write(self.shots.join(format!("{name}.png")), png)?;
@@ -325,6 +339,28 @@ async fn story(page: &Page) -> Result<()> {
     page.device(2, "connected").await?;
     page.device(0, "disconnected").await?;
     page.screenshot("aws-iot").await?;
+    // Only the rows in view are drawn: alice's first CONNECT has left the page, and
+    // scrolling back brings it, clickable, into the inspector.
+    let kept: usize = page
+        .wait_for("[data-testid=timeline]")
+        .await?
+        .attr("data-rows")
+        .await?
+        .unwrap_or_default()
+        .parse()?;
+    let drawn = page
+        .client
+        .find_all(Locator::Css("[data-testid=timeline] .trow"))
+        .await?
+        .len();
+    if drawn >= kept {
+        bail!("all {kept} rows are drawn: the diagram is not windowed");
+    }
+    page.scroll_timeline_to_top().await?;
+    page.click("[data-testid=packet][data-kind=CONNECT][data-from=alice]")
+        .await?;
+    page.wait_for("[data-testid=inspector][data-kind=CONNECT]")
+        .await?;
 
     // mqtt-3.1.1: the retained message is stored and reaches a late subscriber.
     page.reload().await?;
@@ -561,9 +597,14 @@ async fn live_story(page: &Page, server: &Server, dir: &std::path::Path) -> Resu
     if !notice.contains("outputs identical, byte for byte") {
         bail!("the page's replay of the recording differs: {notice}");
     }
-    page.wait_for("[data-testid=packet][data-kind=PUBLISH][data-from=real-pub][data-to=broker]")
-        .await?;
     page.wait_for("[data-testid=rule][data-rule=D5]").await?;
+    // Paused, the playback stops adding rows, and the learner scrolls back to read.
+    page.click("[data-testid=pause]").await?;
+    page.scroll_timeline_to_top().await?;
+    page.click("[data-testid=packet][data-kind=PUBLISH][data-from=real-pub][data-to=broker]")
+        .await?;
+    page.wait_for("[data-testid=inspector][data-kind=PUBLISH]")
+        .await?;
     page.screenshot("live-replay").await?;
     Ok(())
 }

@@ -6,11 +6,17 @@ use std::rc::Rc;
 
 use broker_wasm::{Action, DeviceId, DeviceView, Direction, Numbered, PacketTrace, TraceEntry};
 
-/// The most rows the diagram keeps. Older rows scroll away (the exported trace has them),
-/// so a busy simulation costs the page a bounded amount of work per frame: every row is
-/// a handful of elements to lay out, and at hundreds of packets a second the rows are
-/// replaced as fast as they are drawn.
-pub const TIMELINE_CAP: usize = 100;
+/// The most rows the diagram keeps, as many as the world keeps trace entries: the learner
+/// scrolls back through all of them. Only the rows in view are drawn (see
+/// `Timeline::window`), so the page's work per frame does not grow with this number.
+pub const TIMELINE_CAP: usize = broker_wasm::TRACE_CAP;
+
+/// The height of a packet row or a note, in pixels; the style sheet draws rows exactly
+/// this tall, so that the rows in view are found by arithmetic, not by layout.
+pub const ROW_PX: u64 = 24;
+
+/// The height of a rule's or a policy denial's row: two lines of explanation.
+pub const TALL_ROW_PX: u64 = 44;
 
 /// The most devices with a lane of their own; the others share one last lane.
 pub const MAX_DEVICE_LANES: usize = 8;
@@ -69,6 +75,14 @@ pub enum Row {
 }
 
 impl Row {
+    /// How tall the row is drawn, in pixels.
+    pub fn height(&self) -> u64 {
+        match self {
+            Row::Packet { .. } | Row::Note { .. } => ROW_PX,
+            Row::Rule { .. } | Row::Policy { .. } => TALL_ROW_PX,
+        }
+    }
+
     /// The row's key: its trace entry's number.
     pub fn seq(&self) -> u64 {
         match self {
@@ -80,12 +94,16 @@ impl Row {
     }
 }
 
-/// The rows kept, newest last.
+/// The rows kept, newest last, each with where it is drawn.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Timeline {
     /// The rows, oldest first.
     pub rows: VecDeque<Rc<Row>>,
-    /// How many rows scrolled away.
+    /// Where each row starts, in pixels from the first row ever made.
+    tops: VecDeque<u64>,
+    /// Where the next row will start.
+    bottom: u64,
+    /// How many rows were dropped for the cap.
     pub dropped: u64,
 }
 
@@ -98,13 +116,42 @@ impl Timeline {
                 continue;
             }
             if let Some(row) = row(n, devices) {
+                self.tops.push_back(self.bottom);
+                self.bottom += row.height();
                 self.rows.push_back(Rc::new(row));
             }
         }
         while self.rows.len() > TIMELINE_CAP {
             self.rows.pop_front();
+            self.tops.pop_front();
             self.dropped += 1;
         }
+    }
+
+    /// Where the first kept row starts, in pixels from the first row ever made: it grows
+    /// as old rows are dropped, and a viewer that is not following the end scrolls up by
+    /// as much to keep its rows in place.
+    pub fn base(&self) -> u64 {
+        self.tops.front().copied().unwrap_or(self.bottom)
+    }
+
+    /// The height of every kept row together, in pixels.
+    pub fn height(&self) -> u64 {
+        self.bottom - self.base()
+    }
+
+    /// The rows that overlap pixels `from..to` of the kept rows (0 is the top of the
+    /// first), with where each starts: what a viewer scrolled there draws.
+    pub fn window(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &Rc<Row>)> + '_ {
+        let base = self.base();
+        // The last row starting at or before `from`, and every row starting before `to`.
+        let first = self
+            .tops
+            .partition_point(|top| *top <= base + from)
+            .saturating_sub(1);
+        let end = self.tops.partition_point(|top| *top < base + to);
+        (first..end.max(first))
+            .filter_map(move |i| Some((self.tops.get(i)? - base, self.rows.get(i)?)))
     }
 
     /// Finds the packet's row (a recent one: loss is known one latency after sending)
@@ -370,4 +417,65 @@ pub fn ends(lanes: &Lanes, p: &PacketTrace) -> (usize, usize) {
 /// Milliseconds as seconds with three decimals: `1.020s`.
 pub fn seconds(ms: u64) -> String {
     format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use broker_core::{Config, Profile};
+    use broker_wasm::{Action, DeviceSpec, Scenario, World};
+
+    /// A world whose trace has packets (24 px rows) and a D5 rule (44 px).
+    fn entries() -> Vec<Numbered> {
+        let mut w = World::new(&Scenario::new(Config::for_profile(Profile::AwsIot)));
+        w.apply(Action::Spawn {
+            spec: DeviceSpec::new("a"),
+        })
+        .unwrap();
+        w.apply(Action::Connect { device: 0 }).unwrap();
+        w.advance_to(100);
+        w.apply(Action::Publish {
+            device: 0,
+            topic: "t".into(),
+            payload: "x".into(),
+            qos: 0,
+            retain: true,
+            message_expiry: None,
+        })
+        .unwrap();
+        w.advance_to(200);
+        w.poll_trace()
+    }
+
+    #[test]
+    fn the_window_holds_the_rows_overlapping_the_view_and_their_places() {
+        let mut t = Timeline::default();
+        t.extend(&entries(), &[]);
+        let heights: Vec<u64> = t.rows.iter().map(|r| r.height()).collect();
+        assert!(heights.contains(&TALL_ROW_PX), "a rule row: {heights:?}");
+        assert_eq!(t.height(), heights.iter().sum::<u64>());
+        // Pixels 30..50 lie in the second row (24..48) and the third (48..).
+        let shown: Vec<u64> = t.window(30, 50).map(|(top, _)| top).collect();
+        assert_eq!(shown, [24, 48]);
+        assert_eq!(t.window(0, t.height()).count(), t.rows.len());
+        assert_eq!(
+            t.window(t.height(), t.height() + 100).count(),
+            1,
+            "the last row"
+        );
+    }
+
+    #[test]
+    fn dropping_old_rows_moves_the_base_and_keeps_places_relative() {
+        let entries = entries();
+        let mut t = Timeline::default();
+        while t.dropped == 0 {
+            t.extend(&entries, &[]);
+        }
+        assert_eq!(t.rows.len(), TIMELINE_CAP);
+        assert!(t.base() > 0);
+        let (top, _) = t.window(0, 1).next().expect("the first kept row");
+        assert_eq!(top, 0);
+        assert_eq!(t.height(), t.rows.iter().map(|r| r.height()).sum::<u64>());
+    }
 }

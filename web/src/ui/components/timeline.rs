@@ -1,5 +1,10 @@
 //! The sequence diagram: a lane per device plus the broker, an arrow per packet from its
 //! sending lane to its receiving lane, and a marked line for each rule that fired.
+//!
+//! Every kept row has its place (`Timeline::window`), and only the rows in view, with a
+//! margin, are in the page: scrolling back draws older ones. Tests find a packet that is no
+//! longer in view by scrolling the `timeline` element (for example to the top); its
+//! `data-rows` says how many rows are kept.
 
 use std::rc::Rc;
 
@@ -21,35 +26,78 @@ pub struct TimelineProps {
     pub selected: Option<u64>,
 }
 
+/// Rows drawn above and below the view, so that a little scrolling shows rows at once.
+const OVERSCAN_PX: u64 = 240;
+
 #[component]
 pub fn TimelinePanel(props: &TimelineProps) -> Html {
     let scroller = use_node_ref();
     let follow = use_mut_ref(|| true);
+    // Where the learner scrolled to and how much shows, in pixels; drawn from when not
+    // following the end.
+    let view = use_state(|| (0u64, 600u64));
+    // The first kept row's place when last drawn: dropping old rows moves every row up.
+    let last_base = use_mut_ref(|| props.timeline.base());
     {
-        let (scroller, follow) = (scroller.clone(), follow.clone());
-        use_effect_with(props.timeline.clone(), move |_| {
+        let (scroller, follow, last_base) = (scroller.clone(), follow.clone(), last_base.clone());
+        let view = view.clone();
+        use_effect_with(props.timeline.clone(), move |timeline| {
+            let Some(el) = scroller.cast::<HtmlElement>() else {
+                return;
+            };
+            let shown = el.client_height().max(0) as u64;
+            if shown != view.1 {
+                view.set((el.scroll_top().max(0) as u64, shown));
+            }
+            let base = timeline.base();
+            let moved = base.saturating_sub(std::mem::replace(&mut *last_base.borrow_mut(), base));
             if *follow.borrow() {
-                if let Some(el) = scroller.cast::<HtmlElement>() {
-                    el.set_scroll_top(el.scroll_height());
-                }
+                el.set_scroll_top(el.scroll_height());
+            } else if moved > 0 {
+                // Keep the rows the learner reads where they were.
+                let top = (el.scroll_top() as u64).saturating_sub(moved);
+                el.set_scroll_top(top as i32);
+                view.set((top, el.client_height().max(0) as u64));
             }
         });
     }
     let on_scroll = {
-        let (scroller, follow) = (scroller.clone(), follow.clone());
+        let (scroller, follow, view) = (scroller.clone(), follow.clone(), view.clone());
         Callback::from(move |_: Event| {
             if let Some(el) = scroller.cast::<HtmlElement>() {
                 let at_end =
                     el.scroll_height() - el.scroll_top() - el.client_height() < FOLLOW_SLACK;
                 *follow.borrow_mut() = at_end;
+                view.set((
+                    el.scroll_top().max(0) as u64,
+                    el.client_height().max(0) as u64,
+                ));
             }
         })
     };
     let lanes = &props.lanes;
+    let timeline = &props.timeline;
     let background = lane_background(lanes);
+    let height = timeline.height();
+    let (top, shown) = *view;
+    let top = if *follow.borrow() {
+        height.saturating_sub(shown)
+    } else {
+        top
+    };
+    let from = top.saturating_sub(OVERSCAN_PX);
+    let to = top + shown + OVERSCAN_PX;
     html! {
         <div class="panel timeline">
-            <h2>{ "Timeline" }</h2>
+            <h2>
+                { "Timeline" }
+                if timeline.dropped > 0 {
+                    <span class="muted small">
+                        { format!(" ({} oldest rows dropped; export the trace to keep everything)",
+                            timeline.dropped) }
+                    </span>
+                }
+            </h2>
             <svg class="defs" width="0" height="0" aria-hidden="true">
                 <defs>
                     <marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5"
@@ -68,21 +116,16 @@ pub fn TimelinePanel(props: &TimelineProps) -> Html {
                     }) }
                 </div>
             </div>
-            <div class="rows" data-testid="timeline" ref={scroller} onscroll={on_scroll}>
-                <div class="content">
+            <div class="rows" data-testid="timeline" data-rows={timeline.rows.len().to_string()}
+                ref={scroller} onscroll={on_scroll}>
+                <div class="content" style={format!("height: {height}px")}>
                     <div class="lanes-bg" style={background}></div>
-                    if props.timeline.dropped > 0 {
-                        <div class="trow note older">
-                            { format!("{} older rows scrolled away (export the trace to keep everything)",
-                                props.timeline.dropped) }
-                        </div>
-                    }
-                    if props.timeline.rows.is_empty() {
+                    if timeline.rows.is_empty() {
                         <div class="trow note">{ "Spawn a device, or pick a lesson: every packet appears here." }</div>
                     }
-                    { for props.timeline.rows.iter().map(|row| html! {
+                    { for timeline.window(from, to).map(|(top, row)| html! {
                         <TimelineRow key={row.seq()} row={row.clone()} lanes={lanes.clone()}
-                            selected={is_selected(row, props.selected)} />
+                            top={top} selected={is_selected(row, props.selected)} />
                     }) }
                 </div>
             </div>
@@ -113,19 +156,22 @@ fn lane_background(lanes: &Lanes) -> String {
 struct RowProps {
     row: Rc<Row>,
     lanes: Rc<Lanes>,
+    /// Where the row is drawn, in pixels from the top of the kept rows.
+    top: u64,
     selected: bool,
 }
 
 #[component]
 fn TimelineRow(props: &RowProps) -> Html {
     let sim = use_sim();
+    let place = format!("top: {}px; height: {}px", props.top, props.row.height());
     match props.row.as_ref() {
         Row::Packet { packet, lost, .. } => {
             let id = packet.id;
             let select = Callback::from(move |_: MouseEvent| sim.select(Some(id)));
             html! {
                 <PacketRow packet={packet.clone()} lost={*lost} lanes={props.lanes.clone()}
-                    selected={props.selected} onselect={select} />
+                    selected={props.selected} onselect={select} place={place} />
             }
         }
         Row::Rule {
@@ -135,7 +181,8 @@ fn TimelineRow(props: &RowProps) -> Html {
             detail,
             ..
         } => html! {
-            <div class="trow rule" data-testid="rule" data-rule={*code}>
+            <div class="trow rule" data-testid="rule" data-rule={*code} style={place}
+                title={format!("{code}: {explanation} ({detail})")}>
                 <span class="t">{ seconds(*at) }</span>
                 <div class="area">
                     <span class="rule-code">{ *code }</span>
@@ -150,7 +197,8 @@ fn TimelineRow(props: &RowProps) -> Html {
             reason,
             ..
         } => html! {
-            <div class="trow policy-denied" data-testid="policy-denied">
+            <div class="trow policy-denied" data-testid="policy-denied" style={place}
+                title={reason.clone()}>
                 <span class="t">{ seconds(*at) }</span>
                 <div class="area">
                     <span class="policy-text">{ reason }</span>
@@ -159,7 +207,7 @@ fn TimelineRow(props: &RowProps) -> Html {
             </div>
         },
         Row::Note { at, text, .. } => html! {
-            <div class="trow note">
+            <div class="trow note" style={place} title={text.clone()}>
                 <span class="t">{ seconds(*at) }</span>
                 <div class="area"><span class="note-text">{ text }</span></div>
             </div>
@@ -174,6 +222,8 @@ struct PacketRowProps {
     lanes: Rc<Lanes>,
     selected: bool,
     onselect: Callback<MouseEvent>,
+    /// The row's `top` and `height` style.
+    place: String,
 }
 
 #[component]
@@ -203,7 +253,7 @@ fn PacketRow(props: &PacketRowProps) -> Html {
     );
     html! {
         <div class={class} data-testid="packet" data-kind={p.kind} data-from={data_from}
-            data-to={data_to} data-packet={p.id.to_string()} title={title}
+            data-to={data_to} data-packet={p.id.to_string()} title={title} style={props.place.clone()}
             onclick={props.onselect.clone()}>
             <span class="t">{ seconds(p.sent_at) }</span>
             <div class="area">
