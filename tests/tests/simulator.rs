@@ -463,8 +463,54 @@ async fn story(page: &Page) -> Result<()> {
         bail!("the lamp's shadow still shows a delta at the end: {delta}");
     }
     page.screenshot("shadow").await?;
+
+    // Per-device identity: a document attached to one principal (a user name) applies to
+    // the device that connects with it; its denial shows on the diagram, and a device
+    // with no principal's document is denied its connection.
+    page.reload().await?;
+    page.set_profile("aws-iot").await?;
+    let principal = page.wait_for("[data-testid=policy-principal]").await?;
+    principal.send_keys("sensor-7").await?;
+    let editor = page.wait_for("[data-testid=policy-editor]").await?;
+    editor.clear().await?;
+    editor.send_keys(SENSOR_POLICY).await?;
+    page.click("[data-testid=policy-apply]").await?;
+    page.wait_for("[data-testid=policy-list] [data-principal=sensor-7]")
+        .await?;
+    page.click("form.spawn details summary").await?;
+    page.wait_for("[data-testid=new-username]")
+        .await?
+        .send_keys("sensor-7")
+        .await?;
+    page.spawn("dev-a").await?;
+    page.wait_for("[data-testid=device][data-device='0'] [data-testid=device-principal]")
+        .await?;
+    page.device(0, "connected").await?;
+    page.publish(0, "lab/secret", "psst", 1, false).await?;
+    let denial = page
+        .wait_for("[data-testid=policy-denied]")
+        .await?
+        .text()
+        .await?;
+    if !denial.contains("dev-a") || !denial.contains("lab/secret") {
+        bail!("the denial does not name the device and the topic: {denial}");
+    }
+    page.wait_for("[data-testid=new-username]")
+        .await?
+        .clear()
+        .await?;
+    page.spawn("dev-b").await?;
+    page.wait_for("[data-testid=policy-denied][title*='client/dev-b']")
+        .await?;
+    page.screenshot("per-device-policy").await?;
     Ok(())
 }
+
+/// What the principal `sensor-7` may do: connect, and publish to `lab/open` only.
+const SENSOR_POLICY: &str = r#"{ "Version": "2012-10-17", "Statement": [
+  { "Effect": "Allow", "Action": "iot:Connect", "Resource": "*" },
+  { "Effect": "Allow", "Action": "iot:Publish",
+    "Resource": "arn:aws:iot:us-east-1:123456789012:topic/lab/open" } ] }"#;
 
 /// The live view: the page attached to the server that served it draws real clients'
 /// packets, marks AWS IoT's rules on them, and exports the server's recording, which

@@ -146,6 +146,7 @@ impl Device {
                 0
             },
             topic_aliases: spec.topic_aliases,
+            username: spec.username.clone(),
             ..ClientOptions::new(&spec.client_id)
         });
         Ok(Device {

@@ -2,6 +2,8 @@
 //! them with their virtual timestamps so that a run can be replayed, shared in a URL, or
 //! exported and imported again.
 
+use std::collections::BTreeMap;
+
 use broker_core::policy::{PolicyDocument, PolicyError, PolicySet};
 use broker_core::{Config, ProtocolVersion};
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,14 @@ pub struct DeviceSpec {
     /// [`DEVICE_TOPIC_ALIASES`] from the broker).
     #[serde(default, skip_serializing_if = "is_false")]
     pub topic_aliases: bool,
+    /// The User Name it sends in CONNECT: the principal that per-principal policies
+    /// apply to, unless it presents a certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The common name of the client certificate it presents, as over mutual TLS: its
+    /// principal, and `${iot:Certificate.Subject.CommonName}` in policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// The Topic Alias Maximum a device that uses aliases sends in CONNECT.
@@ -60,6 +70,8 @@ impl DeviceSpec {
             session_expiry: None,
             receive_maximum: None,
             topic_aliases: false,
+            username: None,
+            certificate: None,
         }
     }
 
@@ -292,6 +304,11 @@ pub struct Scenario {
     /// parsed when the world is built and evaluated as AWS does (default deny).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// Policy documents attached to one principal each (a device's user name or
+    /// certificate common name), named after it. With any policy attached, a device whose
+    /// principal has none (and no global one applies) is denied everything.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub principal_policies: BTreeMap<String, String>,
 }
 
 /// The name of the scenario's policy document, in decisions and error messages.
@@ -312,17 +329,23 @@ impl Scenario {
             latency_ms: DEFAULT_LATENCY_MS,
             actions: Vec::new(),
             policy: None,
+            principal_policies: BTreeMap::new(),
         }
     }
 
     /// The policies the scenario attaches: `None` without a policy document, or the
     /// parse error (line, column, reason) of a malformed one.
     pub fn policy_set(&self) -> Result<Option<PolicySet>, PolicyError> {
-        let Some(json) = &self.policy else {
+        if self.policy.is_none() && self.principal_policies.is_empty() {
             return Ok(None);
-        };
+        }
         let mut set = PolicySet::default();
-        set.attach_default(PolicyDocument::parse(GLOBAL_POLICY, json)?);
+        if let Some(json) = &self.policy {
+            set.attach_default(PolicyDocument::parse(GLOBAL_POLICY, json)?);
+        }
+        for (principal, json) in &self.principal_policies {
+            set.attach(principal, PolicyDocument::parse(principal, json)?);
+        }
         Ok(Some(set))
     }
 }

@@ -114,3 +114,74 @@ fn a_malformed_policy_reports_line_and_column_and_denies_everything() {
     assert_eq!(denied.len(), 1);
     assert!(denied[0].1.ends_with("(default deny)"), "{denied:?}");
 }
+
+/// A device's user name or certificate common name is its principal: the document
+/// attached to that principal applies to it alone, and a device whose principal has no
+/// document is denied (AWS's default deny), `${iot:Certificate.Subject.CommonName}`
+/// included.
+#[test]
+fn a_principal_gets_its_own_document_and_others_are_denied() {
+    let own = r#"{ "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": "iot:Connect", "Resource": "*" },
+        { "Effect": "Allow", "Action": "iot:Publish",
+          "Resource": "arn:aws:iot:us-east-1:123456789012:topic/lab/open" } ] }"#;
+    let by_name = r#"{ "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": "iot:Connect", "Resource": "*" },
+        { "Effect": "Allow", "Action": "iot:Publish",
+          "Resource": "arn:aws:iot:us-east-1:123456789012:topic/cert/${iot:Certificate.Subject.CommonName}" } ] }"#;
+    let mut config = Config::for_profile(Profile::Standard);
+    config.seed = 7;
+    let mut scenario = Scenario::new(config);
+    scenario
+        .principal_policies
+        .insert("sensor-7".into(), own.into());
+    scenario
+        .principal_policies
+        .insert("cam-1".into(), by_name.into());
+    let mut w = World::new(&scenario);
+    let sensor = device(
+        &mut w,
+        DeviceSpec {
+            username: Some("sensor-7".into()),
+            ..DeviceSpec::new("dev-a")
+        },
+    );
+    let camera = device(
+        &mut w,
+        DeviceSpec {
+            certificate: Some("cam-1".into()),
+            ..DeviceSpec::new("dev-c")
+        },
+    );
+    device(&mut w, DeviceSpec::new("dev-b"));
+    wait(&mut w, 100);
+    publish(&mut w, sensor, "lab/open", "1", 1);
+    publish(&mut w, sensor, "lab/secret", "2", 1);
+    publish(&mut w, camera, "cert/cam-1", "3", 1);
+    wait(&mut w, 100);
+    let trace = w.poll_trace();
+    let denied: Vec<(String, String)> = trace
+        .iter()
+        .filter_map(|n| match &n.entry {
+            TraceEntry::PolicyDenied {
+                client_id,
+                resource,
+                ..
+            } => Some((client_id.clone(), resource.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            (
+                "dev-b".to_owned(),
+                "arn:aws:iot:us-east-1:123456789012:client/dev-b".to_owned()
+            ),
+            (
+                "dev-a".to_owned(),
+                "arn:aws:iot:us-east-1:123456789012:topic/lab/secret".to_owned()
+            ),
+        ]
+    );
+}

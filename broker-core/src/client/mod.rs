@@ -137,6 +137,7 @@ impl Client {
         let mut connect = Connect::new(o.version, &client_id, o.clean_session);
         connect.keep_alive = o.keep_alive;
         connect.will = o.will.clone();
+        connect.username = o.username.clone();
         if o.version == ProtocolVersion::V5 {
             if let Some(secs) = o.session_expiry {
                 connect

@@ -53,6 +53,10 @@ pub struct ClientOptions {
     /// Maximum.
     #[cfg_attr(feature = "serde", serde(default))]
     pub topic_aliases: bool,
+    /// The User Name sent in CONNECT, if any: what AWS IoT policies attached to a user
+    /// name apply to (the broker's principal when no client certificate names one).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub username: Option<String>,
 }
 
 /// The most SUBSCRIBE and UNSUBSCRIBE packets awaiting their acknowledgement at once.
@@ -78,6 +82,7 @@ impl ClientOptions {
             receive_maximum: None,
             topic_alias_maximum: 0,
             topic_aliases: false,
+            username: None,
         }
     }
 

@@ -25,9 +25,10 @@ impl World {
                 if d.client.state() != ClientState::Disconnected {
                     return Err(ActionError::AlreadyConnected(device));
                 }
+                let principal = self.device_mut(device)?.spec.certificate.clone();
                 let peer = PeerInfo {
                     addr: Some(format!("device-{device}")),
-                    principal: None,
+                    principal,
                 };
                 let conn = self.broker.accept(now, peer);
                 self.network.links.insert(

@@ -165,11 +165,21 @@ impl Driver {
     /// Attaches a policy document to every principal (or removes it, with `None`), and
     /// replays the same actions under it up to the present. A malformed document is
     /// refused with its line, column and reason, and the world stays as it was.
-    pub fn set_policy(&mut self, policy: Option<String>) -> Result<(), String> {
-        let scenario = Scenario {
-            policy,
-            ..self.world.scenario().clone()
-        };
+    pub fn set_policy(
+        &mut self,
+        principal: Option<&str>,
+        policy: Option<String>,
+    ) -> Result<(), String> {
+        let mut scenario = self.world.scenario().clone();
+        match (principal, policy) {
+            (None, policy) => scenario.policy = policy,
+            (Some(p), Some(policy)) => {
+                scenario.principal_policies.insert(p.to_owned(), policy);
+            }
+            (Some(p), None) => {
+                scenario.principal_policies.remove(p);
+            }
+        }
         scenario.policy_set().map_err(|e| e.to_string())?;
         let world = World::replay(&scenario, Some(self.world.now())).map_err(|e| e.to_string())?;
         self.world = world;
@@ -248,13 +258,13 @@ mod tests {
         .expect("subscribe");
         d.advance_by(100).expect("advance");
         let err = d
-            .set_policy(Some("{\n  \"Statement\": [\n".into()))
+            .set_policy(None, Some("{\n  \"Statement\": [\n".into()))
             .expect_err("malformed");
         assert!(err.contains("line"), "{err}");
         assert_eq!(d.world().scenario().policy, None, "the old scenario stays");
         let now = d.world().now();
         let policy = broker_wasm::lessons::SUBSCRIBE_DENIED_POLICY;
-        d.set_policy(Some(policy.into())).expect("policy");
+        d.set_policy(None, Some(policy.into())).expect("policy");
         assert_eq!(d.world().now(), now);
         assert_eq!(d.world().scenario().policy.as_deref(), Some(policy));
         let denied: Vec<String> = d
@@ -273,7 +283,7 @@ mod tests {
         d.reconfigure(Config::for_profile(Profile::AwsIot), 20)
             .expect("reconfigure");
         assert_eq!(d.world().scenario().policy.as_deref(), Some(policy), "kept");
-        d.set_policy(None).expect("clear");
+        d.set_policy(None, None).expect("clear");
         assert_eq!(d.world().scenario().policy, None);
     }
 

@@ -3,5 +3,6 @@
 pub mod driver;
 pub mod feed;
 pub mod hex;
+pub mod load;
 pub mod share;
 pub mod timeline;

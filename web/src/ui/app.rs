@@ -71,7 +71,7 @@ pub fn App() -> Html {
                 </section>
                 <section class="right">
                     <BrokerPanel config={state.config.clone()} latency_ms={state.latency_ms}
-                        policy={state.policy.clone()} locked={state.feed.as_ref().map(|f| f.state)} />
+                        policies={state.policies.clone()} locked={state.feed.as_ref().map(|f| f.state)} />
                     <Tables sessions={state.sessions.clone()} retained={state.retained.clone()}
                         shadows={state.shadows.clone()}
                         live={state.feed.as_ref().is_some_and(|f| f.state != "replaying")} />

@@ -14,15 +14,22 @@ use yew::prelude::*;
 use super::dom;
 use super::feed_slot::{FeedFrame, FeedSlot};
 use super::live_socket::LiveSocket;
-use super::state::{FeedStatus, Frame, FrameStats, Notice, UiAction};
+use super::state::{FeedStatus, Frame, FrameStats, Notice, Policies, UiAction};
 use crate::model::driver::Driver;
 use crate::model::feed::{Feed, Inbox, Playback};
+use crate::model::load::LoadPlan;
 use crate::model::share;
 
 /// How often the sessions and retained tables are refreshed at most, in milliseconds of
 /// real time: building them walks every session, which is wasted work at 60 frames a
 /// second with hundreds of devices.
 const TABLES_EVERY_MS: f64 = 200.0;
+
+/// How much of a frame the load generator may spend spawning devices, in milliseconds.
+const LOAD_BUDGET_MS: f64 = 6.0;
+
+/// How often the address bar follows a run that changes, at most, in milliseconds.
+const LINK_EVERY_MS: f64 = 1000.0;
 
 /// How many frame intervals the statistics cover.
 const STATS_WINDOW: usize = 240;
@@ -41,6 +48,8 @@ pub struct Sim {
     driver: Rc<RefCell<Driver>>,
     /// The server's live view or an imported recording, shown instead of the world.
     feed: Rc<RefCell<Option<FeedSlot>>>,
+    /// The load generator's devices still to spawn, a few each frame.
+    load: Rc<RefCell<Option<LoadPlan>>>,
     /// Set by intents whose effect shows in no trace entry (pausing, a new speed), so
     /// the next frame renders anyway.
     dirty: Rc<Cell<bool>>,
@@ -58,6 +67,7 @@ impl Sim {
         Sim {
             driver,
             feed: Rc::default(),
+            load: Rc::default(),
             dirty: Rc::new(Cell::new(true)),
             dispatch,
         }
@@ -123,6 +133,39 @@ impl Sim {
             return devices.device_count() as u32;
         }
         self.driver.borrow().world().device_count() as u32
+    }
+
+    /// Starts the load generator: `count` devices publishing every `every_ms`, spawned a
+    /// few per frame (see `apply_load`).
+    pub fn start_load(&self, count: u32, every_ms: u64) {
+        *self.load.borrow_mut() = Some(LoadPlan::new(count, every_ms));
+    }
+
+    /// Spawns load devices until `budget_ms` of this frame is spent or none is left; a
+    /// refused action stops the plan and says why.
+    fn apply_load(&self, budget_ms: f64) {
+        let started = dom::now_ms();
+        loop {
+            let device = self.device_count();
+            let Some(actions) = self
+                .load
+                .borrow_mut()
+                .as_mut()
+                .and_then(|p| p.next_actions(device))
+            else {
+                self.load.borrow_mut().take();
+                return;
+            };
+            for action in actions {
+                if !self.apply(action) {
+                    self.load.borrow_mut().take();
+                    return;
+                }
+            }
+            if dom::now_ms() - started >= budget_ms {
+                return;
+            }
+        }
     }
 
     /// Spawns a device and connects it at once: a new device connects by itself.
@@ -194,11 +237,15 @@ impl Sim {
         }
     }
 
-    /// Attaches a policy document to every principal (`None` removes it) and replays the
-    /// run so far under it. A malformed document changes nothing; its error is returned
-    /// for the editor to show next to the text.
-    pub fn set_policy(&self, policy: Option<String>) -> Result<(), String> {
-        self.driver.borrow_mut().set_policy(policy)?;
+    /// Attaches a policy document to every principal, or to `principal` only (`None`
+    /// removes it), and replays the run so far under it. A malformed document changes
+    /// nothing; its error is returned for the editor to show next to the text.
+    pub fn set_policy(
+        &self,
+        principal: Option<&str>,
+        policy: Option<String>,
+    ) -> Result<(), String> {
+        self.driver.borrow_mut().set_policy(principal, policy)?;
         let (config, latency) = self.settings();
         self.reset_views(config, latency);
         Ok(())
@@ -340,18 +387,18 @@ impl Sim {
     }
 
     fn reset_views(&self, config: Config, latency_ms: u64) {
-        let policy = self
-            .driver
-            .borrow()
-            .world()
-            .scenario()
-            .policy
-            .as_deref()
-            .map(Rc::from);
+        let policies = {
+            let driver = self.driver.borrow();
+            let scenario = driver.world().scenario();
+            Rc::new(Policies {
+                global: scenario.policy.clone(),
+                principals: scenario.principal_policies.clone(),
+            })
+        };
         self.dispatch.emit(UiAction::Reset {
             config: Box::new(config),
             latency_ms,
-            policy,
+            policies,
         });
         self.dirty.set(true);
     }
@@ -396,6 +443,8 @@ pub struct FrameLoop {
     /// Time spent in the frame callback itself: the simulation, not the rendering.
     work: RefCell<VecDeque<f64>>,
     scenario_len: Cell<usize>,
+    /// When the address bar was last updated.
+    last_link: Cell<f64>,
     /// The feed's status in the last frame dispatched.
     last_feed: RefCell<Option<FeedStatus>>,
 }
@@ -412,6 +461,7 @@ impl FrameLoop {
             pending: RefCell::new(Vec::new()),
             last_timeline: Cell::new(f64::NEG_INFINITY),
             scenario_len: Cell::new(0),
+            last_link: Cell::new(f64::NEG_INFINITY),
             last_feed: RefCell::new(None),
         }
     }
@@ -429,6 +479,9 @@ impl FrameLoop {
     fn frame(&self, timestamp: f64) {
         let elapsed = self.last.replace(Some(timestamp)).map(|t| timestamp - t);
         let stats = elapsed.map(|ms| self.record(ms));
+        if self.sim.load.borrow().is_some() {
+            self.sim.apply_load(LOAD_BUDGET_MS);
+        }
         if self.feed_frame(timestamp, elapsed.unwrap_or(0.0), stats.clone()) {
             return;
         }
@@ -465,8 +518,13 @@ impl FrameLoop {
         };
         let actions = world.scenario().actions.len();
         drop(driver);
-        // Keep the address bar a link to this run; a lesson keeps its own link.
-        if actions != self.scenario_len.replace(actions) && actions > 0 && lesson.is_none() {
+        // Keep the address bar a link to this run (a lesson keeps its own link), at most
+        // once a second: the link holds every action, and the load generator adds
+        // hundreds in a few seconds.
+        let grew = actions != self.scenario_len.get() && actions > 0 && lesson.is_none();
+        if grew && timestamp - self.last_link.get() >= LINK_EVERY_MS {
+            self.scenario_len.set(actions);
+            self.last_link.set(timestamp);
             self.sim.share_link();
         }
         let dirty = self.sim.dirty.replace(false);

@@ -10,6 +10,16 @@ use yew::Reducible;
 use crate::model::driver::RunningLesson;
 use crate::model::timeline::{Lanes, Timeline};
 
+/// The policy documents of the scenario: one for every principal, and one per principal.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Policies {
+    /// The document attached to every principal, if any.
+    pub global: Option<String>,
+    /// Documents attached to one principal each (a user name or a certificate's common
+    /// name).
+    pub principals: std::collections::BTreeMap<String, String>,
+}
+
 /// A message for the learner at the top of the page.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Notice {
@@ -97,8 +107,8 @@ pub struct UiState {
     pub speed: f64,
     pub config: Shared<Config>,
     pub latency_ms: u64,
-    /// The policy document attached to every principal, if any.
-    pub policy: Option<Rc<str>>,
+    /// The policy documents attached.
+    pub policies: Rc<Policies>,
     pub devices: Rc<Vec<Rc<DeviceView>>>,
     pub lanes: Rc<Lanes>,
     pub timeline: Rc<Timeline>,
@@ -122,7 +132,7 @@ impl UiState {
             speed: 1.0,
             config: Shared(Rc::new(config)),
             latency_ms,
-            policy: None,
+            policies: Rc::default(),
             devices: Rc::default(),
             lanes: Rc::new(Lanes::new(&[])),
             timeline: Rc::default(),
@@ -146,7 +156,7 @@ pub enum UiAction {
         /// Boxed: the configuration is much larger than the other actions.
         config: Box<Config>,
         latency_ms: u64,
-        policy: Option<Rc<str>>,
+        policies: Rc<Policies>,
     },
     /// Show a packet in the inspector.
     Select(Option<u64>),
@@ -164,10 +174,10 @@ impl Reducible for UiState {
             UiAction::Reset {
                 config,
                 latency_ms,
-                policy,
+                policies,
             } => {
                 next = UiState {
-                    policy,
+                    policies,
                     playing: self.playing,
                     speed: self.speed,
                     notice: self.notice.clone(),

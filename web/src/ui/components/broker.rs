@@ -9,14 +9,14 @@ use yew::prelude::*;
 
 use crate::ui::hooks::use_sim;
 use crate::ui::sim::Sim;
-use crate::ui::state::Shared;
+use crate::ui::state::{Policies, Shared};
 
 #[derive(Properties, PartialEq)]
 pub struct BrokerProps {
     pub config: Shared<Config>,
     pub latency_ms: u64,
-    /// The policy document attached to every principal, if any.
-    pub policy: Option<Rc<str>>,
+    /// The policy documents attached.
+    pub policies: Rc<Policies>,
     /// Set while the page shows a server live or a recording: the settings shown are
     /// theirs, and read-only.
     #[prop_or_default]
@@ -172,7 +172,7 @@ pub fn BrokerPanel(props: &BrokerProps) -> Html {
                     onchange={latency} />
             </label>
             if props.locked.is_none() {
-                <PolicyEditor policy={props.policy.clone()} />
+                <PolicyEditor policies={props.policies.clone()} />
             }
             </fieldset>
         </div>
@@ -200,56 +200,94 @@ fn Knob(props: &KnobProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct PolicyEditorProps {
-    policy: Option<Rc<str>>,
+    policies: Rc<Policies>,
 }
 
-/// The AWS IoT policy attached to every principal: the document, applied by replaying
+/// AWS IoT policies: one document for every principal, or one per principal (a device's
+/// user name or certificate common name, as set when spawning it). The document shown is
+/// the one of the principal named above it (empty: every device); applying it replays
 /// the run under it. A malformed document is refused with its line and column, shown
 /// here, and the run stays as it was.
 #[component]
 fn PolicyEditor(props: &PolicyEditorProps) -> Html {
     let sim = use_sim();
     let text = use_node_ref();
+    let principal = use_state(String::new);
     let error = use_state(|| None::<String>);
-    // A new scenario (a lesson, an import, a cleared policy) brings its own document:
-    // the editor shows it, and an error about the previous text no longer applies.
+    // A new scenario (a lesson, an import, a cleared policy) brings its own documents:
+    // an error about the previous text no longer applies.
     {
         let error = error.clone();
-        use_effect_with(props.policy.clone(), move |_| error.set(None));
+        use_effect_with(props.policies.clone(), move |_| error.set(None));
     }
+    let who = (!principal.trim().is_empty()).then(|| principal.trim().to_owned());
+    let shown = match &who {
+        Some(p) => props.policies.principals.get(p).cloned(),
+        None => props.policies.global.clone(),
+    };
+    let on_principal = {
+        let principal = principal.clone();
+        Callback::from(move |e: InputEvent| {
+            principal.set(e.target_unchecked_into::<HtmlInputElement>().value());
+        })
+    };
+    let pick = |name: String| {
+        let principal = principal.clone();
+        Callback::from(move |_: MouseEvent| principal.set(name.clone()))
+    };
     let apply = {
-        let (sim, text, error) = (sim.clone(), text.clone(), error.clone());
+        let (sim, text, error, who) = (sim.clone(), text.clone(), error.clone(), who.clone());
         Callback::from(move |_: MouseEvent| {
             let value = text
                 .cast::<HtmlTextAreaElement>()
                 .map(|t| t.value())
                 .unwrap_or_default();
             let policy = (!value.trim().is_empty()).then_some(value);
-            error.set(sim.set_policy(policy).err());
+            error.set(sim.set_policy(who.as_deref(), policy).err());
         })
     };
     let clear = {
-        let (sim, text, error) = (sim.clone(), text.clone(), error.clone());
+        let (sim, text, error, who) = (sim.clone(), text.clone(), error.clone(), who.clone());
         Callback::from(move |_: MouseEvent| {
             if let Some(t) = text.cast::<HtmlTextAreaElement>() {
                 t.set_value("");
             }
-            error.set(sim.set_policy(None).err());
+            error.set(sim.set_policy(who.as_deref(), None).err());
         })
     };
-    let current = props.policy.as_deref().unwrap_or_default().to_owned();
+    let any = props.policies.global.is_some() || !props.policies.principals.is_empty();
     html! {
         <fieldset class="policy">
-            <legend>{ "AWS IoT policy (every device)" }</legend>
+            <legend>{ "AWS IoT policies" }</legend>
             <p class="muted small">
-                { if props.policy.is_some() {
-                    "Enforced: default deny, an explicit Deny wins."
+                { if any {
+                    "Enforced: default deny, an explicit Deny wins. A device gets the document for every device and its principal's."
                 } else {
                     "None attached: everything is allowed. Paste a policy document to enforce it."
                 } }
             </p>
+            <label class="field">
+                { "for " }
+                <input data-testid="policy-principal" placeholder="every device"
+                    value={(*principal).clone()} oninput={on_principal}
+                    title="a device's user name or certificate common name; empty for every device" />
+            </label>
+            if any {
+                <p class="small" data-testid="policy-list">
+                    { "attached: " }
+                    if props.policies.global.is_some() {
+                        <button class="link" onclick={pick(String::new())}>{ "every device" }</button>
+                    }
+                    { for props.policies.principals.keys().map(|name| html! {
+                        <button class="link" data-principal={name.clone()} onclick={pick(name.clone())}>
+                            { name.clone() }
+                        </button>
+                    }) }
+                </p>
+            }
             <textarea data-testid="policy-editor" rows="10" spellcheck="false" ref={text}
-                value={current} placeholder="{ \"Version\": \"2012-10-17\", \"Statement\": [ ... ] }" />
+                value={shown.unwrap_or_default()}
+                placeholder="{ \"Version\": \"2012-10-17\", \"Statement\": [ ... ] }" />
             if let Some(e) = &*error {
                 <p class="policy-error" data-testid="policy-error">{ e.clone() }</p>
             }

@@ -96,6 +96,12 @@ pub fn DeviceCard(props: &DeviceCardProps) -> Html {
                 <span class={classes!("badge", state)}>{ badge }</span>
                 if !d.spec.clean_session { <span class="badge">{ "persistent" }</span> }
                 if is_v5 { <span class="badge v5" data-testid="mqtt5">{ "MQTT 5" }</span> }
+                if let Some(principal) = d.spec.certificate.as_ref().or(d.spec.username.as_ref()) {
+                    <span class="badge" data-testid="device-principal"
+                        title="the principal its policies are attached to">
+                        { format!("as {principal}") }
+                    </span>
+                }
             </header>
             <div class="row">
                 <button data-testid="connect" disabled={connected} onclick={connect}>{ "connect" }</button>

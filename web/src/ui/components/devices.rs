@@ -3,17 +3,24 @@
 use std::rc::Rc;
 
 use broker_core::ProtocolVersion;
-use broker_wasm::{Action, DeviceSpec, DeviceView, WillSpec};
-use web_sys::HtmlInputElement;
+use broker_wasm::{DeviceSpec, DeviceView, WillSpec};
+use web_sys::{HtmlElement, HtmlInputElement};
 use yew::prelude::*;
 
 use super::device_card::DeviceCard;
 use super::{checked, input_or_placeholder, number, selected};
 use crate::ui::hooks::use_sim;
 
-/// The most device cards shown at once. Hundreds of cards would cost every frame a
-/// diff of thousands of elements; the filter finds any device.
+/// Up to this many devices, every card is in the page at its natural height; past it the
+/// list is windowed: cards take a fixed height (their inside scrolls) and only those in
+/// view are in the page, so hundreds of devices cost no more per frame than a handful.
 const MAX_CARDS: usize = 24;
+
+/// The height of a card in the windowed list, gap included, in pixels.
+const CARD_PX: i32 = 236;
+
+/// Cards drawn above and below the view.
+const OVERSCAN_CARDS: i32 = 2;
 
 #[derive(Properties, PartialEq)]
 pub struct DevicesProps {
@@ -34,23 +41,66 @@ pub fn DevicesPanel(props: &DevicesProps) -> Html {
         .iter()
         .filter(|d| filter.is_empty() || d.spec.client_id.contains(filter.as_str()))
         .collect();
-    let hidden = matching.len().saturating_sub(MAX_CARDS);
+    let windowed = props.devices.len() > MAX_CARDS;
     html! {
         <div class="panel devices">
             <h2>{ "Devices" }</h2>
             <SpawnForm count={props.devices.len()} />
             <LoadForm />
-            if props.devices.len() > MAX_CARDS {
+            if windowed {
                 <input class="filter" placeholder="filter by client id" oninput={on_filter} />
+                <WindowedCards devices={matching.into_iter().cloned().collect::<Vec<_>>()} />
+            } else {
+                <div class="cards">
+                    { for matching.iter().map(|d| html! {
+                        <DeviceCard key={d.id} device={(*d).clone()} />
+                    }) }
+                </div>
             }
-            <div class="cards">
-                { for matching.iter().take(MAX_CARDS).map(|d| html! {
-                    <DeviceCard key={d.id} device={(*d).clone()} />
+        </div>
+    }
+}
+
+/// The trimmed text of an input, `None` when it is empty.
+fn text(node: &NodeRef) -> Option<String> {
+    node.cast::<HtmlInputElement>()
+        .map(|i| i.value().trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+#[derive(Properties, PartialEq)]
+struct WindowedProps {
+    devices: Vec<Rc<DeviceView>>,
+}
+
+/// Every device's card in a scrolling box, only those in view in the page.
+#[component]
+fn WindowedCards(props: &WindowedProps) -> Html {
+    let scroller = use_node_ref();
+    let view = use_state(|| (0i32, 600i32));
+    let on_scroll = {
+        let (scroller, view) = (scroller.clone(), view.clone());
+        Callback::from(move |_: Event| {
+            if let Some(el) = scroller.cast::<HtmlElement>() {
+                view.set((el.scroll_top(), el.client_height()));
+            }
+        })
+    };
+    let (top, shown) = *view;
+    let first = (top / CARD_PX - OVERSCAN_CARDS).max(0) as usize;
+    let last = ((top + shown) / CARD_PX + 1 + OVERSCAN_CARDS).max(0) as usize;
+    let height = props.devices.len() as i32 * CARD_PX;
+    html! {
+        <div class="cards windowed" data-testid="device-list"
+            data-devices={props.devices.len().to_string()} ref={scroller} onscroll={on_scroll}>
+            <div class="content" style={format!("height: {height}px")}>
+                { for props.devices.iter().enumerate().take(last).skip(first).map(|(i, d)| html! {
+                    <div class="slot" key={d.id}
+                        style={format!("top: {}px; height: {}px", i as i32 * CARD_PX, CARD_PX - 6)}>
+                        <DeviceCard device={d.clone()} />
+                    </div>
                 }) }
             </div>
-            if hidden > 0 {
-                <p class="muted">{ format!("{hidden} more devices not shown; filter to find one") }</p>
-            }
         </div>
     }
 }
@@ -72,7 +122,10 @@ fn SpawnForm(props: &SpawnProps) -> Html {
     let expiry_ref = use_node_ref();
     let will_delay_ref = use_node_ref();
     let aliases_ref = use_node_ref();
+    let username_ref = use_node_ref();
+    let certificate_ref = use_node_ref();
     let spawn = {
+        let (username_ref, certificate_ref) = (username_ref.clone(), certificate_ref.clone());
         let (id_ref, clean_ref, keep_alive_ref) =
             (id_ref.clone(), clean_ref.clone(), keep_alive_ref.clone());
         let (will_topic_ref, will_payload_ref) = (will_topic_ref.clone(), will_payload_ref.clone());
@@ -106,6 +159,8 @@ fn SpawnForm(props: &SpawnProps) -> Html {
                     .parse()
                     .unwrap_or(60),
                 will,
+                username: text(&username_ref),
+                certificate: text(&certificate_ref),
                 ..DeviceSpec::new(client_id.trim())
             };
             sim.spawn(spec);
@@ -146,6 +201,14 @@ fn SpawnForm(props: &SpawnProps) -> Html {
                     <input data-testid="new-will-payload" ref={will_payload_ref}
                         placeholder="offline" />
                 </label>
+                <label title="sent in CONNECT: the principal that per-principal policies apply to">
+                    { "user name " }
+                    <input data-testid="new-username" ref={username_ref} placeholder="none" />
+                </label>
+                <label title="a client certificate's subject common name, as over mutual TLS: the principal, before any user name">
+                    { "certificate CN " }
+                    <input data-testid="new-certificate" ref={certificate_ref} placeholder="none" />
+                </label>
                 <fieldset>
                     <legend>{ "MQTT 5.0 only" }</legend>
                     <label title="Session Expiry Interval: how long the broker keeps the session">
@@ -182,7 +245,7 @@ fn LoadForm() -> Html {
                 .trim()
                 .parse()
                 .unwrap_or(1000);
-            spawn_load(&sim, count, every.max(1));
+            sim.start_load(count, every);
         })
     };
     html! {
@@ -196,29 +259,5 @@ fn LoadForm() -> Html {
                 <button data-testid="load-start" type="submit">{ "start" }</button>
             </form>
         </details>
-    }
-}
-
-/// Spawns a watcher subscribed to `load/#` and `count` devices that each publish a
-/// counter to `load/<n>` every `every_ms`, their first messages spread over one period.
-fn spawn_load(sim: &crate::ui::sim::Sim, count: u32, every_ms: u64) {
-    let first = sim.device_count();
-    sim.spawn(DeviceSpec::new("load-watcher"));
-    sim.apply(Action::Subscribe {
-        device: first,
-        filter: "load/#".into(),
-        qos: 0,
-        options: Default::default(),
-    });
-    for n in 0..count {
-        let device = sim.device_count();
-        sim.spawn(DeviceSpec::new(&format!("load-{n}")));
-        sim.apply(Action::AutoPublish {
-            device,
-            topic: format!("load/{n}"),
-            qos: 0,
-            every_ms: Some(every_ms),
-            first_in_ms: Some(every_ms * u64::from(n) / u64::from(count.max(1))),
-        });
     }
 }
