@@ -711,6 +711,11 @@ async fn measure(page: &Page, seconds: u32) -> Result<FrameTimes> {
         .client
         .execute_async(script, vec![json!(seconds)])
         .await?;
+    frame_times(&result)
+}
+
+/// The statistics of the intervals a measuring script returned.
+fn frame_times(result: &serde_json::Value) -> Result<FrameTimes> {
     let mut intervals: Vec<f64> = result["intervals"]
         .as_array()
         .ok_or_else(|| anyhow!("no intervals in {result}"))?
@@ -738,10 +743,79 @@ async fn measure(page: &Page, seconds: u32) -> Result<FrameTimes> {
     })
 }
 
-/// The benchmark behind docs/benchmarks.md: 500 devices each publishing once a second
-/// (QoS 0, to `load/<n>`) and one device subscribed to `load/#`, under the standard profile so that
-/// no quota thins the traffic. Run by `cargo xtask web-bench`; it asserts nothing about
-/// speed, it reports.
+/// Records animation-frame intervals in the page for `seconds`, and when `css` first
+/// matched something (milliseconds from the start), if it did: the frames of an operation
+/// in progress, such as spawning devices, and how long it took.
+async fn measure_while(page: &Page, css: &str, seconds: u32) -> Result<(FrameTimes, Option<f64>)> {
+    let script = r#"
+        const [css, seconds, done] = arguments;
+        const clock = () => Number(document.querySelector('[data-testid=clock]').dataset.now);
+        const intervals = [];
+        const start = performance.now();
+        const virtualStart = clock();
+        let last = start;
+        let matched = null;
+        function frame(t) {
+            intervals.push(t - last);
+            last = t;
+            if (matched === null && document.querySelector(css)) {
+                matched = Math.max(0, t - start);
+            }
+            if (t - start < seconds * 1000) {
+                requestAnimationFrame(frame);
+            } else {
+                done({ intervals, matched, virtual: clock() - virtualStart, real: t - start });
+            }
+        }
+        requestAnimationFrame(frame);
+    "#;
+    let result = page
+        .client
+        .execute_async(script, vec![json!(css), json!(seconds)])
+        .await?;
+    Ok((frame_times(&result)?, result["matched"].as_f64()))
+}
+
+/// The benchmark behind docs/benchmarks.md: `n` devices each publishing once a second
+/// (QoS 0, to `load/<n>`) and one device subscribed to `load/#`, under the standard profile
+/// so that no quota thins the traffic; the frames while they are spawned, then 20 s of
+/// frames under load.
+async fn bench_devices(page: &Page, n: u32) -> Result<String> {
+    page.reload().await?;
+    page.set_profile("mqtt").await?;
+    page.click(".load summary").await?;
+    page.wait_for("[data-testid=load-count]")
+        .await?
+        .send_keys(&n.to_string())
+        .await?;
+    page.wait_for("[data-testid=load-period]")
+        .await?
+        .send_keys("1000")
+        .await?;
+    page.click("[data-testid=load-start]").await?;
+    let all = format!("[data-testid=sessions][data-connected='{}']", n + 1);
+    // The first seconds: the devices spawned a few per frame, then their first messages.
+    let (spawning, connected_ms) = measure_while(page, &all, 5).await?;
+    page.wait_for(&all).await?;
+    let spawn = match connected_ms {
+        Some(ms) => format!("all connected within {ms:.0} ms"),
+        None => "not all connected within 5 s".to_owned(),
+    };
+    // Every device publishes within its first second; let the load settle first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let busy = measure(page, 20).await?;
+    let stats = page.wait_for("[data-testid=frame-stats]").await?;
+    let simulation_ms = stats.attr("data-sim").await?.unwrap_or_default();
+    page.screenshot(&format!("bench-{n}-devices")).await?;
+    Ok(format!(
+        "spawning {n} devices: {spawn}; the first 5 s: {spawning}\n\
+         {n} busy: {busy}\n\
+         of which the simulation (the frame callback, not rendering): {simulation_ms} ms a frame\n"
+    ))
+}
+
+/// `cargo xtask web-bench`: the idle page, then 500 and 2,000 busy devices. It asserts
+/// nothing about speed, it reports.
 #[tokio::test]
 async fn bench_frame_times_with_500_devices() -> Result<()> {
     let server = Server::start(&server_binary()?, &[]).await?;
@@ -749,30 +823,10 @@ async fn bench_frame_times_with_500_devices() -> Result<()> {
     let page = Page::open(&driver, &server).await?;
     page.set_profile("mqtt").await?;
     let idle = measure(&page, 5).await?;
-    page.click(".load summary").await?;
-    let count = page.wait_for("[data-testid=load-count]").await?;
-    count.send_keys("500").await?;
-    page.wait_for("[data-testid=load-period]")
-        .await?
-        .send_keys("1000")
-        .await?;
-    let started = Instant::now();
-    page.click("[data-testid=load-start]").await?;
-    page.wait_for("[data-testid=sessions][data-connected='501']")
-        .await?;
-    let spawn_ms = started.elapsed().as_millis();
-    // Every device publishes within its first second; let the load settle first.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let busy = measure(&page, 20).await?;
-    let stats = page.wait_for("[data-testid=frame-stats]").await?;
-    let simulation_ms = stats.attr("data-sim").await?.unwrap_or_default();
-    page.screenshot("bench-500-devices").await?;
-    let report = format!(
-        "spawning 500 devices: {spawn_ms} ms until the last one is connected\n\
-         idle:     {idle}\n\
-         500 busy: {busy}\n\
-         of which the simulation (the frame callback, not rendering): {simulation_ms} ms a frame\n"
-    );
+    let mut report = format!("idle:     {idle}\n");
+    for n in [500, 2000] {
+        report.push_str(&bench_devices(&page, n).await?);
+    }
     println!("{report}");
     std::fs::write(page.shots.join("bench.txt"), report)?;
     page.client.close().await?;

@@ -45,7 +45,7 @@ Commands:
                     for example `cargo xtask run --profile mqtt`.
   dist              The release build: the web bundle and target/release/brokerlab.
   web               Build the simulator's static bundle into target/web-dist/.
-  web-bench         Measure the simulator's frame times with 500 busy devices in
+  web-bench         Measure the simulator's frame times with 500 and 2,000 busy devices in
                     headless Chromium (the numbers in docs/benchmarks.md).
   wasm-check        Build broker-core for wasm32-unknown-unknown, with and without its
                     `serde` feature, provisioning a wasm toolchain first if needed.

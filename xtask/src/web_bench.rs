@@ -1,4 +1,4 @@
-//! `cargo xtask web-bench`: the simulator's frame times with 500 busy devices, measured
+//! `cargo xtask web-bench`: the simulator's frame times with 500 and 2,000 busy devices, measured
 //! in headless Chromium against the release build (the numbers in docs/benchmarks.md).
 
 use anyhow::Result;

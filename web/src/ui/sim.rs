@@ -36,8 +36,10 @@ const STATS_WINDOW: usize = 240;
 
 /// Under load the diagram is redrawn at most this often, in milliseconds of real time;
 /// with few new entries it is redrawn every frame. Hundreds of packets a second cannot
-/// be read one frame at a time anyway, and each redraw replaces whole rows.
-const BUSY_TIMELINE_EVERY_MS: f64 = 250.0;
+/// be read one frame at a time anyway, and each redraw replaces every row in view, which
+/// takes Chromium about two frames: once a second keeps 500 and 2,000 busy devices at
+/// 17.0 ms a frame on average, four times a second cost 18.1 ms (docs/benchmarks.md).
+const BUSY_TIMELINE_EVERY_MS: f64 = 1000.0;
 
 /// How many new entries a frame may bring for the diagram to count as not busy.
 const CALM_ENTRIES: usize = 40;
