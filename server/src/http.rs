@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -124,15 +125,9 @@ async fn mqtt(
 /// `events_access.rs` lets watch.
 async fn events(
     State(ctx): State<Arc<Context>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
+    Watcher(permit): Watcher,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let permit = match watcher(&ctx, addr, &uri, &headers) {
-        Ok(permit) => permit,
-        Err(response) => return response,
-    };
     // Subscribing before the handshake completes means the watcher sees every event
     // caused by anything done after its connection is accepted.
     let watch = ctx.owner.watch_events();
@@ -144,15 +139,9 @@ async fn events(
 /// rule as `/events`.
 async fn live(
     State(ctx): State<Arc<Context>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
+    Watcher(permit): Watcher,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let permit = match watcher(&ctx, addr, &uri, &headers) {
-        Ok(permit) => permit,
-        Err(response) => return response,
-    };
     let Ok((header, present, lines)) = ctx.owner.watch_live().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response();
     };
@@ -162,15 +151,7 @@ async fn live(
 
 /// The `--record` file as recorded so far, under the same access rule as `/events`: what
 /// the page's "export trace" saves while attached.
-async fn recording(
-    State(ctx): State<Arc<Context>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(response) = watcher(&ctx, addr, &uri, &headers) {
-        return response;
-    }
+async fn recording(State(ctx): State<Arc<Context>>, _watcher: Watcher) -> Response {
     let path = match ctx.owner.recording().await {
         Ok(Some(path)) => path,
         Ok(None) => {
@@ -207,22 +188,29 @@ async fn recording(
     }
 }
 
-/// Lets a client watch what the broker does (`/events`, `/live`, `/recording`) if
-/// `events_access.rs` allows it and a connection place is free; otherwise the answer.
-fn watcher(
-    ctx: &Context,
-    addr: SocketAddr,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let offered = events_access::offered(uri.query(), authorization);
-    if let Err(denied) = ctx.may_watch(addr, offered) {
-        return Err((StatusCode::FORBIDDEN, format!("{}\n", denied.explain())).into_response());
+/// A client allowed to watch what the broker does (`/events`, `/live`, `/recording`):
+/// `events_access.rs` let it, and it holds a connection place. Extracting it answers the
+/// others: 403 (counted, the first logged), or the listener's refusal.
+struct Watcher(tokio::sync::OwnedSemaphorePermit);
+
+impl FromRequestParts<Arc<Context>> for Watcher {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Context>) -> Result<Self, Response> {
+        let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied()
+        else {
+            return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        };
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        let offered = events_access::offered(parts.uri.query(), authorization);
+        if let Err(denied) = ctx.may_watch(addr, offered) {
+            return Err((StatusCode::FORBIDDEN, format!("{}\n", denied.explain())).into_response());
+        }
+        ctx.admit(addr).map(Watcher).map_err(refusal)
     }
-    ctx.admit(addr).map_err(refusal)
 }
 
 /// The answer to a handshake the listener's limits turned away.
