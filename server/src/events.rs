@@ -4,6 +4,8 @@
 //! `{"Connected":{"conn":1,"client_id":"a","clean_session":true,...}}`. A watcher that
 //! falls more than the channel's capacity behind misses events and is told how many in a
 //! frame `{"Lagged":{"missed":N}}`: the broker never waits for a watcher.
+//!
+//! [`forward`] is the loop every watcher's socket runs, `/live`'s too (`live.rs`).
 
 use std::sync::Arc;
 
@@ -23,34 +25,48 @@ enum Notice {
 }
 
 pub async fn stream(
-    mut socket: WebSocket,
-    mut events: broadcast::Receiver<Arc<Event>>,
+    socket: WebSocket,
+    events: broadcast::Receiver<Arc<Event>>,
     ctx: Arc<Context>,
     _permit: OwnedSemaphorePermit,
 ) {
+    let frame = |event: &Arc<Event>| serde_json::to_string(&**event);
+    let lagged = |missed| serde_json::to_string(&Notice::Lagged { missed });
+    forward(socket, events, &ctx, frame, lagged).await;
+}
+
+/// Sends a text frame for each item of `items`, or for each gap when the watcher fell
+/// behind, until the watcher leaves or the server stops. What the watcher sends means
+/// nothing; only its leaving matters. An item that cannot be written is skipped.
+pub async fn forward<T: Clone, E: std::fmt::Display>(
+    mut socket: WebSocket,
+    mut items: broadcast::Receiver<T>,
+    ctx: &Context,
+    frame: impl Fn(&T) -> Result<String, E>,
+    lagged: impl Fn(u64) -> Result<String, E>,
+) {
     let mut stop = ctx.stop.clone();
     loop {
-        let json = tokio::select! {
-            received = events.recv() => match received {
-                Ok(event) => serde_json::to_string(&*event),
-                Err(RecvError::Lagged(missed)) => serde_json::to_string(&Notice::Lagged { missed }),
+        let text = tokio::select! {
+            received = items.recv() => match received {
+                Ok(item) => frame(&item),
+                Err(RecvError::Lagged(missed)) => lagged(missed),
                 Err(RecvError::Closed) => break,
             },
             incoming = socket.recv() => match incoming {
-                // What a watcher sends means nothing; only its leaving matters.
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 Some(Ok(_)) => continue,
             },
             _ = stop.wait_for(|stopping| *stopping) => break,
         };
-        let json = match json {
-            Ok(json) => json,
+        let text = match text {
+            Ok(text) => text,
             Err(err) => {
-                debug!(%err, "cannot serialize an event");
+                debug!(%err, "cannot write a watcher's frame");
                 continue;
             }
         };
-        if socket.send(Message::Text(json.into())).await.is_err() {
+        if socket.send(Message::Text(text.into())).await.is_err() {
             return;
         }
     }

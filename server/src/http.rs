@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -12,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
+use tokio_util::io::ReaderStream;
 use tracing::{debug, warn};
 
 use crate::connection::{self, Connection};
@@ -152,8 +155,8 @@ async fn live(
 /// The `--record` file as recorded so far, under the same access rule as `/events`: what
 /// the page's "export trace" saves while attached.
 async fn recording(State(ctx): State<Arc<Context>>, _watcher: Watcher) -> Response {
-    let path = match ctx.owner.recording().await {
-        Ok(Some(path)) => path,
+    let (path, len) = match ctx.owner.recording().await {
+        Ok(Some(recorded)) => recorded,
         Ok(None) => {
             return (
                 StatusCode::NOT_FOUND,
@@ -164,20 +167,21 @@ async fn recording(State(ctx): State<Arc<Context>>, _watcher: Watcher) -> Respon
         }
         Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response(),
     };
-    let read = {
-        let path = path.clone();
-        tokio::task::spawn_blocking(move || std::fs::read(path)).await
-    };
-    match read.unwrap_or_else(|err| Err(std::io::Error::other(err))) {
-        Ok(bytes) => (
+    // Streamed, not read into memory: --record-limit may be large. Only the bytes
+    // recorded until the request are sent, so the download ends with a whole line even
+    // while the server goes on recording.
+    match tokio::fs::File::open(&path).await {
+        Ok(file) => (
             [
-                (header::CONTENT_TYPE, "application/x-ndjson"),
+                (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
                 (
                     header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"brokerlab-recording.jsonl\"",
+                    "attachment; filename=\"brokerlab-recording.jsonl\"".to_owned(),
                 ),
+                // Known in advance, so the download is not chunked and shows its progress.
+                (header::CONTENT_LENGTH, len.to_string()),
             ],
-            bytes,
+            Body::from_stream(ReaderStream::new(file.take(len))),
         )
             .into_response(),
         Err(err) => (

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
 use broker_core::recording::{Entry, OpenConn};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::context::Context;
@@ -17,7 +17,7 @@ pub async fn stream(
     mut socket: WebSocket,
     header: Arc<str>,
     present: Vec<OpenConn>,
-    mut lines: broadcast::Receiver<Arc<str>>,
+    lines: broadcast::Receiver<Arc<str>>,
     ctx: Arc<Context>,
     _permit: OwnedSemaphorePermit,
 ) {
@@ -30,24 +30,7 @@ pub async fn stream(
             return;
         }
     }
-    let mut stop = ctx.stop.clone();
-    loop {
-        let line: String = tokio::select! {
-            received = lines.recv() => match received {
-                Ok(line) => line.to_string(),
-                Err(RecvError::Lagged(lines)) => Entry::Skipped { lines }.to_line(),
-                Err(RecvError::Closed) => break,
-            },
-            incoming = socket.recv() => match incoming {
-                // What a watcher sends means nothing; only its leaving matters.
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => continue,
-            },
-            _ = stop.wait_for(|stopping| *stopping) => break,
-        };
-        if socket.send(Message::Text(line.into())).await.is_err() {
-            return;
-        }
-    }
-    let _ = socket.send(Message::Close(None)).await;
+    let frame = |line: &Arc<str>| Ok::<_, std::convert::Infallible>(line.to_string());
+    let skipped = |lines| Ok(Entry::Skipped { lines }.to_line());
+    crate::events::forward(socket, lines, &ctx, frame, skipped).await;
 }

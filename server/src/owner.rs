@@ -63,7 +63,7 @@ enum Input {
     },
     /// `/recording` wants the recording file with everything recorded so far in it.
     Recording {
-        reply: oneshot::Sender<Option<(std::path::PathBuf, oneshot::Receiver<()>)>>,
+        reply: oneshot::Sender<Option<(std::path::PathBuf, oneshot::Receiver<u64>)>>,
     },
     /// The server is stopping: close every connection once its queue is sent.
     /// The broker publishes their Wills (AWS: SERVER_INITIATED_DISCONNECT).
@@ -210,16 +210,14 @@ impl OwnerHandle {
         Ok((self.header.clone(), present, lines))
     }
 
-    /// The recording file, once everything recorded so far is written to it; `None` if
-    /// the server was started without `--record`.
-    pub async fn recording(&self) -> Result<Option<std::path::PathBuf>, Stopped> {
+    /// The recording file and how many bytes of it were recorded until now, once they
+    /// are written (whole lines: the writer may append more meanwhile); `None` if the
+    /// server was started without `--record`.
+    pub async fn recording(&self) -> Result<Option<(std::path::PathBuf, u64)>, Stopped> {
         let (reply, answer) = oneshot::channel();
         self.send(Input::Recording { reply }).await?;
         match answer.await.map_err(|_| Stopped)? {
-            Some((path, flushed)) => {
-                flushed.await.map_err(|_| Stopped)?;
-                Ok(Some(path))
-            }
+            Some((path, flushed)) => Ok(Some((path, flushed.await.map_err(|_| Stopped)?))),
             None => Ok(None),
         }
     }
@@ -366,19 +364,14 @@ impl Owner {
             );
         }
         let now = self.clock.now();
-        let recovery = if self.tape.on() {
-            let entries: Vec<(Vec<u8>, Vec<u8>)> = entries.into_iter().collect();
-            self.tape.record(|| Entry::Recover {
-                t: now.as_millis(),
-                entries: entries
-                    .iter()
-                    .map(|(k, v)| (Hex(k.clone()), Hex(v.clone())))
-                    .collect(),
-            });
-            self.broker.recover(now, entries)
-        } else {
-            self.broker.recover(now, entries)
-        };
+        self.tape.record(|| Entry::Recover {
+            t: now.as_millis(),
+            entries: entries
+                .iter()
+                .map(|(k, v)| (Hex(k.clone()), Hex(v.clone())))
+                .collect(),
+        });
+        let recovery = self.broker.recover(now, entries);
         for skipped in &recovery.skipped {
             warn!(
                 key = skipped.key,
@@ -459,6 +452,7 @@ impl Owner {
     /// goes on. The broker's state is memory-safe after a panic, but may be incomplete
     /// for that one step (a message routed to some subscribers and not others).
     fn guarded(&mut self, conn: Option<ConnId>, step: impl FnOnce(&mut Self)) {
+        self.tape.refresh();
         let stepped = catch_unwind(AssertUnwindSafe(|| {
             step(self);
             self.drain();
@@ -693,7 +687,12 @@ impl Owner {
 
     /// The drain contract: take every output the last input caused.
     fn drain(&mut self) {
-        let now = self.clock.now().as_millis();
+        // The time notes carry; only read when something records them.
+        let now = self
+            .tape
+            .on()
+            .then(|| self.clock.now().as_millis())
+            .unwrap_or(0);
         while let Some(output) = self.broker.poll_output() {
             self.tape.output(&output, now, self.broker.config());
             match output {

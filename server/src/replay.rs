@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use broker_core::recording::{replay, Header, ReplayError, ENGINE};
+use broker_core::recording::{Recording, ReplayError, ENGINE};
 
 use crate::cli::ReplayArgs;
 
@@ -15,7 +15,17 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match replay(&text) {
+    let recording = match Recording::parse(&text) {
+        Ok(recording) => recording,
+        Err(err) => {
+            eprintln!(
+                "error: {} is not a recording brokerlab reads: {err}",
+                args.file.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match recording.replay() {
         Ok(done) => {
             println!(
                 "identical: {} inputs replayed, {} outputs compared byte for byte, all equal ({} notes not compared)",
@@ -28,16 +38,11 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         }
         Err(err @ ReplayError::Differs { .. }) => {
             println!("different: {err}");
-            let recorded_by = text
-                .lines()
-                .next()
-                .and_then(|line| Header::parse(line).ok())
-                .map(|h| h.engine)
-                .unwrap_or_default();
+            let recorded_by = recording.header.engine.as_str();
             if recorded_by != ENGINE {
                 println!(
                     "note: recorded by broker-core {}, replayed by {ENGINE}: the engine may have changed since",
-                    if recorded_by.is_empty() { "(unknown)" } else { &recorded_by }
+                    if recorded_by.is_empty() { "(unknown)" } else { recorded_by }
                 );
             }
             ExitCode::FAILURE

@@ -25,8 +25,9 @@ pub const LIVE_CAPACITY: usize = 8192;
 /// What the writer thread is asked to do.
 enum Chunk {
     Bytes(Vec<u8>),
-    /// Reply once everything before has been written.
-    Flush(oneshot::Sender<()>),
+    /// Reply, once everything before has been written, with how many bytes the file
+    /// holds: whole lines only.
+    Flush(oneshot::Sender<u64>),
 }
 
 /// The `--record` file: its recorder, and the thread that appends to it.
@@ -48,18 +49,20 @@ impl TapeFile {
             .name("recorder".into())
             .spawn(move || {
                 let mut failed = false;
+                let mut written = 0;
                 while let Ok(chunk) = receive.recv() {
                     match chunk {
-                        Chunk::Bytes(bytes) if !failed => {
-                            if let Err(err) = file.write_all(&bytes) {
+                        Chunk::Bytes(bytes) if !failed => match file.write_all(&bytes) {
+                            Ok(()) => written += bytes.len() as u64,
+                            Err(err) => {
                                 error!(path = shown, %err, "cannot write the recording: it stops here");
                                 failed = true;
                             }
-                        }
+                        },
                         Chunk::Bytes(_) => {}
                         Chunk::Flush(done) => {
                             let _ = file.flush();
-                            let _ = done.send(());
+                            let _ = done.send(written);
                         }
                     }
                 }
@@ -85,6 +88,9 @@ impl TapeFile {
 pub struct Tape {
     file: Option<TapeFile>,
     live: broadcast::Sender<Arc<str>>,
+    /// Whether a `/live` watcher is there, as `refresh` last found: asking the channel
+    /// takes its lock, too much for every line.
+    watching: bool,
 }
 
 impl Tape {
@@ -103,12 +109,24 @@ impl Tape {
             }
             None => None,
         };
-        Ok(Tape { file, live })
+        let mut tape = Tape {
+            file,
+            live,
+            watching: false,
+        };
+        tape.refresh();
+        Ok(tape)
+    }
+
+    /// Looks whether a `/live` watcher came or went. Called once per step of the owner,
+    /// so a watcher that just arrived gets lines from the next input on.
+    pub fn refresh(&mut self) {
+        self.watching = self.live.receiver_count() > 0;
     }
 
     /// Whether anything takes lines now.
     pub fn on(&self) -> bool {
-        self.live.receiver_count() > 0 || self.file.as_ref().is_some_and(|f| !f.recorder.ended())
+        self.watching || self.file.as_ref().is_some_and(|f| !f.recorder.ended())
     }
 
     /// Records an entry (an input, or a `poll_store`), made only if something takes it.
@@ -137,7 +155,7 @@ impl Tape {
                 warn!(path = %file.path.display(), bytes = file.recorder.len(), "the recording reached its size limit (--record-limit) and stopped; the broker goes on");
             }
         }
-        if self.live.receiver_count() > 0 {
+        if self.watching {
             // An error only means the last watcher just left.
             let _ = self.live.send(Arc::from(line));
         }
@@ -153,9 +171,9 @@ impl Tape {
         }
     }
 
-    /// The recording file once everything recorded so far is in it, or `None` if the
-    /// server does not record.
-    pub fn flushed(&mut self) -> Option<(PathBuf, oneshot::Receiver<()>)> {
+    /// The recording file, and the length it will have once everything recorded so far
+    /// is in it; `None` if the server does not record.
+    pub fn flushed(&mut self) -> Option<(PathBuf, oneshot::Receiver<u64>)> {
         self.write();
         let file = self.file.as_mut()?;
         let (done, flushed) = oneshot::channel();

@@ -8,12 +8,15 @@
 
 use std::collections::BTreeMap;
 
-use broker_core::codec::{self, Packet};
+use broker_core::codec::Packet;
 use broker_core::recording::{Entry, Header};
 use broker_core::{Config, ProtocolVersion};
 
 use crate::scenario::DeviceId;
-use crate::trace::{describe, from_note, Direction, Numbered, PacketTrace, Trace, TraceEntry};
+use crate::trace::{
+    decode_described, describe, from_note, undecodable, Described, Direction, Numbered,
+    PacketTrace, Trace, TraceEntry,
+};
 
 /// The most bytes kept of a packet that has not fully arrived: past the broker's largest
 /// packet, what is kept is no packet the broker accepted, and the rest is shown as
@@ -54,8 +57,12 @@ pub struct Tape {
 impl Tape {
     /// A tape for a recording whose header line is `header`.
     pub fn new(header: &str) -> Result<Tape, String> {
-        let header = Header::parse(header)?;
-        Ok(Tape {
+        Ok(Tape::from_header(Header::parse(header)?))
+    }
+
+    /// A tape for a recording with this header.
+    pub fn from_header(header: Header) -> Tape {
+        Tape {
             config: header.config,
             conns: BTreeMap::new(),
             lanes: Vec::new(),
@@ -67,7 +74,7 @@ impl Tape {
             ended: None,
             muted: false,
             unshown: 0,
-        })
+        }
     }
 
     /// Draws one line of the recording. A line that is not a recording's is an error and
@@ -101,7 +108,7 @@ impl Tape {
             | Entry::Recover { .. }
             | Entry::Stored { .. }
             | Entry::Store { .. } => {}
-            Entry::Transmit { conn, hex } => self.packet(conn, Direction::ToDevice, hex.0),
+            Entry::Transmit { conn, hex } => self.packet(conn, Direction::ToDevice, hex.0, None),
             Entry::Close { conn, .. } => {
                 self.conns.remove(&conn);
             }
@@ -235,16 +242,15 @@ impl Tape {
         c.partial.extend_from_slice(bytes);
         loop {
             let c = self.conns.entry(conn).or_default();
-            let version = c.version;
-            let (len, connect) = match codec::decode(&c.partial, version, usize::MAX, None) {
-                Ok(Some((packet, len))) => match packet {
-                    Packet::Connect(connect) => (len, Some(connect)),
-                    _ => (len, None),
+            let (len, described, connect) = match decode_described(&c.partial, c.version) {
+                Ok(Some((packet, len, described))) => match packet {
+                    Packet::Connect(connect) => (len, described, Some(connect)),
+                    _ => (len, described, None),
                 },
                 Ok(None) if c.partial.len() <= MAX_PARTIAL => return,
                 // What cannot be decoded is drawn as it is, and the broker closed the
                 // connection for it anyway.
-                Ok(None) | Err(_) => (c.partial.len(), None),
+                Ok(None) | Err(_) => (c.partial.len(), undecodable(c.partial.len()), None),
             };
             let packet: Vec<u8> = c.partial.drain(..len).collect();
             if let Some(connect) = connect {
@@ -253,21 +259,29 @@ impl Tape {
                     self.name(conn, &connect.client_id);
                 }
             }
-            self.packet(conn, Direction::ToBroker, packet);
+            self.packet(conn, Direction::ToBroker, packet, Some(described));
             if self.conns.get(&conn).is_none_or(|c| c.partial.is_empty()) {
                 return;
             }
         }
     }
 
-    fn packet(&mut self, conn: u64, direction: Direction, bytes: Vec<u8>) {
+    /// Draws a whole packet on the connection's lane, decoding it unless it was; while
+    /// muted, only counts it.
+    fn packet(
+        &mut self,
+        conn: u64,
+        direction: Direction,
+        bytes: Vec<u8>,
+        described: Option<Described>,
+    ) {
         if self.muted {
             self.unshown += 1;
             return;
         }
-        let device = self.lane(conn);
         let version = self.conns.get(&conn).map(|c| c.version).unwrap_or_default();
-        let (kind, label, spans) = describe(&bytes, version);
+        let (kind, label, spans) = described.unwrap_or_else(|| describe(&bytes, version));
+        let device = self.lane(conn);
         let id = self.next_packet;
         self.next_packet += 1;
         let client_id = self.lanes[device as usize].clone();

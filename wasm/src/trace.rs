@@ -359,23 +359,37 @@ impl Trace {
 /// Decodes a packet the world carries, with its field spans. Every packet in a world was
 /// encoded by the core's own codec, so decoding cannot fail; if it ever did, the arrow
 /// would still be drawn, labelled with what is known.
-pub(crate) fn describe(
+pub(crate) fn describe(bytes: &[u8], version: ProtocolVersion) -> Described {
+    match decode_described(bytes, version) {
+        Ok(Some((_, _, described))) => described,
+        Ok(None) | Err(_) => undecodable(bytes.len()),
+    }
+}
+
+/// What the diagram shows of a packet: its kind, its label and its fields' spans.
+pub(crate) type Described = (&'static str, String, Vec<Span>);
+
+/// Decodes the first packet in `bytes`, with its field spans: the packet, its length and
+/// what the diagram shows of it; `None` while it has not fully arrived.
+pub(crate) fn decode_described(
     bytes: &[u8],
     version: ProtocolVersion,
-) -> (&'static str, String, Vec<Span>) {
+) -> Result<Option<(codec::Packet, usize, Described)>, codec::DecodeError> {
     let mut spans = Vec::new();
-    match codec::decode(bytes, version, usize::MAX, Some(&mut spans)) {
-        Ok(Some((packet, _))) => (
+    let decoded = codec::decode(bytes, version, usize::MAX, Some(&mut spans))?;
+    Ok(decoded.map(|(packet, len)| {
+        let described = (
             packet.packet_type().name(),
             label(&packet),
             spans.iter().map(Span::from).collect(),
-        ),
-        Ok(None) | Err(_) => (
-            "?",
-            format!("{} undecodable bytes", bytes.len()),
-            Vec::new(),
-        ),
-    }
+        );
+        (packet, len, described)
+    }))
+}
+
+/// What the diagram shows of bytes that are no packet.
+pub(crate) fn undecodable(len: usize) -> Described {
+    ("?", format!("{len} undecodable bytes"), Vec::new())
 }
 
 /// The trace entry for a broker's note (broker-core's `recording::Note`), at `at`, with

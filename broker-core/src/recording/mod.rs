@@ -30,4 +30,4 @@ pub use entry::{Entry, Header, OpenConn, ENGINE, FORMAT, VERSION};
 pub use hex::Hex;
 pub use note::Note;
 pub use recorder::Recorder;
-pub use replay::{replay, ReplayError, Replayed, Replayer};
+pub use replay::{replay, Recording, ReplayError, Replayed, Replayer};

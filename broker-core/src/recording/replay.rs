@@ -69,42 +69,74 @@ impl fmt::Display for ReplayError {
 /// recorded configuration, feeding every input at its time and comparing every output
 /// with the recorded one, byte for byte. Notes are made again and not compared.
 pub fn replay(text: &str) -> Result<Replayed, ReplayError> {
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
-    let Some((_, first)) = lines.next() else {
-        return Err(ReplayError::Malformed {
-            line: 1,
-            why: "the recording is empty".to_owned(),
-        });
-    };
-    let header = Header::parse(first).map_err(|why| ReplayError::Malformed { line: 1, why })?;
-    let mut replayer = Replayer::new(header);
-    let total = text.lines().count();
-    for (line, text) in lines {
-        if text.trim().is_empty() {
-            continue;
+    Recording::parse(text)?.replay()
+}
+
+/// A recording read from its text: the header and every entry with its line number.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    /// The first line.
+    pub header: Header,
+    /// The entries, with their 1-based line numbers.
+    pub entries: Vec<(usize, Entry)>,
+    /// Whether the last line was cut short (a server killed while appending): the
+    /// entries before it are a whole recording.
+    pub torn: bool,
+}
+
+/// Why a recording with a torn last line ends where it does.
+const TORN: &str = "its last line is cut short (the server stopped while writing it)";
+
+impl Recording {
+    /// Reads a recording, refusing other text, newer versions and malformed lines.
+    pub fn parse(text: &str) -> Result<Recording, ReplayError> {
+        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+        let Some((_, first)) = lines.next() else {
+            return Err(ReplayError::Malformed {
+                line: 1,
+                why: "the recording is empty".to_owned(),
+            });
+        };
+        let header = Header::parse(first).map_err(|why| ReplayError::Malformed { line: 1, why })?;
+        let total = text.lines().count();
+        let mut recording = Recording {
+            header,
+            entries: Vec::new(),
+            torn: false,
+        };
+        for (line, text) in lines {
+            if text.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str(text) {
+                Ok(entry) => recording.entries.push((line, entry)),
+                Err(e) if line == total && e.is_eof() => recording.torn = true,
+                Err(e) => {
+                    return Err(ReplayError::Malformed {
+                        line,
+                        why: format!("not a recording entry: {e}"),
+                    })
+                }
+            }
         }
-        let entry: Entry = match serde_json::from_str(text) {
-            Ok(entry) => entry,
-            // A server killed while appending leaves its last line cut short: what came
-            // before is a whole recording.
-            Err(e) if line == total && e.is_eof() => {
-                replayer.done.ended =
-                    Some("its last line is cut short (the server stopped while writing it)".into());
+        Ok(recording)
+    }
+
+    /// Runs the recording through a new broker and compares every output.
+    pub fn replay(&self) -> Result<Replayed, ReplayError> {
+        let mut replayer = Replayer::new(self.header.clone());
+        for (line, entry) in &self.entries {
+            replayer.handle_entry(*line, entry)?;
+            if replayer.done.ended.is_some() {
                 return Ok(replayer.done);
             }
-            Err(e) => {
-                return Err(ReplayError::Malformed {
-                    line,
-                    why: format!("not a recording entry: {e}"),
-                })
-            }
-        };
-        replayer.handle_entry(line, &entry)?;
-        if replayer.done.ended.is_some() {
+        }
+        if self.torn {
+            replayer.done.ended = Some(TORN.to_owned());
             return Ok(replayer.done);
         }
+        replayer.finish()
     }
-    replayer.finish()
 }
 
 /// A replay entry by entry, for a viewer that shows the broker's state as a recording

@@ -7,9 +7,7 @@ use broker_core::{Config, Profile};
 use broker_wasm::lessons::Lesson;
 use broker_wasm::{Action, Scenario, TimedAction, World};
 
-/// The most real time one frame may turn into virtual time. A tab that was hidden for a
-/// minute would otherwise fast-forward a minute of simulation in a single frame.
-const MAX_FRAME_MS: f64 = 100.0;
+use super::clock::Clock;
 
 /// A lesson being shown.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,12 +24,8 @@ pub struct RunningLesson {
 #[derive(Debug)]
 pub struct Driver {
     world: World,
-    /// Whether virtual time follows real time.
-    pub playing: bool,
-    /// Virtual milliseconds per real millisecond.
-    pub speed: f64,
-    /// Fractions of a virtual millisecond not yet applied.
-    carry: f64,
+    /// Play, pause and speed.
+    pub clock: Clock,
     /// Scripted actions not yet applied, in time order.
     script: VecDeque<TimedAction>,
     lesson: Option<RunningLesson>,
@@ -42,9 +36,7 @@ impl Driver {
     pub fn new(scenario: &Scenario) -> Self {
         Driver {
             world: World::new(scenario),
-            playing: true,
-            speed: 1.0,
-            carry: 0.0,
+            clock: Clock::default(),
             script: VecDeque::new(),
             lesson: None,
         }
@@ -72,18 +64,16 @@ impl Driver {
 
     /// Real time passed: `real_ms` milliseconds since the last frame.
     pub fn tick(&mut self, real_ms: f64) -> Result<(), String> {
-        if !self.playing || !real_ms.is_finite() || real_ms <= 0.0 {
+        let ms = self.clock.tick(real_ms);
+        if ms == 0 {
             return Ok(());
         }
-        self.carry += real_ms.min(MAX_FRAME_MS) * self.speed;
-        let whole = self.carry.floor();
-        self.carry -= whole;
-        self.advance_by(whole as u64)
+        self.advance_by(ms)
     }
 
     /// Pauses and moves to the next instant anything happens, a scripted action included.
     pub fn step(&mut self) -> Result<(), String> {
-        self.playing = false;
+        self.clock.playing = false;
         let scripted = self.script.front().map(|a| a.at);
         let next = match (self.world.next_event_at(), scripted) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -119,8 +109,8 @@ impl Driver {
         let scenario = lesson.scenario(profile);
         self.world = World::new(&scenario);
         self.script = scenario.actions.into();
-        self.carry = 0.0;
-        self.playing = true;
+        self.clock.restart();
+        self.clock.playing = true;
         self.lesson = Some(RunningLesson {
             id: lesson.id,
             profile,
@@ -195,7 +185,7 @@ impl Driver {
         self.world = World::new(&scenario);
         self.script.clear();
         self.lesson = None;
-        self.carry = 0.0;
+        self.clock.restart();
     }
 }
 
@@ -203,6 +193,8 @@ impl Driver {
 mod tests {
     use super::*;
     use broker_wasm::lessons;
+
+    use crate::model::clock::MAX_FRAME_MS;
 
     #[test]
     fn a_lesson_plays_out_as_the_clock_runs_and_matches_its_replay() {
@@ -215,7 +207,7 @@ mod tests {
             "nothing happens before time passes"
         );
         // Frames of 16 ms at half speed, as a browser would run them.
-        d.speed = 0.5;
+        d.clock.speed = 0.5;
         while d.world().now() < lesson.duration_ms {
             d.tick(16.0).expect("tick");
         }
@@ -233,7 +225,7 @@ mod tests {
         })
         .expect("spawn");
         d.apply(Action::Connect { device: 0 }).expect("connect");
-        d.playing = false;
+        d.clock.playing = false;
         d.tick(1000.0).expect("tick");
         assert_eq!(d.world().now(), 0);
         d.step().expect("step");

@@ -4,10 +4,12 @@
 
 use std::collections::VecDeque;
 
-use broker_core::recording::{self, Entry, Header, Replayer};
+use broker_core::recording::{self, Entry, Recording, Replayer};
 use broker_core::Broker;
 use broker_wasm::tape::Tape;
 use broker_wasm::Numbered;
+
+use super::clock::Clock;
 
 /// The most lines the page holds that it has not drawn yet. A server busier than the
 /// page can draw fills it; the oldest lines are then skipped (and counted), so memory
@@ -75,17 +77,22 @@ impl Live {
             }
             inbox.dropped = 0;
         }
+        if let Some(tape) = &mut self.tape {
+            tape.set_muted(self.paused);
+        }
         let n = inbox.lines.len().min(LINES_PER_FRAME);
         for line in inbox.lines.drain(..n) {
             match &mut self.tape {
                 Some(tape) => {
-                    tape.set_muted(self.paused);
                     if let Err(e) = tape.handle_line(&line) {
                         self.error.get_or_insert(e);
                     }
                 }
                 None => match Tape::new(&line) {
-                    Ok(tape) => self.tape = Some(tape),
+                    Ok(mut tape) => {
+                        tape.set_muted(self.paused);
+                        self.tape = Some(tape);
+                    }
                     Err(e) => {
                         self.error.get_or_insert(e);
                     }
@@ -146,11 +153,8 @@ pub struct Playback {
     entries: Vec<(u64, usize, Entry)>,
     next: usize,
     now: u64,
-    carry: f64,
-    /// Whether time follows real time.
-    pub playing: bool,
-    /// Virtual milliseconds per real millisecond.
-    pub speed: f64,
+    /// Play, pause and speed, as the simulator's.
+    pub clock: Clock,
     /// What the engine said when the recording was replayed through it.
     pub verdict: Result<recording::Replayed, recording::ReplayError>,
     /// The file as imported, for exporting it again.
@@ -161,34 +165,30 @@ impl Playback {
     /// Reads a recording, replays it through the engine to compare its outputs, and
     /// readies it to be drawn from its start.
     pub fn new(text: String) -> Result<Playback, String> {
-        let mut lines = text.lines();
-        let header = lines.next().unwrap_or_default();
-        let tape = Tape::new(header)?;
-        let replayer = Replayer::new(Header::parse(header)?);
-        let mut entries = Vec::new();
+        let recording = Recording::parse(&text).map_err(|e| e.to_string())?;
+        let verdict = recording.replay();
+        let tape = Tape::from_header(recording.header.clone());
+        let replayer = Replayer::new(recording.header);
         let (mut origin, mut t) = (None, 0);
-        for (i, line) in lines.enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let entry: Entry = serde_json::from_str(line)
-                .map_err(|e| format!("line {}: not a recording line: {e}", i + 2))?;
-            if let Some(at) = entry.time() {
-                let origin = *origin.get_or_insert(at);
-                t = at.saturating_sub(origin).max(t);
-            }
-            entries.push((t, i + 2, entry));
-        }
+        let entries = recording
+            .entries
+            .into_iter()
+            .map(|(line, entry)| {
+                if let Some(at) = entry.time() {
+                    let origin = *origin.get_or_insert(at);
+                    t = at.saturating_sub(origin).max(t);
+                }
+                (t, line, entry)
+            })
+            .collect();
         Ok(Playback {
             tape,
             replayer,
             entries,
             next: 0,
             now: 0,
-            carry: 0.0,
-            playing: true,
-            speed: 1.0,
-            verdict: recording::replay(&text),
+            clock: Clock::default(),
+            verdict,
             text,
         })
     }
@@ -202,18 +202,15 @@ impl Playback {
 
     /// Real time passed.
     pub fn tick(&mut self, real_ms: f64) {
-        if !self.playing || !real_ms.is_finite() || real_ms <= 0.0 {
-            return;
+        let ms = self.clock.tick(real_ms);
+        if ms > 0 {
+            self.advance_to(self.now + ms);
         }
-        self.carry += real_ms.min(100.0) * self.speed;
-        let whole = self.carry.floor();
-        self.carry -= whole;
-        self.advance_to(self.now + whole as u64);
     }
 
     /// Pauses and moves to the next instant something happens.
     pub fn step(&mut self) {
-        self.playing = false;
+        self.clock.playing = false;
         if let Some((t, _, _)) = self.entries.get(self.next) {
             let t = *t;
             self.advance_to(t);
@@ -234,7 +231,7 @@ impl Playback {
         }
         self.now = ms.max(self.now);
         if self.next == self.entries.len() {
-            self.playing = false;
+            self.clock.playing = false;
         }
     }
 
@@ -302,7 +299,7 @@ impl Feed {
     pub fn playing(&self) -> bool {
         match self {
             Feed::Live(live) => !live.paused,
-            Feed::Playback(p) => p.playing,
+            Feed::Playback(p) => p.clock.playing,
         }
     }
 }
@@ -409,7 +406,7 @@ mod tests {
             1,
             "the tables follow the playback"
         );
-        assert!(!p.playing, "the end of the recording stops the clock");
+        assert!(!p.clock.playing, "the end of the recording stops the clock");
         let broken = p.text.replace("20020000", "20020001");
         assert!(Playback::new(broken)
             .expect("still a recording")

@@ -87,7 +87,7 @@ impl FeedSlot {
                 let status = FeedStatus {
                     state: "replaying",
                     text: p.describe(),
-                    paused: !p.playing,
+                    paused: !p.clock.playing,
                     export_url: None,
                 };
                 (p.poll_trace(), status)
@@ -125,7 +125,7 @@ impl FeedSlot {
     /// The clock's speed: a recording's; a live server runs at real time.
     pub fn speed(&self) -> f64 {
         match &self.feed {
-            Feed::Playback(p) => p.speed,
+            Feed::Playback(p) => p.clock.speed,
             Feed::Live(_) => 1.0,
         }
     }

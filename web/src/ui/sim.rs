@@ -15,6 +15,7 @@ use super::dom;
 use super::feed_slot::{FeedFrame, FeedSlot};
 use super::live_socket::LiveSocket;
 use super::state::{FeedStatus, Frame, FrameStats, Notice, Policies, UiAction};
+use crate::model::clock::Clock;
 use crate::model::driver::Driver;
 use crate::model::feed::{Feed, Inbox, Playback};
 use crate::model::load::LoadPlan;
@@ -75,6 +76,13 @@ impl Sim {
         }
     }
 
+    /// Leaves any live view or recording, and stops the load generator: what comes next
+    /// (a lesson, a reset, an import, new settings) starts from a world of its own.
+    fn start_afresh(&self) {
+        self.feed.borrow_mut().take();
+        self.load.borrow_mut().take();
+    }
+
     /// Attaches the diagram to the server that served the page (`/live`).
     pub fn attach(&self) {
         let Some(url) = dom::server_url("/live", true) else {
@@ -84,6 +92,7 @@ impl Sim {
         match LiveSocket::open(&url, inbox.clone()) {
             Ok(socket) => {
                 let (config, latency) = self.settings();
+                self.load.borrow_mut().take();
                 *self.feed.borrow_mut() = Some(FeedSlot::new(
                     Feed::Live(Box::default()),
                     Some((inbox, socket)),
@@ -179,19 +188,11 @@ impl Sim {
     }
 
     pub fn play(&self) {
-        match self.playback(|p| p.playing = true) {
-            Some(()) => {}
-            None => self.driver.borrow_mut().playing = true,
-        }
-        self.dirty.set(true);
+        self.clock(|c| c.playing = true);
     }
 
     pub fn pause(&self) {
-        match self.playback(|p| p.playing = false) {
-            Some(()) => {}
-            None => self.driver.borrow_mut().playing = false,
-        }
-        self.dirty.set(true);
+        self.clock(|c| c.playing = false);
     }
 
     pub fn step(&self) {
@@ -204,11 +205,17 @@ impl Sim {
 
     pub fn set_speed(&self, speed: f64) {
         if speed.is_finite() && speed > 0.0 {
-            if self.playback(|p| p.speed = speed).is_none() {
-                self.driver.borrow_mut().speed = speed;
-            }
-            self.dirty.set(true);
+            self.clock(|c| c.speed = speed);
         }
+    }
+
+    /// Changes the clock shown: a recording's while one plays, else the world's.
+    fn clock(&self, change: impl FnOnce(&mut Clock)) {
+        match self.feed.borrow_mut().as_mut().map(|s| &mut s.feed) {
+            Some(Feed::Playback(p)) => change(&mut p.clock),
+            _ => change(&mut self.driver.borrow_mut().clock),
+        }
+        self.dirty.set(true);
     }
 
     /// Applies `f` to the recording being played back, if one is.
@@ -229,7 +236,7 @@ impl Sim {
 
     /// Replays the run so far under a new configuration or latency.
     pub fn reconfigure(&self, config: Config, latency_ms: u64) {
-        self.feed.borrow_mut().take();
+        self.start_afresh();
         let result = self
             .driver
             .borrow_mut()
@@ -259,7 +266,7 @@ impl Sim {
             self.error(format!("there is no lesson {id:?}"));
             return;
         };
-        self.feed.borrow_mut().take();
+        self.start_afresh();
         self.driver.borrow_mut().start_lesson(&lesson, profile);
         let config = lesson.scenario(profile).config;
         self.reset_views(config, broker_wasm::DEFAULT_LATENCY_MS);
@@ -269,7 +276,7 @@ impl Sim {
 
     /// An empty world with the current settings.
     pub fn reset(&self) {
-        self.feed.borrow_mut().take();
+        self.start_afresh();
         self.driver.borrow_mut().reset();
         let (config, latency) = self.settings();
         self.reset_views(config, latency);
@@ -334,7 +341,7 @@ impl Sim {
         match share::import(text) {
             Ok(imported) => {
                 let scenario = imported.world.scenario().clone();
-                self.feed.borrow_mut().take();
+                self.start_afresh();
                 self.driver.borrow_mut().replace(imported.world);
                 self.reset_views(scenario.config, scenario.latency_ms);
                 let notice = match imported.verdict {
@@ -489,11 +496,11 @@ impl FrameLoop {
         }
         let mut driver = self.sim.driver.borrow_mut();
         if let Err(text) = driver.tick(elapsed.unwrap_or(0.0)) {
-            driver.playing = false;
+            driver.clock.playing = false;
             self.sim.error(text);
         }
-        let playing = driver.playing;
-        let speed = driver.speed;
+        let playing = driver.clock.playing;
+        let speed = driver.clock.speed;
         let lesson = driver.lesson().cloned();
         let world = driver.world_mut();
         let now = world.now();
@@ -503,21 +510,15 @@ impl FrameLoop {
             .into_iter()
             .filter_map(|id| world.device(id).map(|v| (id, Rc::new(v))))
             .collect();
-        if world.poll_broker_changed() {
-            self.tables_due.set(true);
-        }
-        let tables = self.tables_due.get() && timestamp - self.last_tables.get() >= TABLES_EVERY_MS;
-        let (sessions, retained, shadows) = if tables {
-            self.tables_due.set(false);
-            self.last_tables.set(timestamp);
-            (
-                Some(Rc::new(world.sessions())),
-                Some(Rc::new(world.retained())),
-                Some(Rc::new(world.shadows())),
-            )
-        } else {
-            (None, None, None)
-        };
+        let tables = self
+            .tables_now(timestamp, world.poll_broker_changed())
+            .then(|| {
+                (
+                    Rc::new(world.sessions()),
+                    Rc::new(world.retained()),
+                    Rc::new(world.shadows()),
+                )
+            });
         let actions = world.scenario().actions.len();
         drop(driver);
         // Keep the address bar a link to this run (a lesson keeps its own link), at most
@@ -530,7 +531,7 @@ impl FrameLoop {
             self.sim.share_link();
         }
         let dirty = self.sim.dirty.replace(false);
-        let nothing_new = entries.is_empty() && changed.is_empty() && sessions.is_none();
+        let nothing_new = entries.is_empty() && changed.is_empty() && tables.is_none();
         if nothing_new && !playing && !dirty {
             return;
         }
@@ -540,15 +541,27 @@ impl FrameLoop {
             speed,
             entries,
             changed,
-            sessions,
-            retained,
-            shadows,
+            tables,
             lesson,
             stats,
             lanes: None,
             feed: None,
             config: None,
         })));
+    }
+
+    /// Whether the tables are to be refreshed this frame: something may have changed
+    /// them (`changed`, now or since the last refresh), and `TABLES_EVERY_MS` passed.
+    fn tables_now(&self, timestamp: f64, changed: bool) -> bool {
+        if changed {
+            self.tables_due.set(true);
+        }
+        let now = self.tables_due.get() && timestamp - self.last_tables.get() >= TABLES_EVERY_MS;
+        if now {
+            self.tables_due.set(false);
+            self.last_tables.set(timestamp);
+        }
+        now
     }
 
     /// Under load the diagram gets new entries at most every `BUSY_TIMELINE_EVERY_MS`;
@@ -584,18 +597,10 @@ impl FrameLoop {
             status,
             config,
         } = slot.frame(elapsed);
-        if !new.is_empty() {
-            self.tables_due.set(true);
-        }
-        let tables = self.tables_due.get() && timestamp - self.last_tables.get() >= TABLES_EVERY_MS;
-        let (sessions, retained, shadows) = match slot.tables().filter(|_| tables) {
-            Some((sessions, retained, shadows)) => {
-                self.tables_due.set(false);
-                self.last_tables.set(timestamp);
-                (Some(sessions), Some(retained), Some(shadows))
-            }
-            None => (None, None, None),
-        };
+        let tables = self
+            .tables_now(timestamp, !new.is_empty())
+            .then(|| slot.tables())
+            .flatten();
         let entries = self.throttle(timestamp, new);
         let dirty = self.sim.dirty.replace(false);
         let quiet = entries.is_empty() && changed.is_empty() && lanes.is_none();
@@ -612,9 +617,7 @@ impl FrameLoop {
             feed: Some(status),
             config,
             changed,
-            sessions,
-            retained,
-            shadows,
+            tables,
             stats,
             ..Frame::default()
         })));

@@ -9,6 +9,7 @@ use yew::Reducible;
 
 use crate::model::driver::RunningLesson;
 use crate::model::timeline::{Lanes, Timeline};
+use crate::ui::feed_slot::Tables;
 
 /// The policy documents of the scenario: one for every principal, and one per principal.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -69,9 +70,8 @@ pub struct Frame {
     pub entries: Vec<Numbered>,
     /// Views of the devices that changed.
     pub changed: Vec<(DeviceId, Rc<DeviceView>)>,
-    pub sessions: Option<Rc<Vec<SessionView>>>,
-    pub retained: Option<Rc<Vec<RetainedMessage>>>,
-    pub shadows: Option<Rc<Vec<ShadowView>>>,
+    /// Sessions, retained messages and shadows, when they were refreshed.
+    pub tables: Option<Tables>,
     pub lesson: Option<RunningLesson>,
     pub stats: Option<FrameStats>,
     /// New lanes, when a feed's connections changed them.
@@ -231,13 +231,9 @@ impl UiState {
         if !frame.entries.is_empty() {
             Rc::make_mut(&mut self.timeline).extend(&frame.entries, &self.devices);
         }
-        if let Some(sessions) = frame.sessions {
+        if let Some((sessions, retained, shadows)) = frame.tables {
             self.sessions = sessions;
-        }
-        if let Some(retained) = frame.retained {
             self.retained = retained;
-        }
-        if let Some(shadows) = frame.shadows {
             self.shadows = shadows;
         }
     }
